@@ -1,0 +1,111 @@
+"""The config document: parsed and validated from JSON into frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
+from chaos_layer.exceptions import ConfigError, Problem
+from chaos_layer.faults import ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
+from chaos_layer.validation import Fields, join
+
+LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
+
+
+@dataclass(frozen=True)
+class Config:
+    enabled: bool
+    experiment: str = DEFAULT_EXPERIMENT
+    expires_at: datetime | None = None
+    rate: float = 1.0
+    faults: tuple[Fault, ...] = ()
+
+    def expires_at_epoch(self) -> float | None:
+        return None if self.expires_at is None else self.expires_at.timestamp()
+
+    def is_active(self, now: float) -> bool:
+        """Whether anything may be injected at `now` (seconds since the epoch)."""
+        expiry = self.expires_at_epoch()
+        return self.enabled and bool(self.faults) and (expiry is None or now < expiry)
+
+
+def parse_timestamp(fields: Fields, key: str) -> datetime | None:
+    if not fields.has(key):
+        return None
+    text = fields.string(key)
+    try:
+        # Python 3.10's fromisoformat does not take a trailing "Z".
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        fields.problem(key, "must be an ISO-8601 timestamp such as 2026-11-27T15:00:00Z")
+        return None
+    if value.tzinfo is None:
+        fields.problem(key, "must include a UTC offset, such as Z or +01:00")
+        return None
+    return value
+
+
+def parse_config(document: object) -> Config:
+    """Validate a decoded config document; raises ConfigError listing every problem."""
+    if isinstance(document, Mapping) and "enabled" not in document and LEGACY_KEYS & document.keys():
+        return _parse_legacy(document)
+    problems: list[Problem] = []
+    fields = Fields(document, "", problems)
+    enabled = fields.boolean("enabled")
+    experiment = fields.string("experiment", DEFAULT_EXPERIMENT, non_empty=True)
+    expires_at = parse_timestamp(fields, "expires_at")
+    rate = fields.rate()
+    raw_faults = fields.array("faults", required=enabled)
+    faults = [parse_fault(item, join("faults", i), problems) for i, item in enumerate(raw_faults)]
+    fields.finish()
+    if problems:
+        raise ConfigError(problems)
+    ordered = sorted((f for f in faults if f is not None), key=lambda f: f.phase)
+    return Config(enabled, experiment, expires_at, rate, tuple(ordered))
+
+
+def _parse_legacy(document: Mapping[str, Any]) -> Config:
+    """chaos-lambda 0.3's format, meaning what it meant there: one fault, the handler still
+    runs for `status_code` (its status code is replaced), `exception` raises Exception."""
+    problems: list[Problem] = []
+    fields = Fields(document, "", problems)
+    enabled = fields.boolean("is_enabled")
+    rate = fields.rate()
+    kind = fields.string("fault_type", "" if not enabled else None)
+    fault: Fault | None = None
+    if kind == "latency":
+        delay = fields.number("delay", minimum=0)
+        fault = LatencyFault(min_ms=delay, max_ms=delay)
+    elif kind == "exception":
+        fault = ExceptionFault(exception="Exception", message=fields.string("exception_msg"))
+    elif kind == "status_code":
+        code = int(fields.number("error_code", minimum=100, maximum=599, integer=True))
+        fault = StatusCodeFault(status_code=code, prevent_execution=False)
+    elif enabled and kind:
+        fields.problem("fault_type", "must be latency, exception or status_code")
+    for key in LEGACY_KEYS:  # the example configs carry every key whatever the fault type
+        fields.raw(key)
+    fields.finish()
+    if problems:
+        raise ConfigError(problems)
+    return Config(enabled=enabled, rate=rate, faults=(fault,) if fault else ())
+
+
+def load_config(text: str) -> Config:
+    """Parse the parameter's value; raises ConfigError (never echoing the value)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError([Problem("", f"not valid JSON (line {error.lineno}, column {error.colno})")]) from None
+    except RecursionError:
+        raise ConfigError([Problem("", "not valid JSON (nested too deeply)")]) from None
+    return parse_config(document)
+
+
+def kill_switch_engaged(value: str | None) -> bool:
+    """Absent, `off`, `false` or `0` (trimmed, any case): released. Anything else: engaged."""
+    return value is not None and value.strip().lower() not in KILL_SWITCH_RELEASED

@@ -1,0 +1,177 @@
+"""`inject_fault`: ties the config cache, the blast radius and the faults together."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random as random_module
+import time
+from collections.abc import Callable
+from random import Random
+from typing import Any, TypeVar, overload
+
+from chaos_layer import constants
+from chaos_layer.config import Config
+from chaos_layer.faults import Fault, Invocation
+from chaos_layer.observability import report_injection
+from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+from chaos_layer.targeting import draw_faults, in_blast_radius
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def resolve_max_age(max_age: float | None) -> float:
+    """Explicit argument, then CHAOS_LAYER_MAX_AGE, then the default."""
+    if max_age is not None:
+        if max_age < 0:
+            raise ValueError("max_age must be zero or more seconds")
+        return float(max_age)
+    text = os.environ.get(constants.MAX_AGE_ENV)
+    if text is None or not text.strip():
+        return constants.DEFAULT_MAX_AGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        logger.warning(
+            "%s must be a number of seconds, zero or more; using %g",
+            constants.MAX_AGE_ENV,
+            constants.DEFAULT_MAX_AGE,
+        )
+        return constants.DEFAULT_MAX_AGE
+    return value
+
+
+def resolve_parameter(parameter: str | None) -> str | None:
+    """Explicit argument, then CHAOS_LAYER_PARAM, then chaos-lambda's CHAOS_PARAM."""
+    return parameter or os.environ.get(constants.PARAM_ENV) or os.environ.get(constants.LEGACY_PARAM_ENV) or None
+
+
+def is_disabled() -> bool:
+    return os.environ.get(constants.DISABLED_ENV, "").strip().lower() in constants.TRUTHY
+
+
+@overload
+def inject_fault(handler: F) -> F: ...
+
+
+@overload
+def inject_fault(
+    handler: None = None,
+    *,
+    parameter: str | None = None,
+    kill_switch: str | None = None,
+    max_age: float | None = None,
+    boto3_client: Any = None,
+    random: Random | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def inject_fault(
+    handler: F | None = None,
+    *,
+    parameter: str | None = None,
+    kill_switch: str | None = None,
+    max_age: float | None = None,
+    boto3_client: Any = None,
+    random: Random | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> F | Callable[[F], F]:
+    """Inject the faults of the experiment configured in SSM into a Lambda handler.
+
+    Works bare (`@inject_fault`) or with keyword options. `boto3_client` (an SSM client),
+    `random`, `clock` (seconds since the epoch) and `sleep` are seams for tests.
+    """
+
+    def decorate(function: F) -> F:
+        if is_disabled():
+            return function
+        name = resolve_parameter(parameter)
+        if name is None:
+            logger.warning(
+                "chaos-layer is not injecting into %s: set %s or pass parameter=",
+                getattr(function, "__qualname__", function),
+                constants.PARAM_ENV,
+            )
+            return function
+        factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
+        reader = ParameterReader(
+            name,
+            kill_switch or os.environ.get(constants.KILL_SWITCH_ENV) or constants.DEFAULT_KILL_SWITCH,
+            factory,
+        )
+        experiment = Experiment(
+            function,
+            ConfigCache(reader, resolve_max_age(max_age), clock or time.time, random or Random()),
+            random or random_module.Random(),
+            sleep or time.sleep,
+        )
+        handle = experiment.handle
+
+        @functools.wraps(function)
+        def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+            return handle(event, context, *args, **kwargs)
+
+        wrapper.chaos_experiment = experiment  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
+
+
+class Experiment:
+    """One decorated handler and the cached state of its experiment."""
+
+    def __init__(self, handler: Callable[..., Any], cache: ConfigCache, random: Random, sleep: Callable[[float], None]):
+        self.handler = handler
+        self.cache = cache
+        self.random = random
+        self.sleep = sleep
+
+    def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            selected = self._select(event, context)
+        except Exception:  # fail safe: a bug of ours must never cost the handler its run
+            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            selected = None
+        if selected is None:
+            return self.handler(event, context, *args, **kwargs)
+        config, faults = selected
+        return self._inject(config, faults, event, context, lambda: self.handler(event, context, *args, **kwargs))
+
+    def _select(self, event: Any, context: Any) -> tuple[Config, list[Fault]] | None:
+        cache = self.cache
+        now = cache.clock()
+        if now >= cache.deadline:
+            cache.refresh(now)
+        config = cache.active
+        if config is None or not in_blast_radius(config, event, context, self.random):
+            return None
+        faults = draw_faults(config, self.random)
+        return (config, faults) if faults else None
+
+    def _inject(
+        self, config: Config, faults: list[Fault], event: Any, context: Any, run_handler: Callable[[], Any]
+    ) -> Any:
+        experiment = config.experiment
+        invocation = Invocation(event, context, self.sleep, self.random)
+
+        def proceed(index: int) -> Any:
+            if index == len(faults):
+                return run_handler()
+            fault = faults[index]
+            try:
+                report_injection(experiment, fault.settings(), context)
+            except Exception:
+                logger.warning("chaos-layer could not report an injected fault", exc_info=True)
+            return fault.apply(invocation, lambda: proceed(index + 1))
+
+        return proceed(0)
