@@ -10,7 +10,7 @@ from typing import Any
 
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.faults import ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
+from chaos_layer.faults import MAX_DELAY_MS, ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
 from chaos_layer.validation import Fields, join
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
@@ -37,6 +37,8 @@ def parse_timestamp(fields: Fields, key: str) -> datetime | None:
     if not fields.has(key):
         return None
     text = fields.string(key)
+    if not isinstance(fields.raw(key), str):  # already reported as not a string
+        return None
     try:
         # Python 3.10's fromisoformat does not take a trailing "Z".
         value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
@@ -78,7 +80,7 @@ def _parse_legacy(document: Mapping[str, Any]) -> Config:
     kind = fields.string("fault_type", "" if not enabled else None)
     fault: Fault | None = None
     if kind == "latency":
-        delay = fields.number("delay", minimum=0)
+        delay = fields.number("delay", minimum=0, maximum=MAX_DELAY_MS)
         fault = LatencyFault(min_ms=delay, max_ms=delay)
     elif kind == "exception":
         fault = ExceptionFault(exception="Exception", message=fields.string("exception_msg"))
@@ -103,6 +105,8 @@ def load_config(text: str) -> Config:
         raise ConfigError([Problem("", f"not valid JSON (line {error.lineno}, column {error.colno})")]) from None
     except RecursionError:
         raise ConfigError([Problem("", "not valid JSON (nested too deeply)")]) from None
+    except ValueError:  # e.g. an integer longer than Python's int_max_str_digits
+        raise ConfigError([Problem("", "not valid JSON (a number is too long)")]) from None
     return parse_config(document)
 
 

@@ -56,6 +56,10 @@ class Fault(ABC):
         return {"type": self.type, **dataclasses.asdict(self)}
 
 
+# Lambda's longest timeout (15 minutes): a longer sleep could only overflow.
+MAX_DELAY_MS = 900_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class LatencyFault(Fault):
     type: ClassVar[str] = "latency"
@@ -66,17 +70,19 @@ class LatencyFault(Fault):
     @classmethod
     def parse(cls, fields: Fields) -> LatencyFault:
         rate = fields.rate()
+        has_range = [fields.has("min_ms"), fields.has("max_ms")]  # both marked as known keys
         if fields.has("delay_ms"):
-            delay = fields.number("delay_ms", minimum=0)
-            if fields.has("min_ms") or fields.has("max_ms"):
+            delay = fields.number("delay_ms", minimum=0, maximum=MAX_DELAY_MS)
+            if any(has_range):
                 fields.problem("delay_ms", "give either delay_ms or min_ms and max_ms, not both")
             return cls(rate=rate, min_ms=delay, max_ms=delay)
-        if not (fields.has("min_ms") or fields.has("max_ms")):
+        if not any(has_range):
             fields.problem("delay_ms", "is required (or min_ms and max_ms)")
             return cls(rate=rate, min_ms=0, max_ms=0)
-        low = fields.number("min_ms", minimum=0)
-        high = fields.number("max_ms", minimum=0)
-        if low > high:
+        known = len(fields.problems)
+        low = fields.number("min_ms", minimum=0, maximum=MAX_DELAY_MS)
+        high = fields.number("max_ms", minimum=0, maximum=MAX_DELAY_MS)
+        if low > high and len(fields.problems) == known:
             fields.problem("max_ms", "must not be less than min_ms")
         return cls(rate=rate, min_ms=low, max_ms=high)
 

@@ -26,7 +26,7 @@ def describe(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
-        return "a number"
+        return "a number" if is_number(value) else "an out-of-range number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
@@ -37,7 +37,12 @@ def describe(value: object) -> str:
 
 
 def is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a float
+        return False
 
 
 class Fields:
@@ -48,6 +53,7 @@ class Fields:
         self.location = location
         self.problems = problems
         self._seen: set[str] = set()
+        self._is_object = isinstance(data, Mapping)
         if isinstance(data, Mapping):
             self._data: Mapping[str, Any] = data
         else:
@@ -55,6 +61,8 @@ class Fields:
             self._data = {}
 
     def problem(self, key: str | int, message: str) -> None:
+        if not self._is_object and key != "":  # "must be an object" says it all
+            return
         self.problems.append(Problem(join(self.location, key) if key != "" else self.location, message))
 
     def has(self, key: str) -> bool:
@@ -105,7 +113,7 @@ class Fields:
             return default or 0.0
         value = self._data[key]
         kind = "a whole number" if integer else "a number"
-        if not is_number(value) or (integer and float(value) != int(value)):
+        if not is_number(value) or (integer and not float(value).is_integer()):
             self.problem(key, f"must be {kind}, not {describe(value)}")
             return minimum or 0.0
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
