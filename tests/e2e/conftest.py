@@ -1,0 +1,130 @@
+"""Fixtures for running the built layer as Lambda does (see lambda_sim.py).
+
+The zip is built once per session from the working tree, unpacked as an /opt-like folder, and
+every test starts its own function process (an execution environment) that its teardown stops.
+SSM is the shared `moto_server` (tests/conftest.py), emptied before each test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import MotoServer
+from tests.e2e.lambda_sim import LocalLambda, copy_function, make_runtime_dir, unpack_layer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_FUNCTION = ROOT / "examples" / "hello"
+CONFIG_PARAMETER = "/chaos-layer/hello"
+
+
+def load_build_module() -> ModuleType:
+    """layer/build.py, which is a script rather than a package module."""
+    spec = importlib.util.spec_from_file_location("layer_build", ROOT / "layer" / "build.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_layer(output_dir: Path) -> Path:
+    output = output_dir / "chaos-layer.zip"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "layer" / "build.py"),
+            "--output",
+            str(output),
+            "--content",
+            str(output_dir / "content"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return output
+
+
+@pytest.fixture(scope="session")
+def layer_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_layer(tmp_path_factory.mktemp("layer"))
+
+
+@pytest.fixture(scope="session")
+def opt_dir(layer_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack_layer(layer_zip, tmp_path_factory.mktemp("opt"))
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_runtime_dir(tmp_path_factory.mktemp("var-runtime"))
+
+
+WriteFunction = Callable[..., Path]
+
+
+@pytest.fixture
+def write_function(tmp_path: Path) -> WriteFunction:
+    """Writes `app.py` with the given source into a fresh task root."""
+
+    def write(source: str, name: str = "app.py") -> Path:
+        task_root = tmp_path / "task"
+        task_root.mkdir(exist_ok=True)
+        (task_root / name).write_text(textwrap.dedent(source))
+        return task_root
+
+    return write
+
+
+@pytest.fixture
+def example_function(tmp_path: Path) -> Path:
+    """The unmodified example HTTP function, as Lambda unpacks it into /var/task."""
+    return copy_function(EXAMPLE_FUNCTION, tmp_path / "task")
+
+
+StartLambda = Callable[..., LocalLambda]
+
+
+@pytest.fixture
+def start_lambda(opt_dir: Path, runtime_dir: Path, moto_server: MotoServer, tmp_path: Path) -> Iterator[StartLambda]:
+    """Starts execution environments; by default zero-code mode (the exec wrapper) with the
+    config parameter /chaos-layer/hello read on every invocation. Teardown stops them all."""
+    started: list[LocalLambda] = []
+
+    def start(
+        task_root: Path,
+        handler: str = "app.handler",
+        *,
+        exec_wrapper: str | None = str(opt_dir / "chaos-layer"),
+        environment: dict[str, str] | None = None,
+    ) -> LocalLambda:
+        env = {
+            "CHAOS_LAYER_PARAM": CONFIG_PARAMETER,
+            "CHAOS_LAYER_MAX_AGE": "0",
+            "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
+            **(environment or {}),
+        }
+        function = LocalLambda(
+            opt_dir=opt_dir,
+            runtime_dir=runtime_dir,
+            task_root=task_root,
+            handler=handler,
+            environment=env,
+            exec_wrapper=exec_wrapper,
+            log_path=tmp_path / f"function-{len(started)}.log",
+        )
+        started.append(function)
+        function.start()
+        return function
+
+    yield start
+    for function in started:
+        function.close()
