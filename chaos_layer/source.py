@@ -80,6 +80,8 @@ class ParameterReader:
             return Reading(config=load_config(text))
         except ConfigError as error:
             return Reading(problem=f"config in {self.parameter} is invalid: {error}")
+        except Exception as error:  # a bug of ours must still be cached, not retried per call
+            return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
 
 
 def _value(response: dict[str, Any], name: str) -> str | None:
