@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check
+.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check bench-layer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ demo: layer
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# cold-start cost of the layer: handler import time in a fresh process
+bench-layer: $(STAMP)
+	$(BIN)/python benchmarks/layer_import.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) dist build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
