@@ -123,6 +123,8 @@ def inject_fault(
         return wrapper  # type: ignore[return-value]
 
     if handler is not None:
+        if not callable(handler):  # `@inject_fault("/name")` would otherwise fail at every invocation
+            raise TypeError("inject_fault takes keyword options only, e.g. @inject_fault(parameter=...)")
         return decorate(handler)
     return decorate
 
@@ -162,16 +164,24 @@ class Experiment:
         self, config: Config, faults: list[Fault], event: Any, context: Any, run_handler: Callable[[], Any]
     ) -> Any:
         experiment = config.experiment
+        if config.dry_run:  # report what would be injected, then leave the invocation alone
+            for fault in faults:
+                _report(experiment, fault, context, dry_run=True)
+            return run_handler()
         invocation = Invocation(event, context, self.sleep, self.random)
 
         def proceed(index: int) -> Any:
             if index == len(faults):
                 return run_handler()
             fault = faults[index]
-            try:
-                report_injection(experiment, fault.settings(), context)
-            except Exception:
-                logger.warning("chaos-layer could not report an injected fault", exc_info=True)
+            _report(experiment, fault, context)
             return fault.apply(invocation, lambda: proceed(index + 1))
 
         return proceed(0)
+
+
+def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:
+    try:
+        report_injection(experiment, fault.settings(), context, dry_run)
+    except Exception:
+        logger.warning("chaos-layer could not report an injected fault", exc_info=True)
