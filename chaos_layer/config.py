@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import MAX_DELAY_MS, ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
+from chaos_layer.targeting import Cohort, Match, Targets
 from chaos_layer.validation import Fields, join
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
@@ -23,6 +24,16 @@ class Config:
     expires_at: datetime | None = None
     rate: float = 1.0
     faults: tuple[Fault, ...] = ()
+    dry_run: bool = False
+    targets: Targets | None = None
+    match: Match | None = None
+    cohort: Cohort | None = None
+    # The controls' checks, cheapest first; empty without controls, so they cost nothing.
+    checks: tuple[Callable[[Any, Any], bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        controls = (self.targets, self.match, self.cohort)
+        object.__setattr__(self, "checks", tuple(control.admits for control in controls if control is not None))
 
     def expires_at_epoch(self) -> float | None:
         return None if self.expires_at is None else self.expires_at.timestamp()
@@ -63,11 +74,15 @@ def parse_config(document: object) -> Config:
     rate = fields.rate()
     raw_faults = fields.array("faults", required=enabled)
     faults = [parse_fault(item, join("faults", i), problems) for i, item in enumerate(raw_faults)]
+    dry_run = fields.boolean("dry_run", False)
+    targets = Targets.parse(fields.raw("targets"), "targets", problems) if fields.has("targets") else None
+    match = Match.parse(fields.raw("match"), "match", problems) if fields.has("match") else None
+    cohort = Cohort.parse(fields.raw("cohort"), "cohort", problems) if fields.has("cohort") else None
     fields.finish()
     if problems:
         raise ConfigError(problems)
     ordered = sorted((f for f in faults if f is not None), key=lambda f: f.phase)
-    return Config(enabled, experiment, expires_at, rate, tuple(ordered))
+    return Config(enabled, experiment, expires_at, rate, tuple(ordered), dry_run, targets, match, cohort)
 
 
 def _parse_legacy(document: Mapping[str, Any]) -> Config:

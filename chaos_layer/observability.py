@@ -41,14 +41,16 @@ def report_injection(experiment: str, settings: dict[str, Any], context: Any, dr
         logger.warning(record)
     else:
         logger.warning(json.dumps(record, default=str, separators=(",", ":")))
-    emit_metric(experiment, settings["type"])
+    emit_metric(experiment, settings["type"], dry_run)
 
 
-def emit_metric(experiment: str, fault: str) -> None:
+def emit_metric(experiment: str, fault: str, dry_run: bool = False) -> None:
     namespace = os.environ.get(METRICS_NAMESPACE_ENV) or DEFAULT_METRICS_NAMESPACE
     # service="" keeps POWERTOOLS_SERVICE_NAME from adding a third dimension
     metrics = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
     metrics.add_metric(name=METRIC_NAME, unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="experiment", value=experiment)
     metrics.add_dimension(name="fault", value=fault)
+    if dry_run:  # metadata, not a dimension: the metric keeps the dimensions users graph
+        metrics.add_metadata(key="dry_run", value=True)
     print(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")), flush=True)
