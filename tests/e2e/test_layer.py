@@ -202,6 +202,21 @@ def test_a_handler_decorated_in_code_is_not_injected_twice_in_zero_code_mode(
     assert len(injection_records(function.logs())) == 1
 
 
+@pytest.mark.parametrize("handler", ["src/orders/app.handler", "src.orders.app.handler"])
+def test_zero_code_mode_takes_handlers_in_folders_as_lambda_does(
+    start_lambda: StartLambda, write_function: WriteFunction, moto_server: MotoServer, handler: str
+) -> None:
+    task_root = write_function("def handler(event, context):\n    return {'statusCode': 200, 'body': 'orders'}\n")
+    (task_root / "src" / "orders").mkdir(parents=True)
+    (task_root / "app.py").rename(task_root / "src" / "orders" / "app.py")
+    moto_server.put(CONFIG_PARAMETER, config_json(faults=[{"type": "status_code", "status_code": 502}]))
+    function = start_lambda(task_root, handler)
+
+    reply = function.invoke(http_api_event())
+
+    assert (reply.kind, reply.payload["statusCode"]) == ("response", 502)
+
+
 # --- decorator mode --------------------------------------------------------------------------
 
 
