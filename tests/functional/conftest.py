@@ -27,7 +27,7 @@ class ScriptedSSM:
         self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (X-Amz-Target, body)
         self.answer: Callable[[dict[str, Any]], Answer] = lambda body: (500, {"__type": "NotConfigured"})
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def answer_error(self, code: str, message: str = "error", status: int = 400) -> None:
         self.answer = lambda body: (status, {"__type": code, "message": message})

@@ -1,0 +1,246 @@
+"""Whatever goes wrong with SSM or the config, the handler runs and returns as if the library
+were absent; each problem is logged once per period and never with the parameter's value.
+
+The library uses its own default client (short timeouts, no retries), pointed at loopback
+endpoints through AWS_ENDPOINT_URL_SSM, so the real botocore stack sees real responses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from itertools import pairwise
+from random import Random
+from typing import Any
+
+import pytest
+
+from chaos_layer import inject_fault
+from tests.conftest import FakeClock, MotoServer
+from tests.functional.conftest import HangingEndpoint, ScriptedSSM
+
+PARAM = "/chaos-layer/orders"
+KILL = "/chaos-layer/kill-switch"
+SECRET = "chaos-secret-7d1e"  # must never appear in any log output
+OK = {"statusCode": 200, "body": "ok"}
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        self.runs += 1
+        return OK
+
+
+Deploy = Callable[[str], tuple[Callable[..., Any], Handler]]
+
+
+@pytest.fixture
+def deploy(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> Deploy:
+    """A decorated handler whose library reads SSM at `endpoint_url` (max_age 5, seeded)."""
+    # Everything the library logs, at any level; other loggers at their usual WARNING.
+    caplog.set_level(logging.DEBUG, logger="chaos_layer")
+
+    def deploy(endpoint_url: str) -> tuple[Callable[..., Any], Handler]:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", endpoint_url)
+        handler = Handler()
+        function = inject_fault(parameter=PARAM, clock=clock, random=Random(4), sleep=lambda s: None)(handler)
+        return function, handler
+
+    return deploy
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def run_for_a_period(function: Callable[..., Any], clock: FakeClock, invocations: int = 30) -> None:
+    """Invocations spread over less than one (jittered) 5 s period; each returns normally."""
+    for _ in range(invocations):
+        assert function({"httpMethod": "GET", "requestContext": {}}, None) == OK
+        clock.advance(3.5 / invocations)
+
+
+def assert_nothing_leaked(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    out, err = capsys.readouterr()
+    assert SECRET not in caplog.text
+    assert SECRET not in out + err
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+        assert SECRET not in str(record.args)
+
+
+class TestConfigProblems:
+    @pytest.mark.parametrize(
+        "value",
+        [
+            f"not json {SECRET}",
+            f'{{"enabled": true, "faults": [{{"type": "exception", "message": "{SECRET}"}}]',  # truncated
+            f'["{SECRET}"]',
+            f'{{"enabled": "{SECRET}", "faults": []}}',
+            f'{{"enabled": true, "faults": [{{"type": "{SECRET}"}}]}}',
+            f'{{"enabled": true, "faults": [{{"type": "exception", "exception": "{SECRET}"}}]}}',
+            f'{{"enabled": true, "faults": [{{"type": "exception", "message": "{SECRET}", "x": 1}}]}}',
+            f'{{"enabled": true, "faults": [{{"type": "status_code", "status_code": 700, "body": "{SECRET}"}}]}}',
+            '{"enabled": true, "faults": [{"type": "exception", "exception": "SystemExit"}]}',
+            '{"enabled": true, "faults": [{"type": "exception", "exception": "os.system"}]}',
+            '{"enabled": true, "rate": 1' + "0" * 400 + "}",
+        ],
+    )
+    def test_invalid_config_runs_the_handler_and_warns_once_per_period(
+        self,
+        moto_server: MotoServer,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+        value: str,
+    ) -> None:
+        moto_server.put(PARAM, value)
+        function, handler = deploy(moto_server.endpoint_url)
+
+        run_for_a_period(function, clock)
+
+        assert handler.runs == 30
+        assert moto_server.calls() == 1
+        assert len(warnings(caplog)) == 1
+        assert f"config in {PARAM} is invalid" in warnings(caplog)[0]
+        assert_nothing_leaked(caplog, capsys)
+
+    def test_missing_parameter(
+        self,
+        moto_server: MotoServer,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        function, handler = deploy(moto_server.endpoint_url)
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        assert moto_server.calls() == 1
+        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {PARAM} not found"]
+
+    def test_one_warning_per_distinct_problem_per_period(
+        self, moto_server: MotoServer, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        function, _ = deploy(moto_server.endpoint_url)
+        run_for_a_period(function, clock)  # missing
+        clock.advance(2)
+        moto_server.put(PARAM, "{")
+        run_for_a_period(function, clock)  # a different problem: one more warning
+        clock.advance(2)
+        run_for_a_period(function, clock)  # the same problem in a new period: one more
+        assert len(warnings(caplog)) == 3
+        assert moto_server.calls() == 3
+
+    def test_a_fixed_config_takes_effect_in_the_next_period(
+        self, moto_server: MotoServer, deploy: Deploy, clock: FakeClock
+    ) -> None:
+        moto_server.put(PARAM, "{")
+        function, _ = deploy(moto_server.endpoint_url)
+        run_for_a_period(function, clock)
+        moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
+        clock.advance(1.5)
+        assert function({}, None)["statusCode"] == 503
+
+
+class TestEndpointProblems:
+    def test_access_denied(
+        self,
+        scripted_ssm: ScriptedSSM,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        scripted_ssm.answer_error(
+            "AccessDeniedException",
+            f"User: arn:aws:sts::123456789012:assumed-role/fn is not authorized to perform: ssm:GetParameters "
+            f"on resource: arn:aws:ssm:us-east-1:123456789012:parameter{PARAM}",
+        )
+        function, handler = deploy(scripted_ssm.endpoint_url)
+
+        run_for_a_period(function, clock)
+
+        assert handler.runs == 30
+        assert scripted_ssm.calls() == 1
+        [warning] = warnings(caplog)
+        assert "AccessDeniedException" in warning
+        assert PARAM in warning
+        assert_nothing_leaked(caplog, capsys)
+
+    def test_server_error(self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock) -> None:
+        scripted_ssm.answer_error("InternalServerError", "boom", status=500)
+        function, handler = deploy(scripted_ssm.endpoint_url)
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        assert scripted_ssm.calls() == 1  # no retries: one request per period
+
+    def test_connection_refused(
+        self, closed_port: str, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        function, handler = deploy(closed_port)
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        [warning] = warnings(caplog)
+        assert "EndpointConnectionError" in warning
+
+    def test_hanging_endpoint_costs_one_connection_per_period(
+        self, hanging_endpoint: HangingEndpoint, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        function, handler = deploy(hanging_endpoint.endpoint_url)
+
+        run_for_a_period(function, clock, invocations=5)
+
+        assert handler.runs == 5
+        assert len(hanging_endpoint.connections) == 1  # no retries, and the failure was cached
+        [warning] = warnings(caplog)
+        assert "timeout" in warning.lower()
+
+    def test_throttling_lengthens_the_period_up_to_a_cap_and_success_resets_it(
+        self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        scripted_ssm.answer_error("ThrottlingException", "Rate exceeded")
+        function, handler = deploy(scripted_ssm.endpoint_url)
+
+        def read_times(duration: float) -> list[float]:
+            times, end = [], clock.now + duration
+            while clock.now < end:
+                before = scripted_ssm.calls()
+                assert function({}, None) == OK
+                if scripted_ssm.calls() > before:
+                    times.append(clock.now)
+                clock.advance(0.25)
+            return times
+
+        throttled = read_times(600)
+        gaps = [later - earlier for earlier, later in pairwise(throttled)]
+        assert gaps[0] >= 5  # never shorter than the normal period
+        assert max(gaps[:2]) < max(gaps[3:])  # it lengthens
+        assert max(gaps) <= 60 + 0.25  # up to the cap
+        assert len({round(gap) for gap in gaps[-5:]}) > 1  # jittered, so a fleet does not retry in step
+        assert len(throttled) < 600 / 5 / 2  # far fewer reads than one per period
+        assert all("throttled" in w for w in warnings(caplog))
+        assert len(warnings(caplog)) == len(throttled)  # one per (lengthened) period
+
+        scripted_ssm.answer_values({PARAM: json.dumps({"enabled": False})})
+        resumed = read_times(120)
+        calm = [later - earlier for earlier, later in pairwise(resumed)]
+        assert max(calm) <= 5 + 0.25  # back to max_age once SSM answers
+        assert handler.runs > 0
+
+
+class TestKillSwitchProblems:
+    def test_engaged_kill_switch_with_a_broken_config_is_quiet(
+        self, moto_server: MotoServer, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        moto_server.put(PARAM, "{")
+        moto_server.put(KILL, "on")
+        function, handler = deploy(moto_server.endpoint_url)
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        assert warnings(caplog) == []
