@@ -1,0 +1,388 @@
+"""`chaos-layer` commands: thin Typer wrappers over chaos_layer.control.
+
+Exit codes: 0 ok, 1 invalid config, 2 usage error (bad flags or file), 3 AWS error
+(credentials, region, permissions, endpoint), 4 config parameter not found.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from enum import Enum
+from importlib import resources
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+try:  # Typer vendors Click since 0.2x; older versions use Click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
+from chaos_layer import __version__, constants, control
+from chaos_layer.cli import output
+from chaos_layer.config import kill_switch_engaged
+from chaos_layer.decorator import resolve_max_age
+from chaos_layer.exceptions import Problem
+
+PROG = "chaos-layer"
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_AWS = 3
+EXIT_NOT_FOUND = 4
+
+EXIT_CODES: dict[type[control.ControlError], int] = {
+    control.InvalidConfig: EXIT_INVALID,
+    control.UsageError: EXIT_USAGE,
+    control.AwsError: EXIT_AWS,
+    control.NotFound: EXIT_NOT_FOUND,
+}
+
+# Seams for tests: the time "now" is read from, and the SSM client factory.
+clock: Callable[[], float] = time.time
+client_factory: Callable[..., Any] = control.ssm_client
+
+
+class Group(TyperGroup):
+    """Turns every user error into one line on stderr and a documented exit code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name or PROG, complete_var, False, windows_expand_args=windows_expand_args, **extra
+            )
+            code = result if isinstance(result, int) else EXIT_OK
+        except click_errors.NoArgsIsHelpError as error:
+            if error.format_message().strip():  # with Rich, Typer has printed the help already
+                typer.echo(error.format_message(), err=True)
+            code = EXIT_USAGE
+        except click_errors.UsageError as error:
+            where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            code = fail(f"{error.format_message()}{where}", EXIT_USAGE)
+        except click_errors.ClickException as error:
+            code = fail(error.format_message(), error.exit_code)
+        except typer.Abort:
+            code = fail("aborted", 130)
+        except control.InvalidConfig as error:
+            output.problems(sys.stderr, f"{PROG}: error: {error}", error.problems)
+            code = EXIT_INVALID
+        except control.ControlError as error:
+            code = fail(str(error), next(c for kind, c in EXIT_CODES.items() if isinstance(error, kind)))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def fail(message: str, code: int) -> int:
+    typer.echo(f"{PROG}: error: {message}", err=True)
+    return code
+
+
+app = typer.Typer(
+    cls=Group,
+    name=PROG,
+    help="Drive chaos-layer experiments: write and read the SSM parameters chaos-layer reads.",
+    epilog="Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 AWS error, 4 config parameter not found.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Drive chaos-layer experiments: write and read the SSM parameters chaos-layer reads."""
+
+
+# Options every AWS command takes.
+Param = Annotated[
+    str | None,
+    typer.Option(
+        "--param",
+        envvar=[constants.PARAM_ENV, constants.LEGACY_PARAM_ENV],
+        help="Config parameter name.",
+        show_default=False,
+    ),
+]
+KillSwitch = Annotated[
+    str,
+    typer.Option("--kill-switch", envvar=constants.KILL_SWITCH_ENV, help="Kill-switch parameter name."),
+]
+Region = Annotated[
+    str | None,
+    typer.Option("--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False),
+]
+Profile = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
+]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="SSM endpoint URL, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM).",
+        show_default=False,
+    ),
+]
+MaxAge = Annotated[
+    float | None,
+    typer.Option(
+        "--max-age",
+        min=0,
+        help=f"Your functions' cache period in seconds (default: {constants.MAX_AGE_ENV}, else 5).",
+        show_default=False,
+    ),
+]
+
+
+class ParameterType(str, Enum):
+    String = "String"
+    SecureString = "SecureString"
+
+
+def _controller(
+    param: str | None,
+    kill_switch: str,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    max_age: float | None = None,
+) -> control.Controller:
+    client = client_factory(region=region, profile=profile, endpoint_url=endpoint_url)
+    return control.Controller(client, param, kill_switch, max_age=resolve_max_age(max_age), clock=clock)
+
+
+def _read_file(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+
+
+@app.command()
+def start(
+    latency: Annotated[
+        str | None, typer.Option(help="Add latency: milliseconds (300) or a range (100-800).", show_default=False)
+    ] = None,
+    exception: Annotated[
+        str | None,
+        typer.Option(
+            help="Raise this exception instead of running the handler (TimeoutError, ...).", show_default=False
+        ),
+    ] = None,
+    message: Annotated[str | None, typer.Option(help="Message of the --exception.", show_default=False)] = None,
+    status_code: Annotated[
+        int | None,
+        typer.Option(help="Return this HTTP status code instead of running the handler.", show_default=False),
+    ] = None,
+    body: Annotated[str | None, typer.Option(help="Response body of the --status-code.", show_default=False)] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Write this config file (JSON; - for stdin) instead of fault flags.",
+            show_default=False,
+        ),
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="Fraction of invocations in the blast radius: 0.05 or 5%.", show_default=False)
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment name for logs and metrics.", show_default=False)
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="Stop injecting after this long: 90s, 15m, 2h, 1h30m.", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", show_default=False)
+    ] = None,
+    parameter_type: Annotated[
+        ParameterType | None,
+        typer.Option(
+            "--type", help="Type of a new config parameter (an existing one keeps its type).", show_default=False
+        ),
+    ] = None,
+    param: Param = None,
+    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    max_age: MaxAge = None,
+) -> None:
+    """Start an experiment: write an enabled config, validated first.
+
+    Give faults as flags, or a whole config with --file; with neither, re-enable the
+    stopped config. --rate, --experiment, --duration and --until apply in every case.
+    """
+    if message is not None and exception is None:
+        raise control.UsageError("--message needs --exception")
+    if body is not None and status_code is None:
+        raise control.UsageError("--body needs --status-code")
+    faults = []
+    if latency is not None:
+        faults.append(control.latency_fault(latency))
+    if exception is not None:
+        faults.append(control.exception_fault(exception, message))
+    if status_code is not None:
+        faults.append(control.status_code_fault(status_code, body))
+    if file is not None and faults:
+        raise control.UsageError("give faults as flags or --file, not both")
+    document: dict[str, Any] | None = None
+    if file is not None:
+        text = _read_file(file)
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise control.InvalidConfig(
+                f"{file} is not valid JSON, nothing was written",
+                [Problem("", f"line {error.lineno}, column {error.colno}: {error.msg}")],
+            ) from None
+        if not isinstance(loaded, dict):
+            control.validate(loaded)  # lists the problem
+        document = loaded
+    elif faults:
+        document = control.new_config(faults)
+    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    written, config = controller.start(
+        document,
+        experiment=experiment,
+        rate=None if rate is None else control.parse_rate(rate),
+        duration=None if duration is None else control.parse_duration(duration),
+        until=None if until is None else control.parse_until(until),
+        parameter_type=None if parameter_type is None else parameter_type.value,
+    )
+    output.started(written, config, controller)
+    killed = controller.read(controller.kill_switch)
+    if killed is not None and kill_switch_engaged(killed.value):
+        output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
+
+
+@app.command()
+def stop(
+    param: Param = None,
+    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    max_age: MaxAge = None,
+) -> None:
+    """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it."""
+    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    written = controller.stop()
+    if written is None:
+        output.say(
+            f"{controller.parameter} does not hold a JSON object, so chaos-layer injects nothing from it;"
+            " left it unchanged."
+        )
+        return
+    output.say(
+        f"Stopped: {written.name} is disabled ({written.type}, version {written.version}); `{PROG} start` resumes it."
+    )
+    output.propagation("Every function stops injecting", controller.max_age)
+
+
+@app.command()
+def kill(
+    param: Param = None,
+    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    max_age: MaxAge = None,
+) -> None:
+    """Engage the kill switch: every function using chaos-layer stops injecting, whatever its config."""
+    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    written = controller.kill()
+    output.say(f"Kill switch {written.name} engaged (version {written.version}).")
+    output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+
+
+@app.command()
+def resume(
+    param: Param = None,
+    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    max_age: MaxAge = None,
+) -> None:
+    """Release the kill switch: enabled configs inject again."""
+    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    written = controller.resume()
+    output.say(f"Kill switch {written.name} released (version {written.version}).")
+    output.propagation("Functions with an enabled config inject again", controller.max_age)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    param: Param = None,
+    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    max_age: MaxAge = None,
+) -> None:
+    """Show the config, the kill switch, and whether faults are injected right now.
+
+    Exits 1 when the config is invalid and 4 when it does not exist (after showing the status).
+    """
+    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    state = controller.status()
+    if as_json:
+        typer.echo(json.dumps(state.to_dict(), indent=2))
+    else:
+        output.status(state)
+    if not state.found:
+        raise typer.Exit(EXIT_NOT_FOUND)
+    if state.problems:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command(name="validate")
+def validate_command(
+    file: Annotated[str, typer.Argument(help="Config file (JSON), or - for stdin.", show_default=False)],
+) -> None:
+    """Check a config file with the library's own rules; lists every problem. Exit 0 or 1."""
+    text = _read_file(file)
+    try:
+        config = control.validate_text(text)
+    except control.InvalidConfig as error:
+        output.problems(sys.stdout, f"{file}: invalid", error.problems)
+        raise typer.Exit(EXIT_INVALID) from None
+    try:
+        legacy = control.is_legacy(json.loads(text))
+    except ValueError:
+        legacy = False
+    output.valid(file, config, legacy)
+
+
+@app.command()
+def schema() -> None:
+    """Print the config's JSON Schema (draft 2020-12), for editors."""
+    typer.echo(resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8"), nl=False)

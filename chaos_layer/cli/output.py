@@ -1,0 +1,122 @@
+"""What the commands print, with Rich. Values from the config go in as Text, never as markup."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chaos_layer import constants
+from chaos_layer.config import Config
+from chaos_layer.control import Controller, Status, Written, format_instant, format_seconds
+from chaos_layer.exceptions import Problem
+
+
+def _console(file: IO[str] | None = None) -> Console:
+    # A new console per call: it picks up the stream in use (tests swap sys.stdout).
+    return Console(file=file, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    _console().print(Text(message))
+
+
+def warn(message: str) -> None:
+    _console().print(Text(f"Warning: {message}", style="yellow"))
+
+
+def problems(file: IO[str], title: str, found: list[Problem]) -> None:
+    console = _console(file)
+    console.print(Text(f"{title}:" if found else title, style="red"))
+    for problem in found:
+        console.print(Text(f"  {problem}"))
+
+
+def percent(rate: float) -> str:
+    return f"{rate * 100:.4g}%"
+
+
+def describe_fault(settings: dict[str, Any]) -> str:
+    """`latency delay_ms=300`, `exception exception="TimeoutError" message="injected" (50%)`."""
+    rest = {k: v for k, v in settings.items() if k not in ("type", "rate")}
+    parts = [str(settings.get("type", "?"))]
+    parts += [f"{key}={json.dumps(_plain(value), ensure_ascii=False)}" for key, value in rest.items()]
+    rate = settings.get("rate", 1.0)
+    if rate != 1:
+        parts.append(f"({percent(rate)} of invocations in the blast radius)")
+    return " ".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    """300.0 reads as 300."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def propagation(what: str, max_age: float) -> None:
+    """How long until every execution environment has seen a write: one cache period."""
+    if max_age == 0:
+        when = "on its next invocation (max age 0)"
+    else:
+        when = f"within {format_seconds(max_age)}, the cache period ({constants.MAX_AGE_ENV}={max_age:g})"
+    say(f"{what} {when}.")
+
+
+def started(written: Written, config: Config, controller: Controller) -> None:
+    say(f"Started experiment {config.experiment!r} in {written.name} ({written.type}, version {written.version}).")
+    table = _grid()
+    table.add_row("rate", Text(percent(config.rate) + " of invocations"))
+    if config.expires_at is not None:
+        left = config.expires_at.timestamp() - controller.clock()
+        table.add_row("expires", Text(f"{format_instant(config.expires_at)} (in {format_seconds(left)})"))
+    for index, fault in enumerate(config.faults):
+        table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
+    _console().print(table)
+    propagation("Every function starts injecting", controller.max_age)
+
+
+def valid(file: str, config: Config, legacy: bool) -> None:
+    kind = "chaos-lambda (legacy) config" if legacy else "config"
+    count = len(config.faults)
+    state = "enabled" if config.enabled else "disabled"
+    say(f"{file}: valid {kind}, {state}, {count} fault{'s' if count != 1 else ''}.")
+
+
+def status(state: Status) -> None:
+    table = _grid()
+    if not state.found:
+        table.add_row("config", Text(f"{state.parameter}: not found", style="red"))
+    else:
+        fmt = "chaos-lambda format" if state.legacy else "chaos-layer format"
+        table.add_row("config", Text(f"{state.parameter} ({state.parameter_type}, version {state.version}, {fmt})"))
+    for index, problem in enumerate(state.problems):
+        table.add_row("problems" if index == 0 else "", Text(str(problem), style="red"))
+    config = state.config
+    if config is not None:
+        table.add_row("experiment", Text(config.experiment))
+        table.add_row("enabled", Text("yes" if config.enabled else "no"))
+        table.add_row("rate", Text(percent(config.rate) + " of invocations"))
+        if config.expires_at is None:
+            table.add_row("expires", Text("never"))
+        else:
+            left = state.expires_in or 0.0
+            when = f"in {format_seconds(left)}" if left > 0 else f"{format_seconds(-left)} ago"
+            table.add_row("expires", Text(f"{format_instant(config.expires_at)} ({when})"))
+        if not config.faults:
+            table.add_row("faults", Text("none"))
+        for index, fault in enumerate(config.faults):
+            table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
+    kill = "engaged" if state.killed else "released" if state.kill_switch_value is not None else "released (absent)"
+    table.add_row("kill switch", Text(f"{state.kill_switch}: {kill}", style="red" if state.killed else ""))
+    verdict = "yes" if state.injecting else "no"
+    table.add_row("injecting", Text(f"{verdict}: {state.reason}", style="bold"))
+    _console().print(table)
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    return table

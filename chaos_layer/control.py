@@ -1,0 +1,568 @@
+"""Driving experiments: the Python API that the `chaos-layer` CLI (and an experiment runner)
+share. It reads and writes the same two SSM parameters the library reads, validating every
+config with the library's own rules before it is written.
+
+ControlError
+ +-- UsageError      a flag or value the user gave makes no sense (a bad duration, ...)
+ +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
+ +-- NotFound        the config parameter does not exist
+ +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
+
+Every message is one line a user can act on, and none echoes a parameter's value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from chaos_layer import constants
+from chaos_layer.config import LEGACY_KEYS, Config, kill_switch_engaged, load_config, parse_config
+from chaos_layer.exceptions import ConfigError, Problem
+
+KILL_SWITCH_ON = "on"
+KILL_SWITCH_OFF = "off"
+PARAMETER_TYPES = ("String", "SecureString")
+
+
+class ControlError(Exception):
+    """A failure the user can fix; `str()` is one line saying what to do."""
+
+
+class UsageError(ControlError):
+    """A flag or value makes no sense."""
+
+
+class InvalidConfig(ControlError):
+    """The config would break the library's rules, so it is not written."""
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class NotFound(ControlError):
+    """The config parameter does not exist."""
+
+
+class AwsError(ControlError):
+    """AWS could not be reached or refused the request."""
+
+
+def is_legacy(document: object) -> bool:
+    """chaos-lambda's format, by the same rule as `parse_config`."""
+    return isinstance(document, Mapping) and "enabled" not in document and bool(LEGACY_KEYS & document.keys())
+
+
+def validate(document: object) -> Config:
+    """The library's own validation; raises InvalidConfig listing every problem."""
+    try:
+        return parse_config(document)
+    except ConfigError as error:
+        raise InvalidConfig("the config is invalid", error.problems) from None
+
+
+def validate_text(text: str) -> Config:
+    try:
+        return load_config(text)
+    except ConfigError as error:
+        raise InvalidConfig("the config is invalid", error.problems) from None
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> float:
+    """`90s`, `15m`, `2h` or `1h30m`, in seconds."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or match is None:
+        raise UsageError(f"--duration {text!r} is not a duration such as 90s, 15m, 2h or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise UsageError("--duration must be longer than zero")
+    return float(total)
+
+
+def parse_until(text: str) -> datetime:
+    """An ISO-8601 instant with a UTC offset (or Z), as the config's expires_at takes."""
+    stripped = text.strip()
+    try:
+        value = datetime.fromisoformat(stripped[:-1] + "+00:00" if stripped.endswith(("Z", "z")) else stripped)
+    except ValueError:
+        raise UsageError(f"--until {text!r} is not an ISO-8601 time such as 2026-11-27T15:00:00Z") from None
+    if value.tzinfo is None:
+        raise UsageError(f"--until {text!r} needs a UTC offset, such as Z or +01:00")
+    return value
+
+
+def format_instant(value: datetime | float) -> str:
+    """UTC with a Z, to the second: what `start` writes into expires_at."""
+    instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
+    return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def format_seconds(seconds: float) -> str:
+    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def parse_rate(text: str) -> float:
+    """`0.05` or `5%`. Range checks are the library's job."""
+    stripped = text.strip()
+    try:
+        value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
+    except ValueError:
+        raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%")
+    return value
+
+
+def _number(text: str, flag: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a number of milliseconds") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{flag} {text!r} is not a number of milliseconds")
+    return int(value) if value.is_integer() else value
+
+
+def latency_fault(spec: str) -> dict[str, Any]:
+    """`300` (milliseconds) or `100-800` (a uniform draw in that range)."""
+    low, dash, high = spec.strip().partition("-")
+    if not dash:
+        return {"type": "latency", "delay_ms": _number(low, "--latency")}
+    return {"type": "latency", "min_ms": _number(low, "--latency"), "max_ms": _number(high, "--latency")}
+
+
+def exception_fault(name: str, message: str | None = None) -> dict[str, Any]:
+    fault: dict[str, Any] = {"type": "exception", "exception": name}
+    if message is not None:
+        fault["message"] = message
+    return fault
+
+
+def status_code_fault(code: int, body: str | None = None) -> dict[str, Any]:
+    fault: dict[str, Any] = {"type": "status_code", "status_code": code}
+    if body is not None:
+        fault["body"] = body
+    return fault
+
+
+def new_config(
+    faults: list[dict[str, Any]],
+    *,
+    experiment: str | None = None,
+    rate: float | None = None,
+    expires_at: str | None = None,
+) -> dict[str, Any]:
+    """An enabled config document with these faults (not yet validated)."""
+    document: dict[str, Any] = {"enabled": True}
+    if experiment is not None:
+        document["experiment"] = experiment
+    if expires_at is not None:
+        document["expires_at"] = expires_at
+    if rate is not None:
+        document["rate"] = rate
+    document["faults"] = faults
+    return document
+
+
+def enable(
+    document: Mapping[str, Any],
+    *,
+    experiment: str | None = None,
+    rate: float | None = None,
+    expires_at: str | None = None,
+) -> dict[str, Any]:
+    """The document, enabled, with these settings replaced (not yet validated)."""
+    updated = dict(document)
+    if is_legacy(updated):
+        if experiment is not None or expires_at is not None:
+            raise UsageError(
+                "the config is in chaos-lambda's format, which has no experiment or expiry;"
+                " give the faults as flags or --file to write a chaos-layer config"
+            )
+        updated["is_enabled"] = True
+    else:
+        updated["enabled"] = True
+        if experiment is not None:
+            updated["experiment"] = experiment
+        if expires_at is not None:
+            updated["expires_at"] = expires_at
+    if rate is not None:
+        updated["rate"] = rate
+    return updated
+
+
+def disable(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document with injection switched off and everything else kept, so `start` can
+    resume it. Works on configs this version cannot validate: a newer library may be
+    injecting from them."""
+    updated = dict(document)
+    updated["is_enabled" if is_legacy(updated) else "enabled"] = False
+    return updated
+
+
+def to_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------
+# AWS
+
+
+def ssm_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
+    """An SSM client from a boto3 session, so AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL(_SSM)
+    and the other standard variables and files apply. Timeouts are short: an operator at
+    a keyboard wants a clear error, not a minute of retries."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    config = BotoConfig(connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
+    with aws_errors("create an SSM client"):
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+        try:
+            return session.client("ssm", endpoint_url=endpoint_url, config=config)
+        except ValueError as error:  # botocore's "Invalid endpoint: ..."
+            raise UsageError(f"--endpoint-url: {error}") from None
+
+
+_CREDENTIAL_CODES = frozenset(
+    {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException", "ExpiredToken"}
+)
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """botocore's exceptions as one-line AwsErrors."""
+    from botocore import exceptions as boto
+
+    try:
+        yield
+    except boto.NoRegionError:
+        raise AwsError("no AWS region: pass --region or set AWS_REGION") from None
+    except boto.NoCredentialsError:
+        raise AwsError(
+            "no AWS credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID, or log in (aws sso login)"
+        ) from None
+    except boto.ProfileNotFound as error:
+        raise AwsError(f"{error} (check --profile or AWS_PROFILE)") from None
+    except (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ReadTimeoutError) as error:
+        raise AwsError(f"could not reach SSM to {action}: {error}") from None
+    except boto.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        message = str(error.response.get("Error", {}).get("Message", "") or error)
+        if code.isdigit():  # not an AWS error: something else answered, e.g. a proxy
+            code, message = f"HTTP {code}", "the endpoint's answer was not from SSM (check --endpoint-url and proxies)"
+        message = " ".join(message.split())[:300]
+        if code in ("AccessDeniedException", "AccessDenied"):
+            raise AwsError(f"access denied: could not {action}: {message}") from None
+        if code in _CREDENTIAL_CODES:
+            raise AwsError(f"AWS refused the credentials ({code}): {message}") from None
+        raise AwsError(f"could not {action}: {code}: {message}") from None
+    except boto.BotoCoreError as error:
+        raise AwsError(f"could not {action}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: str
+    type: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    name: str
+    type: str
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything `status` shows, computed at one instant."""
+
+    parameter: str
+    kill_switch: str
+    now: float
+    max_age: float
+    found: bool = False
+    parameter_type: str | None = None
+    version: int | None = None
+    legacy: bool = False
+    config: Config | None = None
+    problems: list[Problem] = field(default_factory=list)
+    kill_switch_value: str | None = None
+
+    @property
+    def killed(self) -> bool:
+        return kill_switch_engaged(self.kill_switch_value)
+
+    @property
+    def expires_in(self) -> float | None:
+        expiry = self.config.expires_at_epoch() if self.config else None
+        return None if expiry is None else expiry - self.now
+
+    @property
+    def injecting(self) -> bool:
+        return not self.killed and self.config is not None and self.config.is_active(self.now)
+
+    @property
+    def reason(self) -> str:
+        """Why injection is (not) happening, in a few words."""
+        if not self.found:
+            return "the config parameter does not exist"
+        if self.problems:
+            return "the config is invalid"
+        if self.killed:
+            return "the kill switch is engaged"
+        config = self.config
+        assert config is not None
+        if not config.enabled:
+            return "the config is disabled"
+        if not config.faults:
+            return "the config has no faults"
+        if self.expires_in is not None and self.expires_in <= 0:
+            return "the experiment has expired"
+        return "the experiment is running"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `status --json` prints."""
+        config = self.config
+        return {
+            "injecting": self.injecting,
+            "reason": self.reason,
+            "now": format_instant(self.now),
+            "parameter": {
+                "name": self.parameter,
+                "found": self.found,
+                "type": self.parameter_type,
+                "version": self.version,
+                "format": None if not self.found else "chaos-lambda" if self.legacy else "chaos-layer",
+                "valid": self.found and not self.problems,
+                "problems": [{"location": p.location, "message": p.message} for p in self.problems],
+            },
+            "config": None
+            if config is None
+            else {
+                "enabled": config.enabled,
+                "experiment": config.experiment,
+                "rate": config.rate,
+                "expires_at": None if config.expires_at is None else format_instant(config.expires_at),
+                "seconds_left": None if self.expires_in is None else max(0.0, self.expires_in),
+                "faults": [fault.settings() for fault in config.faults],
+            },
+            "kill_switch": {"name": self.kill_switch, "engaged": self.killed, "value": self.kill_switch_value},
+            "max_age": self.max_age,
+        }
+
+
+class Controller:
+    """The config and kill-switch parameters of one deployment, through one SSM client."""
+
+    def __init__(
+        self,
+        client: Any,
+        parameter: str | None,
+        kill_switch: str = constants.DEFAULT_KILL_SWITCH,
+        *,
+        max_age: float = constants.DEFAULT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self._parameter = parameter
+        self.kill_switch = kill_switch
+        self.max_age = max_age
+        self.clock = clock
+
+    @property
+    def parameter(self) -> str:
+        if not self._parameter:
+            raise UsageError(f"no config parameter: pass --param or set {constants.PARAM_ENV}")
+        return self._parameter
+
+    # reading
+
+    def read(self, name: str) -> Parameter | None:
+        with aws_errors(f"read {name}"):
+            response = self.client.get_parameters(Names=[name], WithDecryption=True)
+        return _find(response, name)
+
+    def read_config(self) -> tuple[Parameter, dict[str, Any]]:
+        """The config parameter and its JSON object, which may be invalid for this version."""
+        parameter = self.read(self.parameter)
+        if parameter is None:
+            raise NotFound(f"parameter {self.parameter} not found")
+        try:
+            document = json.loads(parameter.value)
+        except (json.JSONDecodeError, RecursionError):
+            document = None
+        if not isinstance(document, dict):
+            validate_text(parameter.value)  # names the problem, never the value
+            raise InvalidConfig("the config is invalid", [Problem("", "must be a JSON object")])
+        return parameter, document
+
+    def status(self) -> Status:
+        """Config and kill switch read together, as the library reads them."""
+        name, kill = self.parameter, self.kill_switch
+        with aws_errors(f"read {name} and {kill}"):
+            response = self.client.get_parameters(Names=[name, kill], WithDecryption=True)
+        now = self.clock()
+        kill_parameter = _find(response, kill)
+        base = Status(
+            parameter=name,
+            kill_switch=kill,
+            now=now,
+            max_age=self.max_age,
+            kill_switch_value=None if kill_parameter is None else kill_parameter.value,
+        )
+        parameter = _find(response, name)
+        if parameter is None:
+            return base
+        found = {"found": True, "parameter_type": parameter.type, "version": parameter.version}
+        try:
+            legacy = is_legacy(json.loads(parameter.value))
+        except (json.JSONDecodeError, RecursionError):
+            legacy = False
+        try:
+            config = load_config(parameter.value)
+        except ConfigError as error:
+            return _replace(base, **found, legacy=legacy, problems=error.problems)
+        return _replace(base, **found, legacy=legacy, config=config)
+
+    # writing
+
+    def write_config(self, document: Mapping[str, Any], parameter_type: str | None = None) -> Written:
+        """Validate, then write, keeping an existing parameter's type and KMS key."""
+        validate(document)
+        return self._put(self.parameter, to_json(document), parameter_type)
+
+    def start(
+        self,
+        document: Mapping[str, Any] | None = None,
+        *,
+        experiment: str | None = None,
+        rate: float | None = None,
+        duration: float | None = None,
+        until: datetime | None = None,
+        parameter_type: str | None = None,
+    ) -> tuple[Written, Config]:
+        """Write an enabled config: `document` (with these settings applied), or the
+        stored one re-enabled when `document` is None."""
+        if duration is not None and until is not None:
+            raise UsageError("give --duration or --until, not both")
+        now = self.clock()
+        expires_at = None
+        if duration is not None:
+            expires_at = format_instant(now + duration)
+        elif until is not None:
+            if until.timestamp() <= now:
+                raise UsageError(f"--until {format_instant(until)} has already passed")
+            expires_at = format_instant(until)
+        if document is None:
+            _, stored = self.read_config()
+            updated = enable(stored, experiment=experiment, rate=rate, expires_at=expires_at)
+        else:
+            updated = enable(document, experiment=experiment, rate=rate, expires_at=expires_at)
+        try:
+            config = validate(updated)
+        except InvalidConfig as error:
+            raise InvalidConfig("the config is invalid, nothing was written", error.problems) from None
+        if not config.faults:
+            raise InvalidConfig(
+                "the config has no faults, nothing was written", [Problem("faults", "must list a fault")]
+            )
+        expiry = config.expires_at_epoch()
+        if expiry is not None and expiry <= now:
+            raise UsageError(
+                f"the config's expires_at ({format_instant(expiry)}) has passed; pass --duration or --until"
+            )
+        return self._put(self.parameter, to_json(updated), parameter_type), config
+
+    def stop(self) -> Written | None:
+        """Disable the config, keeping the rest. None: the value is not a JSON object, so no
+        version of the library injects from it, and it is left as it is."""
+        try:
+            _, document = self.read_config()
+        except InvalidConfig:
+            return None
+        return self._put(self.parameter, to_json(disable(document)), None)
+
+    def kill(self) -> Written:
+        return self._put(self.kill_switch, KILL_SWITCH_ON, None)
+
+    def resume(self) -> Written:
+        return self._put(self.kill_switch, KILL_SWITCH_OFF, None)
+
+    def _put(self, name: str, value: str, parameter_type: str | None) -> Written:
+        if parameter_type is not None and parameter_type not in PARAMETER_TYPES:
+            raise UsageError(f"--type must be {' or '.join(PARAMETER_TYPES)}")
+        existing = self._describe(name)
+        arguments: dict[str, Any] = {"Name": name, "Value": value, "Overwrite": True}
+        arguments["Type"] = parameter_type or (existing or {}).get("Type") or "String"
+        if existing and existing.get("Tier") == "Advanced":
+            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
+        if arguments["Type"] == "SecureString" and existing and existing.get("KeyId"):
+            arguments["KeyId"] = existing["KeyId"]
+        with aws_errors(f"write {name}"):
+            response = self.client.put_parameter(**arguments)
+        return Written(name, arguments["Type"], response.get("Version"))
+
+    def _describe(self, name: str) -> dict[str, Any] | None:
+        """Type, tier and KMS key of an existing parameter. DescribeParameters cannot be
+        limited to some parameters in IAM, so when it is denied GetParameters' type will do,
+        except for a SecureString, whose key only DescribeParameters tells."""
+        from botocore.exceptions import ClientError
+
+        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        try:
+            response = self.client.describe_parameters(ParameterFilters=filters)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+                with aws_errors(f"describe {name}"):
+                    raise
+            parameter = self.read(name)
+            if parameter is not None and parameter.type == "SecureString":
+                raise AwsError(
+                    f"access denied to ssm:DescribeParameters, which tells {name}'s KMS key; not writing it"
+                ) from None
+            return None if parameter is None else {"Type": parameter.type}
+        except Exception:
+            with aws_errors(f"describe {name}"):
+                raise
+        for item in response.get("Parameters", []):
+            if item.get("Name") == name:
+                return dict(item)
+        return None
+
+
+def _find(response: Mapping[str, Any], name: str) -> Parameter | None:
+    for item in response.get("Parameters", []):
+        if item.get("Name") == name or item.get("ARN") == name:
+            return Parameter(item["Name"], item.get("Value", ""), item.get("Type", "String"), item.get("Version"))
+    return None
+
+
+def _replace(status: Status, **changes: Any) -> Status:
+    return replace(status, **changes)
