@@ -13,9 +13,6 @@ import logging
 import os
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
-
 from chaos_layer.constants import DEFAULT_METRICS_NAMESPACE, LOGGER_NAME, METRIC_NAME, METRICS_NAMESPACE_ENV
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -45,6 +42,11 @@ def report_injection(experiment: str, settings: dict[str, Any], context: Any, dr
 
 
 def emit_metric(experiment: str, fault: str, dry_run: bool = False) -> None:
+    # Imported on the first injected fault, not at import: the aws_lambda_powertools package
+    # loads Logger, Metrics and Tracer, about 100 ms of a cold start from a read-only /opt.
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
     namespace = os.environ.get(METRICS_NAMESPACE_ENV) or DEFAULT_METRICS_NAMESPACE
     # service="" keeps POWERTOOLS_SERVICE_NAME from adding a third dimension
     metrics = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
