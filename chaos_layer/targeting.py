@@ -58,7 +58,11 @@ def lookup(document: Any, path: tuple[str, ...]) -> Any:
     """The value at `path` (object keys, or list indexes written as numbers), else _MISSING."""
     current = document
     for step in path:
-        if isinstance(current, Mapping):
+        if isinstance(current, dict):  # what Lambda's runtime decodes: checked before the slower ABC
+            current = current.get(step, _MISSING)
+            if current is _MISSING:
+                return _MISSING
+        elif isinstance(current, Mapping):
             if step not in current:
                 return _MISSING
             current = current[step]
@@ -85,12 +89,14 @@ def parse_path(fields: Fields, key: str) -> tuple[str, ...]:
 
 def json_equal(left: Any, right: Any) -> bool:
     """Equality as JSON sees it: `true` is not `1`, but `1` is `1.0`."""
+    if isinstance(left, str):
+        return isinstance(right, str) and left == right
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left is right
     if is_number(left) or is_number(right):
         return is_number(left) and is_number(right) and left == right
-    if isinstance(left, str) or left is None:
-        return type(left) is type(right) and left == right
+    if left is None:
+        return right is None
     if isinstance(left, (list, tuple)):
         return (
             isinstance(right, (list, tuple))
