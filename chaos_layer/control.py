@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -240,6 +241,9 @@ def ssm_client(region: str | None = None, profile: str | None = None, endpoint_u
 
     config = BotoConfig(connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
     with aws_errors("create an SSM client"):
+        # AWS_REGION is the SDKs' standard variable (and wins over AWS_DEFAULT_REGION in
+        # AWS CLI v2); botocore itself reads only AWS_DEFAULT_REGION.
+        region = region or os.environ.get("AWS_REGION") or None
         session = boto3.session.Session(profile_name=profile, region_name=region)
         try:
             return session.client("ssm", endpoint_url=endpoint_url, config=config)

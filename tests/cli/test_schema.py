@@ -185,6 +185,7 @@ def _schema_strings(node: object) -> Iterator[object]:
 
 GENERIC_VALUES: list[object] = [
     None, True, False, 0, 1, -1, -0.5, 0.5, 1.5, 99, 100, 503, 503.5, 599, 600, 1000,
+    900_000, 900_001, 10**12, -(10**12),
     "", " ", "x", "2026-11-27T15:00:00Z", "2026-11-27T15:00:00+01:00", "2026-11-27T15:00:00", "soon",
     [], [1], ["a"], {}, {"a": "b"}, {"a": 1},
 ]  # fmt: skip
@@ -214,7 +215,7 @@ def mutated(draw: st.DrawFn, examples: list[dict[str, Any]], keys: list[str]) ->
     return document
 
 
-FAULTS = mutated(all_fault_examples(), _keys(*(DEFS[kind] for kind in FAULT_TYPES)))
+FAULTS = mutated(all_fault_examples(), _keys(*(DEFS.get(kind, {}) for kind in FAULT_TYPES)))
 
 
 @st.composite
@@ -238,7 +239,7 @@ def _disagreement(document: object) -> str | None:
 
 def _single_changes() -> Iterator[object]:
     """Every example with one key removed, or one key set to each value of the pool."""
-    fault_keys = _keys(*(DEFS[kind] for kind in FAULT_TYPES))
+    fault_keys = _keys(*(DEFS.get(kind, {}) for kind in FAULT_TYPES))
     top_keys = _keys(DEFS["config"], DEFS["legacy"])
     wrap = [(e, top_keys, lambda d: d) for e in [*DEFS["config"]["examples"], *DEFS["legacy"]["examples"]]]
     wrap += [(e, fault_keys, lambda d: {"enabled": True, "faults": [d]}) for e in all_fault_examples()]
