@@ -46,7 +46,18 @@ def in_blast_radius(config: Config, event: Any, context: Any, random: Random) ->
 
 
 def draw_faults(config: Config, random: Random) -> list[Fault]:
-    return [fault for fault in config.faults if fault.rate >= 1 or random.random() < fault.rate]
+    """Every drawn fault of phase 0 (they surround the handler), then at most one later fault:
+    the first one drawn ends the invocation, and a second would only blend into its outcome
+    (e.g. one status fault replacing the code of another's response)."""
+    drawn: list[Fault] = []
+    ended = False
+    for fault in config.faults:  # sorted by phase
+        if fault.phase > 0 and ended:
+            break
+        if fault.rate >= 1 or random.random() < fault.rate:
+            drawn.append(fault)
+            ended = fault.phase > 0
+    return drawn
 
 
 # --- event paths ---------------------------------------------------------------------------

@@ -242,6 +242,27 @@ class TestFaultsEndToEnd:
         assert function({"httpMethod": "POST", "requestContext": {}}, None) == {"statusCode": 502, "body": "created"}
         assert handler.runs == 1
 
+    def test_one_fault_ends_an_invocation_never_a_blend_of_two(
+        self, ssm: SSM, deploy: Deploy, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="chaos_layer")
+        ssm.put(
+            PARAM,
+            {
+                "enabled": True,
+                "faults": [
+                    {"type": "status_code", "status_code": 500, "prevent_execution": False},
+                    {"type": "status_code", "status_code": 503, "body": "busy"},
+                    {"type": "exception"},
+                ],
+            },
+        )
+        function, handler = deploy()
+        assert function({"httpMethod": "GET", "requestContext": {}}, None) == {"statusCode": 500, "body": "ok"}
+        assert handler.runs == 1
+        [record] = [r for r in caplog.records if r.name.startswith("chaos_layer")]
+        assert json.loads(record.getMessage())["settings"]["status_code"] == 500
+
     def test_chaos_lambda_document_means_what_it_meant(self, ssm: SSM, deploy: Deploy) -> None:
         legacy = {"delay": 400, "is_enabled": True, "error_code": 404, "exception_msg": "chaos", "rate": 1}
         ssm.put(PARAM, {**legacy, "fault_type": "status_code"})
