@@ -64,7 +64,8 @@ def parse_timestamp(fields: Fields, key: str) -> datetime | None:
 
 def parse_config(document: object) -> Config:
     """Validate a decoded config document; raises ConfigError listing every problem."""
-    if isinstance(document, Mapping) and "enabled" not in document and LEGACY_KEYS & document.keys():
+    # `rate` alone does not make a legacy document: both formats have it.
+    if isinstance(document, Mapping) and "enabled" not in document and (LEGACY_KEYS - {"rate"}) & document.keys():
         return _parse_legacy(document)
     problems: list[Problem] = []
     fields = Fields(document, "", problems)

@@ -415,6 +415,29 @@ class TestCaching:
         clock.advance(seen_after * 0.5)
         assert function({}, None) == OK
 
+    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf"])
+    def test_unusable_max_age_falls_back_to_the_default_with_a_warning(
+        self,
+        ssm: SSM,
+        deploy: Deploy,
+        clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+        env: str,
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="chaos_layer")
+        monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", env)
+        ssm.put(PARAM, BUSY)
+        function, _ = deploy()
+        for _ in range(3):
+            assert function({}, None)["statusCode"] == 503
+        clock.advance(5)
+        function({}, None)
+        assert ssm.calls == 2
+        assert [r.getMessage() for r in caplog.records if "MAX_AGE" in r.getMessage()] == [
+            "CHAOS_LAYER_MAX_AGE must be a number of seconds, zero or more; using 5"
+        ]
+
     def test_max_age_argument_wins_over_the_environment(
         self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
     ) -> None:

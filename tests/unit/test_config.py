@@ -201,6 +201,7 @@ class TestProblems:
         [
             ({}, ["enabled: is required"]),
             ({"enabled": True}, ["faults: is required"]),
+            ({"rate": 0.5, "faults": []}, ["enabled: is required"]),
             ({"enabled": True, "faults": {}}, ["faults: must be an array, not an object"]),
             ({"enabled": 1, "faults": []}, ["enabled: must be true or false, not a number"]),
             ({"enabled": False, "experiment": 7}, ["experiment: must be a string, not a number"]),
