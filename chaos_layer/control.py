@@ -28,6 +28,8 @@ from chaos_layer import constants
 from chaos_layer.config import LEGACY_KEYS, Config, kill_switch_engaged, load_config, parse_config
 from chaos_layer.exceptions import ConfigError, Problem
 
+# The keys of the config every version knows; `status` shows the others as blast-radius limits.
+CORE_KEYS = frozenset({"enabled", "experiment", "expires_at", "rate", "faults", "dry_run"})
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
 PARAMETER_TYPES = ("String", "SecureString")
@@ -169,23 +171,9 @@ def status_code_fault(code: int, body: str | None = None) -> dict[str, Any]:
     return fault
 
 
-def new_config(
-    faults: list[dict[str, Any]],
-    *,
-    experiment: str | None = None,
-    rate: float | None = None,
-    expires_at: str | None = None,
-) -> dict[str, Any]:
+def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
     """An enabled config document with these faults (not yet validated)."""
-    document: dict[str, Any] = {"enabled": True}
-    if experiment is not None:
-        document["experiment"] = experiment
-    if expires_at is not None:
-        document["expires_at"] = expires_at
-    if rate is not None:
-        document["rate"] = rate
-    document["faults"] = faults
-    return document
+    return {"enabled": True, "faults": faults}
 
 
 def enable(
@@ -194,13 +182,14 @@ def enable(
     experiment: str | None = None,
     rate: float | None = None,
     expires_at: str | None = None,
+    dry_run: bool | None = None,
 ) -> dict[str, Any]:
     """The document, enabled, with these settings replaced (not yet validated)."""
     updated = dict(document)
     if is_legacy(updated):
-        if experiment is not None or expires_at is not None:
+        if experiment is not None or expires_at is not None or dry_run is not None:
             raise UsageError(
-                "the config is in chaos-lambda's format, which has no experiment or expiry;"
+                "the config is in chaos-lambda's format, which has no experiment, expiry or dry run;"
                 " give the faults as flags or --file to write a chaos-layer config"
             )
         updated["is_enabled"] = True
@@ -210,8 +199,12 @@ def enable(
             updated["experiment"] = experiment
         if expires_at is not None:
             updated["expires_at"] = expires_at
+        if dry_run is not None:
+            updated["dry_run"] = dry_run
     if rate is not None:
         updated["rate"] = rate
+    if "faults" in updated:  # the long part last, for people reading the parameter
+        updated["faults"] = updated.pop("faults")
     return updated
 
 
@@ -316,6 +309,7 @@ class Status:
     version: int | None = None
     legacy: bool = False
     config: Config | None = None
+    document: dict[str, Any] | None = None  # the valid config as stored
     problems: list[Problem] = field(default_factory=list)
     kill_switch_value: str | None = None
 
@@ -329,8 +323,24 @@ class Status:
         return None if expiry is None else expiry - self.now
 
     @property
-    def injecting(self) -> bool:
+    def active(self) -> bool:
+        """Faults are drawn now (and injected, unless this is a dry run)."""
         return not self.killed and self.config is not None and self.config.is_active(self.now)
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(getattr(self.config, "dry_run", False))
+
+    @property
+    def injecting(self) -> bool:
+        return self.active and not self.dry_run
+
+    @property
+    def blast_radius(self) -> dict[str, Any]:
+        """The config's other limits on who is affected (targets, match, cohort, ...), as stored."""
+        if self.document is None or self.legacy:
+            return {}
+        return {key: value for key, value in self.document.items() if key not in CORE_KEYS}
 
     @property
     def reason(self) -> str:
@@ -349,6 +359,8 @@ class Status:
             return "the config has no faults"
         if self.expires_in is not None and self.expires_in <= 0:
             return "the experiment has expired"
+        if self.dry_run:
+            return "dry run: faults are logged, not injected"
         return "the experiment is running"
 
     def to_dict(self) -> dict[str, Any]:
@@ -375,6 +387,8 @@ class Status:
                 "rate": config.rate,
                 "expires_at": None if config.expires_at is None else format_instant(config.expires_at),
                 "seconds_left": None if self.expires_in is None else max(0.0, self.expires_in),
+                "dry_run": self.dry_run,
+                "blast_radius": self.blast_radius,
                 "faults": [fault.settings() for fault in config.faults],
             },
             "kill_switch": {"name": self.kill_switch, "engaged": self.killed, "value": self.kill_switch_value},
@@ -446,14 +460,12 @@ class Controller:
             return base
         found = {"found": True, "parameter_type": parameter.type, "version": parameter.version}
         try:
-            legacy = is_legacy(json.loads(parameter.value))
-        except (json.JSONDecodeError, RecursionError):
-            legacy = False
-        try:
             config = load_config(parameter.value)
         except ConfigError as error:
+            legacy = _is_legacy_text(parameter.value)
             return _replace(base, **found, legacy=legacy, problems=error.problems)
-        return _replace(base, **found, legacy=legacy, config=config)
+        document = json.loads(parameter.value)  # valid, so a JSON object
+        return _replace(base, **found, legacy=is_legacy(document), config=config, document=document)
 
     # writing
 
@@ -470,6 +482,7 @@ class Controller:
         rate: float | None = None,
         duration: float | None = None,
         until: datetime | None = None,
+        dry_run: bool | None = None,
         parameter_type: str | None = None,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
@@ -486,9 +499,8 @@ class Controller:
             expires_at = format_instant(until)
         if document is None:
             _, stored = self.read_config()
-            updated = enable(stored, experiment=experiment, rate=rate, expires_at=expires_at)
-        else:
-            updated = enable(document, experiment=experiment, rate=rate, expires_at=expires_at)
+            document = stored
+        updated = enable(document, experiment=experiment, rate=rate, expires_at=expires_at, dry_run=dry_run)
         try:
             config = validate(updated)
         except InvalidConfig as error:
@@ -566,6 +578,13 @@ def _find(response: Mapping[str, Any], name: str) -> Parameter | None:
         if item.get("Name") == name or item.get("ARN") == name:
             return Parameter(item["Name"], item.get("Value", ""), item.get("Type", "String"), item.get("Version"))
     return None
+
+
+def _is_legacy_text(text: str) -> bool:
+    try:
+        return is_legacy(json.loads(text))
+    except (ValueError, RecursionError):
+        return False
 
 
 def _replace(status: Status, **changes: Any) -> Status:

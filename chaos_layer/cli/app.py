@@ -221,6 +221,14 @@ def start(
     until: Annotated[
         str | None, typer.Option(help="Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", show_default=False)
     ] = None,
+    dry_run: Annotated[
+        bool | None,
+        typer.Option(
+            "--dry-run/--no-dry-run",
+            help="Only log the faults that would be injected (or stop doing so).",
+            show_default=False,
+        ),
+    ] = None,
     parameter_type: Annotated[
         ParameterType | None,
         typer.Option(
@@ -237,7 +245,7 @@ def start(
     """Start an experiment: write an enabled config, validated first.
 
     Give faults as flags, or a whole config with --file; with neither, re-enable the
-    stopped config. --rate, --experiment, --duration and --until apply in every case.
+    stopped config. --rate, --experiment, --duration, --until and --dry-run apply in every case.
     """
     if message is not None and exception is None:
         raise control.UsageError("--message needs --exception")
@@ -274,6 +282,7 @@ def start(
         rate=None if rate is None else control.parse_rate(rate),
         duration=None if duration is None else control.parse_duration(duration),
         until=None if until is None else control.parse_until(until),
+        dry_run=dry_run,
         parameter_type=None if parameter_type is None else parameter_type.value,
     )
     output.started(written, config, controller)

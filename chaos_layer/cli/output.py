@@ -71,6 +71,8 @@ def started(written: Written, config: Config, controller: Controller) -> None:
     if config.expires_at is not None:
         left = config.expires_at.timestamp() - controller.clock()
         table.add_row("expires", Text(f"{format_instant(config.expires_at)} (in {format_seconds(left)})"))
+    if getattr(config, "dry_run", False):
+        table.add_row("dry run", Text("yes: faults are logged, not injected"))
     for index, fault in enumerate(config.faults):
         table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
     _console().print(table)
@@ -104,6 +106,10 @@ def status(state: Status) -> None:
             left = state.expires_in or 0.0
             when = f"in {format_seconds(left)}" if left > 0 else f"{format_seconds(-left)} ago"
             table.add_row("expires", Text(f"{format_instant(config.expires_at)} ({when})"))
+        if state.dry_run:
+            table.add_row("dry run", Text("yes: faults are logged, not injected"))
+        for key, value in state.blast_radius.items():
+            table.add_row(key, Text(json.dumps(value, ensure_ascii=False)))
         if not config.faults:
             table.add_row("faults", Text("none"))
         for index, fault in enumerate(config.faults):

@@ -369,6 +369,8 @@ def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
             "rate": 1.0,
             "expires_at": "2026-09-21T15:13:20Z",
             "seconds_left": 3000.0,
+            "dry_run": False,
+            "blast_radius": {},
             "faults": [
                 {"type": "latency", "rate": 1.0, "min_ms": 100.0, "max_ms": 800.0},
                 {"type": "exception", "rate": 1.0, "exception": "TimeoutError", "message": "Injected by chaos-layer"},
@@ -439,6 +441,33 @@ def test_status_of_a_chaos_lambda_config(cli: Cli, moto_server: MotoServer) -> N
     ]
     assert (status["config"]["rate"], status["injecting"]) == (0.5, True)
     assert "chaos-lambda format" in cli("status").stdout
+
+
+def test_status_of_a_dry_run_with_blast_radius_limits(cli: Cli, moto_server: MotoServer) -> None:
+    stored = {
+        "enabled": True,
+        "dry_run": True,
+        "targets": {"functions": ["orders-*"]},
+        "faults": [{"type": "latency", "delay_ms": 300}],
+    }
+    moto_server.put(PARAM, json.dumps(stored))
+    status = status_json(cli)
+    assert (status["injecting"], status["reason"]) == (False, "dry run: faults are logged, not injected")
+    assert (status["config"]["dry_run"], status["config"]["blast_radius"]) == (True, {"targets": stored["targets"]})
+    lines = rows(cli("status").stdout)
+    assert 'targets {"functions": ["orders-*"]}' in lines
+    assert "dry run yes: faults are logged, not injected" in lines
+    # and going for real keeps the limits
+    assert cli("start", "--no-dry-run").exit_code == 0
+    assert cli.document() == {**stored, "dry_run": False}
+    assert status_json(cli)["injecting"] is True
+
+
+def test_start_a_dry_run(cli: Cli) -> None:
+    result = cli("start", "--latency", "300", "--dry-run")
+    assert result.exit_code == 0
+    assert cli.document() == {"enabled": True, "dry_run": True, "faults": [{"type": "latency", "delay_ms": 300}]}
+    assert "dry run yes: faults are logged, not injected" in rows(result.stdout)
 
 
 def test_status_reads_config_and_kill_switch_in_one_call(cli: Cli, moto_server: MotoServer) -> None:

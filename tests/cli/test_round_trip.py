@@ -85,6 +85,8 @@ def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_serve
         "rate": 0.05,
         "expires_at": "2026-09-21T16:13:20Z",
         "seconds_left": 7200.0,
+        "dry_run": False,
+        "blast_radius": {},
         "faults": [{"type": "exception", "rate": 1.0, "exception": "TimeoutError", "message": "slow db"}],
     }
     assert status["kill_switch"] == {"name": KILL_SWITCH, "engaged": False, "value": "OFF "}
