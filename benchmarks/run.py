@@ -6,13 +6,14 @@ One run, against an undecorated handler, on a local SSM (moto's ThreadedMotoServ
 - overhead per warm invocation: config `{"enabled": false}`, an enabled experiment that does
   not select the invocation (`rate: 0`), and CHAOS_LAYER_DISABLED=true. Batches of calls are
   timed with perf_counter_ns, decorated and undecorated batches alternate (order swapped each
-  pair), and the figure is the median (and p99) over pairs of the per-call difference, so a
-  noisy shared machine slows both sides of a pair alike and drops out of the median;
-- GetParameters requests per cache period, counted by the server, for a stream of
-  invocations as fast as the machine allows over several periods;
+  pair), and the figure is the median over pairs of the per-call difference, so a noisy shared
+  machine slows both sides of a pair alike and drops out of the median; the p99 comes from
+  individually timed calls;
+- GetParameters requests per cache period, counted by the server, for a stream of 10,000
+  invocations per second over twelve default periods on a simulated clock;
 - the same disabled overhead for chaos-lambda 0.3 (an SSM call per invocation), and the ratio;
-- import cost of chaos_layer over boto3 and the Powertools modules it uses, in fresh
-  interpreters, and the memory that import adds (tracemalloc).
+- import cost (CPU time) of chaos_layer over boto3 and the Powertools modules it uses, in
+  fresh interpreters, and the memory that import adds (tracemalloc).
 
 Benchmarks inform, they don't gate: the script exits 0 when a target is missed, and says so.
 """
