@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
 from chaos_layer.exceptions import ConfigError, Problem
@@ -62,10 +62,17 @@ def parse_timestamp(fields: Fields, key: str) -> datetime | None:
     return value
 
 
+def is_legacy(document: object) -> TypeGuard[Mapping[str, Any]]:
+    """Whether a document is in chaos-lambda's format (the CLI asks too, to keep it so).
+    `rate` alone does not make a legacy document: both formats have it."""
+    return (
+        isinstance(document, Mapping) and "enabled" not in document and bool((LEGACY_KEYS - {"rate"}) & document.keys())
+    )
+
+
 def parse_config(document: object) -> Config:
     """Validate a decoded config document; raises ConfigError listing every problem."""
-    # `rate` alone does not make a legacy document: both formats have it.
-    if isinstance(document, Mapping) and "enabled" not in document and (LEGACY_KEYS - {"rate"}) & document.keys():
+    if is_legacy(document):
         return _parse_legacy(document)
     problems: list[Problem] = []
     fields = Fields(document, "", problems)

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chaos_layer import constants
-from chaos_layer.config import LEGACY_KEYS, Config, kill_switch_engaged, load_config, parse_config
+from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config, parse_config
 from chaos_layer.exceptions import ConfigError, Problem
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
@@ -57,11 +57,6 @@ class NotFound(ControlError):
 
 class AwsError(ControlError):
     """AWS could not be reached or refused the request."""
-
-
-def is_legacy(document: object) -> bool:
-    """chaos-lambda's format, by the same rule as `parse_config`."""
-    return isinstance(document, Mapping) and "enabled" not in document and bool(LEGACY_KEYS & document.keys())
 
 
 def validate(document: object) -> Config:

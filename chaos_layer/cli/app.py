@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
 
 from chaos_layer import __version__, constants, control
 from chaos_layer.cli import output
-from chaos_layer.config import kill_switch_engaged
+from chaos_layer.config import is_legacy, kill_switch_engaged
 from chaos_layer.decorator import resolve_max_age
 from chaos_layer.exceptions import Problem
 
@@ -385,7 +385,7 @@ def validate_command(
         output.problems(sys.stdout, f"{file}: invalid", error.problems)
         raise typer.Exit(EXIT_INVALID) from None
     try:
-        legacy = control.is_legacy(json.loads(text))
+        legacy = is_legacy(json.loads(text))
     except ValueError:
         legacy = False
     output.valid(file, config, legacy)
