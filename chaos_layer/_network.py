@@ -1,0 +1,240 @@
+"""The `denylist` fault's mechanics: outbound connections to matching hosts are refused.
+
+Every Python HTTP client (http.client, urllib3 and so requests and boto3, httpx, raw
+sockets, asyncio) ends in `socket.socket.connect` or `connect_ex`, and resolves host names
+with `socket.getaddrinfo` (or `gethostbyname`). While a denylist is in force those are
+patched:
+
+- a connection to a matching host name or IP literal fails with ConnectionRefusedError
+  (errno ECONNREFUSED), as a closed port answers; `connect_ex` returns ECONNREFUSED;
+- a host name that matches is still resolved, but the addresses it resolved to are
+  remembered for the rest of the invocation, so connecting to them is refused too. (So
+  denying `localhost` refuses 127.0.0.1 as well once `localhost` was resolved, on the
+  denied ports if `ports` is given.)
+- TLS connections opened before the invocation (keep-alive pools of module-level boto3
+  clients and HTTP sessions) whose server name or address matches are cut on their next
+  send (ConnectionResetError, then end-of-stream), as the network would cut them; a client
+  that retries opens a new connection, which is refused. Plain-text (http://) connections
+  opened before the invocation are not cut: only a socket's TLS side says which server
+  name it was opened for, and in-process servers' sockets look the same as clients'.
+
+Only TCP over IPv4/IPv6 is affected; Unix sockets and UDP are not, nor the Lambda Runtime
+API the runtime itself talks to. Everything is restored when the last denylist of the
+invocation ends (in `finally`, so also after a handler exception). Threads: the patch is
+process-wide, see chaos_layer._dependency for what that means in Lambda.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+_MISSING = object()
+
+
+def normalize_host(host: str) -> str:
+    """Lower case, no trailing dot, no IPv6 zone; IP literals in one canonical form (an
+    IPv4-mapped IPv6 address as its IPv4 address)."""
+    host = host.strip().lower().rstrip(".")
+    address = host.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+@dataclass(eq=False)
+class _Rule:
+    patterns: tuple[str, ...]
+    ports: frozenset[int]
+    # Addresses that names matching `patterns` resolved to during this invocation.
+    resolved: set[str] = field(default_factory=set)
+
+    def matches_name(self, host: str) -> bool:
+        return any(fnmatchcase(host, pattern) for pattern in self.patterns)
+
+    def denies(self, host: str, port: Any) -> bool:
+        if self.ports and port not in self.ports:
+            return False
+        return host in self.resolved or self.matches_name(host)
+
+
+_lock = threading.Lock()
+_rules: tuple[_Rule, ...] = ()  # replaced, never mutated: the patched functions read it without the lock
+_saved: dict[tuple[Any, str], Any] = {}
+_installed: dict[tuple[Any, str], Any] = {}
+
+
+@contextmanager
+def denied(hosts: tuple[str, ...], ports: tuple[int, ...] = ()) -> Iterator[None]:
+    rule = _Rule(hosts, frozenset(ports))
+    _add(rule)
+    try:
+        yield
+    finally:
+        _remove(rule)
+
+
+def active() -> bool:
+    """Whether any denylist is in force (for tests and diagnostics)."""
+    return bool(_rules)
+
+
+def _runtime_api() -> tuple[str, int] | None:
+    """Lambda's Runtime API (host:port), which is never refused."""
+    host, _, port = os.environ.get("AWS_LAMBDA_RUNTIME_API", "").rpartition(":")
+    return (normalize_host(host), int(port)) if host and port.isdigit() else None
+
+
+def _denied(host: Any, port: Any, server_name: Any = None) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    host = normalize_host(host)
+    if (host, port) == _runtime_api():
+        return False
+    names = [host] if not server_name else [host, normalize_host(str(server_name))]
+    return any(rule.denies(name, port) for rule in _rules for name in names)
+
+
+def _is_outbound_tcp(sock: socket.socket) -> bool:
+    return sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+
+
+def _refused() -> ConnectionRefusedError:
+    return ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+
+
+def _connect(original: Any) -> Callable[..., Any]:
+    def connect(self: socket.socket, address: Any) -> Any:
+        if _rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+            raise _refused()
+        return original(self, address)
+
+    return connect
+
+
+def _connect_ex(original: Any) -> Callable[..., Any]:
+    def connect_ex(self: socket.socket, address: Any) -> Any:
+        if _rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+            return errno.ECONNREFUSED
+        return original(self, address)
+
+    return connect_ex
+
+
+def _tls_send(original: Any) -> Callable[..., Any]:
+    """An already open TLS connection to a denied host is cut on its next send."""
+
+    def send(self: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        if _rules and not getattr(self, "server_side", True) and _is_outbound_tcp(self):
+            try:
+                peer = self.getpeername()
+            except OSError:
+                peer = None
+            if peer and _denied(peer[0], peer[1], getattr(self, "server_hostname", None)):
+                # Dead both ways, as after a reset: clients that ignore a failed send to read
+                # an early answer (urllib3 does) then read end-of-stream.
+                with contextlib.suppress(OSError):
+                    self.shutdown(socket.SHUT_RDWR)
+                raise ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+        return original(self, data, *args, **kwargs)
+
+    return send
+
+
+def _remember(host: Any, addresses: list[str]) -> None:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str) or not addresses:
+        return
+    name = normalize_host(host)
+    for rule in _rules:
+        if rule.matches_name(name):
+            rule.resolved.update(normalize_host(a) for a in addresses)
+
+
+def _getaddrinfo(original: Any) -> Callable[..., Any]:
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        results = original(host, *args, **kwargs)
+        if _rules:
+            _remember(host, [str(r[4][0]) for r in results if r[0] in (socket.AF_INET, socket.AF_INET6)])
+        return results
+
+    return getaddrinfo
+
+
+def _gethostbyname(original: Any) -> Callable[..., Any]:
+    def gethostbyname(host: Any) -> Any:
+        address = original(host)
+        if _rules:
+            _remember(host, [address])
+        return address
+
+    return gethostbyname
+
+
+def _gethostbyname_ex(original: Any) -> Callable[..., Any]:
+    def gethostbyname_ex(host: Any) -> Any:
+        result = original(host)
+        if _rules:
+            _remember(host, list(result[2]))
+        return result
+
+    return gethostbyname_ex
+
+
+def _patches() -> list[tuple[Any, str, Callable[[Any], Callable[..., Any]]]]:
+    import ssl
+
+    return [
+        (socket.socket, "connect", _connect),
+        (socket.socket, "connect_ex", _connect_ex),
+        (ssl.SSLSocket, "send", _tls_send),
+        (socket, "getaddrinfo", _getaddrinfo),
+        (socket, "gethostbyname", _gethostbyname),
+        (socket, "gethostbyname_ex", _gethostbyname_ex),
+    ]
+
+
+def _add(rule: _Rule) -> None:
+    global _rules
+    with _lock:
+        if not _rules:
+            for owner, name, wrap in _patches():
+                _saved[(owner, name)] = vars(owner).get(name, _MISSING)
+                patched = wrap(getattr(owner, name))
+                _installed[(owner, name)] = patched
+                setattr(owner, name, patched)
+        _rules = (*_rules, rule)
+
+
+def _remove(rule: _Rule) -> None:
+    global _rules
+    with _lock:
+        _rules = tuple(r for r in _rules if r is not rule)
+        if _rules:
+            return
+        for (owner, name), saved in _saved.items():
+            # Leave a patch someone put on top of ours; ours underneath is inert now.
+            if vars(owner).get(name) is not _installed.get((owner, name)):
+                continue
+            if saved is _MISSING:
+                delattr(owner, name)  # inherited again, e.g. socket.socket.connect from _socket.socket
+            else:
+                setattr(owner, name, saved)
+        _saved.clear()
+        _installed.clear()
