@@ -4,6 +4,7 @@ of it restored after the invocation."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import http.client
 import json
@@ -128,7 +129,19 @@ def get_raw_socket(host: str, port: int) -> str:
         return data.decode().rsplit("\r\n\r\n", 1)[-1]
 
 
-CLIENTS = [get_urllib, get_urllib3, get_requests, get_httpx, get_http_client, get_raw_socket]
+def get_asyncio(host: str, port: int) -> str:
+    async def fetch() -> str:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await writer.wait_closed()
+        return data.decode().rsplit("\r\n\r\n", 1)[-1]
+
+    return asyncio.run(fetch())
+
+
+CLIENTS = [get_urllib, get_urllib3, get_requests, get_httpx, get_http_client, get_raw_socket, get_asyncio]
 
 
 def refused(error: BaseException | None) -> bool:
