@@ -40,8 +40,9 @@ def percent(rate: float) -> str:
 
 
 def describe_fault(settings: dict[str, Any]) -> str:
-    """`latency delay_ms=300`, `exception exception="TimeoutError" message="injected" (50%)`."""
-    rest = {k: v for k, v in settings.items() if k not in ("type", "rate")}
+    """`latency delay_ms=300`, `exception exception="TimeoutError" message="injected" (50% ...)`;
+    empty settings (no body, no headers) are left out."""
+    rest = {k: v for k, v in settings.items() if k not in ("type", "rate") and v not in ("", {}, [], None)}
     parts = [str(settings.get("type", "?"))]
     parts += [f"{key}={json.dumps(_plain(value), ensure_ascii=False)}" for key, value in rest.items()]
     rate = settings.get("rate", 1.0)
