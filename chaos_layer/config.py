@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeGuard
 
+from chaos_layer.blast_radius import Cohort, Match, Targets
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
+from chaos_layer.contract import Fields, join
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import MAX_DELAY_MS, ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
-from chaos_layer.targeting import Cohort, Match, Targets
-from chaos_layer.validation import Fields, join
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
 

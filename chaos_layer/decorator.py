@@ -12,11 +12,11 @@ from random import Random
 from typing import Any, TypeVar, overload
 
 from chaos_layer import constants
+from chaos_layer.blast_radius import draw_faults, in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
-from chaos_layer.targeting import draw_faults, in_blast_radius
 
 logger = logging.getLogger(__name__)
 

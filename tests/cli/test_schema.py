@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from chaos_layer.config import LEGACY_KEYS, parse_config
+from chaos_layer.contract import Fields
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import EXCEPTIONS, FAULT_TYPES
-from chaos_layer.validation import Fields
 
 SCHEMA: dict[str, Any] = json.loads(resources.files("chaos_layer").joinpath("schema.json").read_text())
 DEFS: dict[str, Any] = SCHEMA["$defs"]

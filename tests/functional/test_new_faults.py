@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from chaos_layer import _disk, inject_fault
+from chaos_layer import inject_fault
+from chaos_layer.faults import _disk
 from tests.conftest import FakeLambdaContext, MotoServer, RecordingSleep
 from tests.unit.test_events import ALB, HTTP_V2
 from tests.unit.test_new_faults import DYNAMODB_EVENT, KINESIS_EVENT, SQS_EVENT
@@ -127,7 +128,7 @@ class TestDiskSpace:
             assert handler({}, None) == "ran"
 
         assert sizes == ([] if expected_mb is None else [expected_mb * MIB])
-        warnings = [r.getMessage() for r in caplog.records if r.name == "chaos_layer._disk"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "chaos_layer.faults._disk"]
         assert len(warnings) == 1
         assert "safety margin" in warnings[0]
         assert not any(char.isdigit() for char in warnings[0])
@@ -157,7 +158,7 @@ class TestDiskSpace:
 
         with caplog.at_level(logging.WARNING, logger="chaos_layer"):
             assert handler({}, None) == "ran"
-        assert [r.getMessage() for r in caplog.records if r.name == "chaos_layer._disk"] == [
+        assert [r.getMessage() for r in caplog.records if r.name == "chaos_layer.faults._disk"] == [
             "chaos-layer diskspace fault skipped: cannot create a file in its path"
         ]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

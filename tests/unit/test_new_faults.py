@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 
-from chaos_layer import _dependency, _network
 from chaos_layer.config import parse_config
 from chaos_layer.exceptions import ConfigError
 from chaos_layer.faults import (
@@ -26,6 +25,8 @@ from chaos_layer.faults import (
     Fault,
     Invocation,
     TimeoutFault,
+    _dependency,
+    _network,
     batch_item_ids,
 )
 from tests.conftest import FakeLambdaContext, RecordingSleep

@@ -24,8 +24,8 @@ from random import Random
 from typing import Any, ClassVar
 
 from chaos_layer import events
+from chaos_layer.contract import Fields, is_number, join
 from chaos_layer.exceptions import InjectedFault
-from chaos_layer.validation import Fields, is_number, join
 
 
 @dataclass
@@ -279,7 +279,7 @@ class DependencyFault(Fault):
         return xform_name(operation) in self.operations
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        from chaos_layer import _dependency
+        from chaos_layer.faults import _dependency
 
         with _dependency.injected(self, invocation):
             return proceed()
@@ -322,12 +322,12 @@ class DenylistFault(Fault):
                 fields.problem(join("ports", index), "must be a whole number between 1 and 65535")
             else:
                 ports.append(int(port))
-        from chaos_layer._network import normalize_host  # light: socket and ipaddress only
+        from chaos_layer.faults._network import normalize_host  # light: socket and ipaddress only
 
         return cls(rate=rate, hosts=tuple(normalize_host(h) for h in hosts), ports=tuple(ports))
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        from chaos_layer import _network
+        from chaos_layer.faults import _network
 
         with _network.denied(self.hosts, self.ports):
             return proceed()
@@ -359,7 +359,7 @@ class DiskSpaceFault(Fault):
         return fault
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        from chaos_layer import _disk
+        from chaos_layer.faults import _disk
 
         with _disk.filled(self.path, self.mb, self.min_free_mb):
             return proceed()

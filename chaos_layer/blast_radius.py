@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import TYPE_CHECKING, Any
 
+from chaos_layer.contract import Fields, describe, is_number, join
 from chaos_layer.exceptions import Problem
 from chaos_layer.faults import Fault
-from chaos_layer.validation import Fields, describe, is_number, join
 
 if TYPE_CHECKING:
     from chaos_layer.config import Config

@@ -21,7 +21,7 @@ patched:
 Only TCP over IPv4/IPv6 is affected; Unix sockets and UDP are not, nor the Lambda Runtime
 API the runtime itself talks to. Everything is restored when the last denylist of the
 invocation ends (in `finally`, so also after a handler exception). Threads: the patch is
-process-wide, see chaos_layer._dependency for what that means in Lambda.
+process-wide, see chaos_layer.faults._dependency for what that means in Lambda.
 """
 
 from __future__ import annotations
