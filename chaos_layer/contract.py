@@ -1,16 +1,47 @@
-"""Typed reads from a JSON object that collect every problem instead of stopping at the first.
+"""The config contract as data: every key of the config document, of each fault type and of
+each blast-radius control is declared once, as a `Field` (name, kind, bounds, default, one
+line of doc) on the class it configures. Validation, `chaos_layer/schema.json`, the README's
+reference tables (both written by `python -m chaos_layer.reference`) and the CLI's `--fault`
+flag all come from these declarations. Hand-written code is left for rules data cannot
+express (`Declared.check`, and kinds such as a regex that must not backtrack).
 
-The CLI's `validate` lists all problems with their locations, and the library logs them,
-so messages name keys and expectations but never echo a value from the document.
+Validation collects every problem instead of stopping at the first: `chaos-layer validate`
+lists them all with their locations, and the library logs them, so messages name keys and
+expectations but never echo a value from the document.
+
+This module loads at every cold start: plain classes, no dataclasses, no parsing library.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from chaos_layer.exceptions import Problem
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, dataclass_transform
+else:
+
+    def dataclass_transform(**kwargs: Any) -> Callable[[Any], Any]:
+        return lambda cls: cls
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# A field without a default must be given; a value that broke a rule is never built into an object.
+REQUIRED: Any = _Marker("REQUIRED")
+INVALID: Any = _Marker("INVALID")
 
 
 def join(location: str, key: str | int) -> str:
@@ -45,115 +76,700 @@ def is_number(value: object) -> bool:
         return False
 
 
+def either(names: Iterable[str], last: str = "or") -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    items = list(names)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
 class Fields:
-    """One JSON object under validation. Getters always return a value of the right type
-    (a placeholder when invalid) so callers can build objects and check `problems` once."""
+    """One JSON object under validation: which keys were looked at, and every problem found."""
 
     def __init__(self, data: object, location: str, problems: list[Problem]) -> None:
         self.location = location
         self.problems = problems
-        self._seen: set[str] = set()
-        self._is_object = isinstance(data, Mapping)
-        if isinstance(data, Mapping):
-            self._data: Mapping[str, Any] = data
-        else:
-            self.problem("", f"must be an object, not {describe(data)}")
-            self._data = {}
+        self.seen: set[str] = set()
+        self.is_object = isinstance(data, Mapping)
+        self.data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if not self.is_object:
+            problems.append(Problem(location, f"must be an object, not {describe(data)}"))
 
     def problem(self, key: str | int, message: str) -> None:
-        if not self._is_object and key != "":  # "must be an object" says it all
-            return
-        self.problems.append(Problem(join(self.location, key) if key != "" else self.location, message))
+        if self.is_object:  # otherwise "must be an object" says it all
+            self.problems.append(Problem(join(self.location, key) if key != "" else self.location, message))
 
     def has(self, key: str) -> bool:
-        self._seen.add(key)
-        return key in self._data
+        self.seen.add(key)
+        return key in self.data
 
     def raw(self, key: str) -> Any:
-        self._seen.add(key)
-        return self._data.get(key)
+        self.seen.add(key)
+        return self.data.get(key)
 
-    def _present(self, key: str, required: bool) -> bool:
-        if self.has(key):
-            return True
-        if required:
-            self.problem(key, "is required")
-        return False
-
-    def boolean(self, key: str, default: bool | None = None) -> bool:
-        if not self._present(key, default is None):
-            return bool(default)
-        value = self._data[key]
-        if isinstance(value, bool):
-            return value
-        self.problem(key, f"must be true or false, not {describe(value)}")
-        return False
-
-    def string(self, key: str, default: str | None = None, *, non_empty: bool = False) -> str:
-        if not self._present(key, default is None):
-            return default or ""
-        value = self._data[key]
-        if not isinstance(value, str):
-            self.problem(key, f"must be a string, not {describe(value)}")
-            return ""
-        if non_empty and not value.strip():
-            self.problem(key, "must not be empty")
-        return value
-
-    def number(
-        self,
-        key: str,
-        default: float | None = None,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        integer: bool = False,
-    ) -> float:
-        if not self._present(key, default is None):
-            return default or 0.0
-        value = self._data[key]
-        kind = "a whole number" if integer else "a number"
-        if not is_number(value) or (integer and not float(value).is_integer()):
-            self.problem(key, f"must be {kind}, not {describe(value)}")
-            return minimum or 0.0
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            low = "" if minimum is None else f"{minimum:g}"
-            high = "" if maximum is None else f"{maximum:g}"
-            bounds = f"between {low} and {high}" if low and high else f"at least {low}" if low else f"at most {high}"
-            self.problem(key, f"must be {kind} {bounds}")
-            return minimum or 0.0
-        return float(value)
-
-    def rate(self, key: str = "rate") -> float:
-        return self.number(key, 1.0, minimum=0.0, maximum=1.0)
-
-    def string_map(self, key: str) -> dict[str, str]:
-        if not self._present(key, False):
-            return {}
-        value = self._data[key]
-        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-            self.problem(key, "must be an object whose values are strings")
-            return {}
-        return dict(value)
-
-    def array(self, key: str, required: bool = False) -> list[Any]:
-        if not self._present(key, required):
-            return []
-        value = self._data[key]
-        if not isinstance(value, list):
-            self.problem(key, f"must be an array, not {describe(value)}")
-            return []
-        return value
-
-    def string_list(self, key: str, required: bool = False) -> list[str]:
-        values = self.array(key, required)
-        for index, item in enumerate(values):
-            if not isinstance(item, str) or not item:
-                self.problem(join(key, index), "must be a non-empty string")
-        return [v for v in values if isinstance(v, str) and v]
+    def read(self, key: str, kind: Kind, default: Any = REQUIRED) -> Any:
+        """The value at `key` checked by `kind`; `default` when absent (a problem if REQUIRED)."""
+        if not self.has(key):
+            if default is REQUIRED:
+                self.problem(key, "is required")
+            return default
+        return kind.read(self.data[key], join(self.location, key), self.problems)
 
     def finish(self) -> None:
         """Unknown keys are errors: a newer config's extra limit must never be ignored."""
-        for key in self._data:
-            if key not in self._seen:
+        for key in self.data:
+            if key not in self.seen:
                 self.problem(key, "unknown key")
+
+
+# --- kinds: how one value is checked, converted, documented and given on the command line ----
+
+
+class Kind:
+    """Checks and converts one JSON value. `check` returns (value, None) or (INVALID, why)."""
+
+    label = "any JSON value"  # the README's "value" column
+    phrase = "a JSON value"  # what a list item must be
+    # True for the blast-radius controls: their value narrows who is hit (`admits`).
+    narrows = False
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        return value, None
+
+    def check_item(self, value: Any) -> tuple[Any, str | None]:
+        return self.check(value)
+
+    def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
+        converted, problem = self.check(value)
+        if problem is not None:
+            problems.append(Problem(location, problem))
+        return converted
+
+    def read_item(self, value: Any, location: str, problems: list[Problem]) -> Any:
+        converted, problem = self.check_item(value)
+        if problem is not None:
+            problems.append(Problem(location, problem))
+        return converted
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        """The JSON Schema of a value; named subschemas go into `defs`."""
+        return {}
+
+    def item_schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return self.schema(defs)
+
+    def from_text(self, text: str) -> Any:
+        """A command-line value, e.g. `--fault TYPE key=text`; ValueError says what to give."""
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+
+class Boolean(Kind):
+    label = "bool"
+    phrase = "true or false"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if isinstance(value, bool):
+            return value, None
+        return INVALID, f"must be true or false, not {describe(value)}"
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def from_text(self, text: str) -> bool:
+        word = text.strip().lower()
+        if word in ("true", "yes", "on", "1"):
+            return True
+        if word in ("false", "no", "off", "0"):
+            return False
+        raise ValueError("true or false")
+
+
+class Text(Kind):
+    """A string; `non_empty`: not blank. `rules` are (regex, message) pairs tried in order;
+    a regex must match from the start (end it with \\Z to anchor the end)."""
+
+    def __init__(
+        self,
+        *,
+        non_empty: bool = False,
+        rules: tuple[tuple[str, str], ...] = (),
+        max_length: int | None = None,
+        normalize: Callable[[str], str] | None = None,
+        label: str = "string",
+        format: str | None = None,
+    ) -> None:
+        self.non_empty = non_empty
+        self.rules = tuple((re.compile(pattern), message) for pattern, message in rules)
+        self.max_length = max_length
+        self.normalize = normalize
+        self.label = label
+        self.format = format
+        self.phrase = "a string"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if not isinstance(value, str):
+            return INVALID, f"must be a string, not {describe(value)}"
+        if self.non_empty and not value.strip():
+            return INVALID, "must not be empty"
+        return self._rules(value)
+
+    def check_item(self, value: Any) -> tuple[Any, str | None]:
+        if not isinstance(value, str) or not value:
+            return INVALID, "must be a non-empty string"
+        return self._rules(value)
+
+    def _rules(self, value: str) -> tuple[Any, str | None]:
+        for regex, message in self.rules:
+            if not regex.match(value):
+                return INVALID, message
+        if self.max_length is not None and len(value) > self.max_length:
+            return INVALID, f"must be at most {self.max_length} characters"
+        return (self.normalize(value) if self.normalize else value), None
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.format:
+            schema["format"] = self.format
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        patterns = [json_schema_pattern(regex.pattern) for regex, _ in self.rules]
+        if self.non_empty and not patterns:
+            patterns = ["\\S"]
+        if len(patterns) == 1:
+            schema["pattern"] = patterns[0]
+        elif patterns:
+            schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
+        return schema
+
+    def item_schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        schema = self.schema(defs)
+        return schema if self.rules else {**schema, "minLength": 1}
+
+    def from_text(self, text: str) -> str:
+        return text
+
+
+def json_schema_pattern(pattern: str) -> str:
+    """A Python pattern used with `match` as a JSON Schema pattern (searched, ECMA-262)."""
+    return "^" + (pattern[:-2] + "$" if pattern.endswith("\\Z") else pattern)
+
+
+class Number(Kind):
+    def __init__(self, minimum: float | None = None, maximum: float | None = None, *, integer: bool = False) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.integer = integer
+        self.noun = "a whole number" if integer else "a number"
+        low = "" if minimum is None else f"{minimum:g}"
+        high = "" if maximum is None else f"{maximum:g}"
+        if low and high:
+            bounds, span = f"between {low} and {high}", f"{low}..{high}"
+        elif low:
+            bounds, span = f"at least {low}", f">= {low}"
+        elif high:
+            bounds, span = f"at most {high}", f"<= {high}"
+        else:
+            bounds = span = ""
+        self.phrase = f"{self.noun} {bounds}".strip()
+        self.label = f"{'whole number' if integer else 'number'} {span}".strip()
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if not is_number(value) or (self.integer and not float(value).is_integer()):
+            return INVALID, f"must be {self.noun}, not {describe(value)}"
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+            return INVALID, f"must be {self.phrase}"
+        return (int(value) if self.integer else float(value)), None
+
+    def check_item(self, value: Any) -> tuple[Any, str | None]:
+        converted, problem = self.check(value)
+        return converted, None if problem is None else f"must be {self.phrase}"
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer" if self.integer else "number"}
+        if self.minimum is not None:
+            schema["minimum"] = plain_number(self.minimum)
+        if self.maximum is not None:
+            schema["maximum"] = plain_number(self.maximum)
+        return schema
+
+    def from_text(self, text: str) -> float | int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(self.phrase) from None
+        if not math.isfinite(value) or (self.integer and not value.is_integer()):
+            raise ValueError(self.phrase)
+        return int(value) if value.is_integer() else value
+
+
+def plain_number(value: Any) -> Any:
+    """1.0 as 1, for documents people read."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class StringMap(Kind):
+    label = "object of strings"
+    phrase = "an object whose values are strings"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            return INVALID, "must be an object whose values are strings"
+        return dict(value), None
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": {"type": "string"}}
+
+    def from_text(self, text: str) -> dict[str, str]:
+        """`name:value,name2:value2`, or a JSON object."""
+        if text.lstrip().startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+        else:
+            pairs = [part.partition(":") for part in text.split(",") if part.strip()]
+            value = {name.strip(): content.strip() for name, colon, content in pairs if colon and name.strip()}
+            if len(value) != len(pairs):
+                value = None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError("name:value pairs such as Retry-After:1,X-Reason:chaos, or a JSON object of strings")
+        return value
+
+
+class Timestamp(Kind):
+    label = "ISO-8601 with offset"
+    phrase = "an ISO-8601 timestamp"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if not isinstance(value, str):
+            return INVALID, f"must be a string, not {describe(value)}"
+        try:
+            # Python 3.10's fromisoformat does not take a trailing "Z".
+            instant = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+        except ValueError:
+            return INVALID, "must be an ISO-8601 timestamp such as 2026-11-27T15:00:00Z"
+        if instant.tzinfo is None:
+            return INVALID, "must include a UTC offset, such as Z or +01:00"
+        return instant, None
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        # The forms every validator's date-time takes; Python reads a few more.
+        offset = "([Zz]|[+-][0-9]{2}:[0-9]{2})"
+        pattern = f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?{offset}$"
+        return {"type": "string", "format": "date-time", "pattern": pattern}
+
+    def from_text(self, text: str) -> str:
+        return text
+
+
+class Names(Kind):
+    """One name of an allow-list; the schema lists `documented` (default: all of them)."""
+
+    def __init__(
+        self, names: Iterable[str], message: str, *, documented: Iterable[str] | None = None, label: str = "name"
+    ) -> None:
+        self.names = frozenset(names)
+        self.message = message
+        self.documented = sorted(self.names if documented is None else documented)
+        self.label = label
+        self.phrase = "a name"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        if not isinstance(value, str):
+            return INVALID, f"must be a string, not {describe(value)}"
+        return (value, None) if value in self.names else (INVALID, self.message)
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        return {"enum": self.documented}
+
+    def from_text(self, text: str) -> str:
+        return text
+
+
+class ListOf(Kind):
+    """An array of `item`s, converted with `into` (a tuple by default)."""
+
+    def __init__(
+        self,
+        item: Kind,
+        *,
+        non_empty: bool = False,
+        empty_hint: str = "",
+        into: Callable[[tuple[Any, ...]], Any] = tuple,
+        narrows: bool = False,
+    ) -> None:
+        self.item = item
+        self.non_empty = non_empty
+        self.empty_hint = empty_hint
+        self.into = into
+        self.narrows = narrows
+        plural = item.label.replace("number", "numbers", 1) if "number" in item.label else f"{item.label}s"
+        self.label = f"list of {plural}"
+        self.phrase = "an array"
+
+    def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
+        if not isinstance(value, list):
+            problems.append(Problem(location, f"must be an array, not {describe(value)}"))
+            return INVALID
+        if self.non_empty and not value:
+            hint = f" ({self.empty_hint})" if self.empty_hint else ""
+            problems.append(Problem(location, f"must not be empty{hint}"))
+            return INVALID
+        known = len(problems)
+        items = [self.item.read_item(item, join(location, index), problems) for index, item in enumerate(value)]
+        return INVALID if len(problems) > known else self.into(tuple(items))
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array"}
+        if self.non_empty:
+            schema["minItems"] = 1
+        schema["items"] = self.item.item_schema(defs)
+        return schema
+
+    def from_text(self, text: str) -> list[Any]:
+        """Comma-separated, or a JSON array."""
+        if text.lstrip().startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError("a comma-separated list, or a JSON array") from None
+            if isinstance(value, list):
+                return value
+        try:
+            return [self.item.from_text(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError as error:
+            raise ValueError(f"a comma-separated list, each {error}") from None
+
+
+class Nested(Kind):
+    """An object declared by a `Declared` class (a blast-radius control, say)."""
+
+    def __init__(self, declared: type[Declared], *, narrows: bool = False, label: str = "object") -> None:
+        self.declared = declared
+        self.narrows = narrows
+        self.label = label
+        self.phrase = "an object"
+
+    def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
+        parsed = self.declared.parse(value, location, problems)
+        return INVALID if parsed is None else parsed
+
+    read_item = read
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        name = self.declared.schema_name
+        if name not in defs:
+            defs[name] = {}  # reserved first: a declaration may refer to itself
+            defs[name] = self.declared.schema(defs)
+        return {"$ref": f"#/$defs/{name}"}
+
+    def from_text(self, text: str) -> Any:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError("a JSON object") from None
+        if not isinstance(value, dict):
+            raise ValueError("a JSON object")
+        return value
+
+
+# --- declarations --------------------------------------------------------------------------
+
+
+class Field:
+    """One key of a config object. `default` REQUIRED: the key must be given (unless a
+    `Choice` decides). `required_if`: required when that boolean key is true. `store`:
+    False for a key that only feeds `build` (it is not an attribute). `config`: False for
+    an attribute that is no config key at all."""
+
+    def __init__(
+        self,
+        name: str | None,
+        kind: Kind,
+        doc: str,
+        *,
+        default: Any = REQUIRED,
+        required_if: str | None = None,
+        store: bool = True,
+        config: bool = True,
+        examples: tuple[Any, ...] = (),
+        section: str = "",
+    ) -> None:
+        self.name = name or ""
+        self.kind = kind
+        self.doc = doc
+        self.default = default
+        self.required_if = required_if
+        self.store = store
+        self.config = config
+        self.examples = examples
+        self.section = section  # for documentation: which README table lists it
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r})"
+
+
+def field(
+    kind: Kind,
+    doc: str,
+    *,
+    default: Any = REQUIRED,
+    required_if: str | None = None,
+    store: bool = True,
+    examples: tuple[Any, ...] = (),
+    section: str = "",
+) -> Any:
+    """Declares a config key as an attribute: `min_ms: float = field(Number(0), "...")`."""
+    return Field(
+        None, kind, doc, default=default, required_if=required_if, store=store, examples=examples, section=section
+    )
+
+
+def state() -> Any:
+    """A constructor argument that is no config key (`build` derives it from the keys)."""
+    return Field(None, Kind(), "", config=False)
+
+
+def derived(*, init: Literal[False] = False) -> Any:
+    """An attribute `__post_init__` computes: neither a config key nor an argument."""
+    return Field(None, Kind(), "", config=False, store=False)
+
+
+class Choice:
+    """Which of several groups of keys to give: exactly one (`at_most_one`) or at least one.
+    The keys of the group given are all required; `at` is the key (or "" for the object
+    itself) a problem is reported at."""
+
+    def __init__(
+        self,
+        *groups: tuple[str, ...],
+        at_most_one: bool = True,
+        at: str | None = None,
+        missing: str | None = None,
+        conflict: str | None = None,
+    ) -> None:
+        self.groups = groups
+        self.at_most_one = at_most_one
+        self.at = groups[0][0] if at is None else at
+        names = [" and ".join(group) for group in groups]
+        self.missing = missing or f"give exactly one of {either(names, 'and')}"
+        self.conflict = conflict or self.missing
+        self.keys = tuple(key for group in groups for key in group)
+
+    def given(self, fields: Fields) -> list[tuple[str, ...]]:
+        return [group for group in self.groups if any([fields.has(key) for key in group])]
+
+    def check(self, fields: Fields) -> set[str]:
+        """Reports a wrong choice; returns the keys that must be present."""
+        given = self.given(fields)
+        if not given:
+            fields.problem(self.at, self.missing)
+        elif len(given) > 1 and self.at_most_one:
+            fields.problem(self.at, self.conflict)
+        return set(given[0]) if len(given) == 1 else set()
+
+    def schema(self) -> dict[str, Any]:
+        if not self.at_most_one:
+            return {"anyOf": [{"required": list(group)} for group in self.groups]}
+        if all(len(group) == 1 for group in self.groups):
+            return {"oneOf": [{"required": list(group)} for group in self.groups]}
+        return {
+            "oneOf": [
+                {
+                    "required": list(group),
+                    "not": {"anyOf": [{"required": [key]} for key in self.keys if key not in group]},
+                }
+                for group in self.groups
+            ]
+        }
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field, state, derived))
+class Declared:
+    """A frozen value whose attributes are declared with `field()`: keyword construction
+    (positional too with `kw_only=False`), equality, hash and repr come from the declarations,
+    and so does `parse`, which validates a config object into an instance.
+
+    Subclasses may add `choices`, `examples`, `description`, a `check` for rules data cannot
+    express and a `build` for keys that are not attributes one to one.
+    """
+
+    fields: ClassVar[tuple[Field, ...]] = ()
+    choices: ClassVar[tuple[Choice, ...]] = ()
+    examples: ClassVar[tuple[dict[str, Any], ...]] = ()
+    description: ClassVar[str] = ""
+    schema_name: ClassVar[str] = ""
+    _stored: ClassVar[tuple[Field, ...]] = ()
+    _positional: ClassVar[bool] = False
+
+    def __init_subclass__(cls, *, kw_only: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [value for value in vars(cls).values() if isinstance(value, Field)]
+        names = {declared.name for declared in own}
+        cls.fields = (*(inherited for inherited in cls.fields if inherited.name not in names), *own)
+        cls._stored = tuple(declared for declared in cls.fields if declared.store)
+        cls._positional = not kw_only
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        stored = self._stored
+        if args and (not self._positional or len(args) > len(stored)):
+            raise TypeError(f"{type(self).__name__}() takes {'keyword ' if not self._positional else ''}arguments only")
+        for declared, value in zip(stored[: len(args)], args, strict=True):
+            if declared.name in kwargs:
+                raise TypeError(f"{type(self).__name__}() got {declared.name} twice")
+            kwargs[declared.name] = value
+        for declared in stored:
+            value = kwargs.pop(declared.name, declared.default)
+            if value is REQUIRED:
+                raise TypeError(f"{type(self).__name__}() needs {declared.name}")
+            if isinstance(value, (dict, list)) and value is declared.default:
+                value = type(value)(value)  # never share a mutable default
+            object.__setattr__(self, declared.name, value)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}() got unknown arguments: {', '.join(sorted(kwargs))}")
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """Derived attributes, set with object.__setattr__."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {name}")
+
+    def values(self) -> dict[str, Any]:
+        """The attributes, in declaration order."""
+        return {declared.name: getattr(self, declared.name) for declared in self._stored}
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, declared.name) for declared in self._stored)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return isinstance(other, Declared) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._key()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in self.values().items())
+        return f"{type(self).__name__}({inner})"
+
+    # --- from the config --------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: object, location: str, problems: list[Problem]) -> Self | None:
+        """The instance a config object describes, or None when it broke a rule (the
+        problems are added to `problems`)."""
+        known = len(problems)
+        fields = Fields(data, location, problems)
+        parsed = cls.read(fields)
+        fields.finish()
+        return parsed if len(problems) == known else None
+
+    @classmethod
+    def read(cls, fields: Fields) -> Self | None:
+        """Like `parse`, for an object whose reader is open (`fields.finish()` is the caller's)."""
+        known = len(fields.problems)
+        values = read_fields(cls.fields, cls.choices, fields)
+        cls.check(values, fields)
+        if len(fields.problems) > known or not fields.is_object:
+            return None
+        return cls.build(values)
+
+    @classmethod
+    def check(cls, values: dict[str, Any], fields: Fields) -> None:
+        """Rules data cannot express; `values` holds only the values that passed their own."""
+
+    @classmethod
+    def build(cls, values: dict[str, Any]) -> Self:
+        return cls(**{declared.name: values[declared.name] for declared in cls._stored if declared.config})
+
+    # --- documentation ----------------------------------------------------------------------
+
+    @classmethod
+    def config_fields(cls) -> tuple[Field, ...]:
+        return tuple(declared for declared in cls.fields if declared.config)
+
+    @classmethod
+    def schema(cls, defs: dict[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """This object's JSON Schema; `extra` properties go first (a fault's `type`)."""
+        declared = cls.config_fields()
+        schema: dict[str, Any] = {}
+        if cls.description:
+            schema["description"] = cls.description
+        schema["type"] = "object"
+        schema["additionalProperties"] = False
+        choice_keys = {key for choice in cls.choices for key in choice.keys}
+        required = [f.name for f in declared if f.default is REQUIRED and not f.required_if]
+        required = [name for name in required if name not in choice_keys]
+        if required:
+            schema["required"] = required
+        schema["properties"] = {**(extra or {}), **{f.name: field_schema(f, defs) for f in declared}}
+        conditions = [
+            {
+                "if": {"required": [f.required_if], "properties": {f.required_if: {"const": True}}},
+                "then": {"required": [f.name]},
+            }
+            for f in declared
+            if f.required_if
+        ]
+        parts = [choice.schema() for choice in cls.choices] + conditions
+        if len(parts) == 1:
+            schema.update(parts[0])
+        elif parts:
+            schema["allOf"] = parts
+        if cls.examples:
+            schema["examples"] = [dict(example) for example in cls.examples]
+        return schema
+
+
+def field_schema(declared: Field, defs: dict[str, Any]) -> dict[str, Any]:
+    schema = dict(declared.kind.schema(defs))
+    if declared.default not in (REQUIRED, None, ()):  # () is "absent": no limit
+        default = declared.default
+        schema["default"] = plain_number(list(default) if isinstance(default, tuple) else default)
+    if declared.doc:
+        schema["description"] = declared.doc
+    if declared.examples:
+        schema["examples"] = list(declared.examples)
+    return schema
+
+
+def read_fields(declared: tuple[Field, ...], choices: tuple[Choice, ...], fields: Fields) -> dict[str, Any]:
+    """The valid values of the declared keys, in order; every problem goes into `fields`.
+    A choice is checked where its first key is declared, so problems keep the keys' order."""
+    choice_at = {choice.keys[0]: choice for choice in choices}
+    in_choice = {key for choice in choices for key in choice.keys}
+    required_by_choice: set[str] = set()
+    values: dict[str, Any] = {}
+    for item in declared:
+        if not item.config:
+            continue
+        name = item.name
+        choice = choice_at.get(name)
+        if choice is not None:
+            required_by_choice |= choice.check(fields)
+        if name in in_choice:
+            required = name in required_by_choice
+        elif item.required_if is not None:
+            required = values.get(item.required_if) is True
+        else:
+            required = item.default is REQUIRED
+        if not fields.has(name):
+            if required:
+                fields.problem(name, "is required")
+            elif item.default is not REQUIRED:
+                values[name] = item.default
+            continue
+        value = item.kind.read(fields.data[name], join(fields.location, name), fields.problems)
+        if value is not INVALID:
+            values[name] = value
+    return values

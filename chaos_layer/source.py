@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
+from chaos_layer._patches import exempt
 from chaos_layer.config import Config, kill_switch_engaged, load_config
 from chaos_layer.exceptions import ConfigError
 
@@ -68,7 +69,8 @@ class ParameterReader:
         try:
             if self._client is None:
                 self._client = self._client_factory()
-            response = self._client.get_parameters(Names=[self.parameter, self.kill_switch], WithDecryption=True)
+            with exempt():  # the library's own read: no injected fault touches it
+                response = self._client.get_parameters(Names=[self.parameter, self.kill_switch], WithDecryption=True)
         except Exception as error:  # fail safe: whatever goes wrong, the handler runs
             return _failed_read(self.parameter, error)
         if kill_switch_engaged(_value(response, self.kill_switch)):

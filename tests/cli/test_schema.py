@@ -21,7 +21,8 @@ from jsonschema import Draft202012Validator
 from chaos_layer.config import LEGACY_KEYS, parse_config
 from chaos_layer.contract import Fields
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.faults import EXCEPTIONS, FAULT_TYPES
+from chaos_layer.faults import FAULT_TYPES
+from chaos_layer.faults.exception import EXCEPTIONS
 
 SCHEMA: dict[str, Any] = json.loads(resources.files("chaos_layer").joinpath("schema.json").read_text())
 DEFS: dict[str, Any] = SCHEMA["$defs"]
@@ -61,7 +62,7 @@ def keys_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     finish = Fields.finish
 
     def spy(self: Fields) -> None:
-        seen.setdefault(self.location, set()).update(self._seen)
+        seen.setdefault(self.location, set()).update(self.seen)
         finish(self)
 
     monkeypatch.setattr(Fields, "finish", spy)

@@ -1,0 +1,229 @@
+"""The reference documents, generated from the declarations (chaos_layer.contract):
+`chaos_layer/schema.json`, and the README's tables between `<!-- BEGIN GENERATED: name -->`
+and `<!-- END GENERATED -->`. `python -m chaos_layer.reference` (`make schema`) rewrites both;
+`--check` exits 1 when either is stale, as tests/unit/test_reference.py does.
+
+Blocks: `config` (the document's keys), `faults TYPE ...` (those fault types, a summary and
+their keys) and `blast-radius` (the controls and their keys). The library never imports this
+module: it is for the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from chaos_layer.config import BLAST_RADIUS, LEGACY_KEYS, Config
+from chaos_layer.contract import REQUIRED, Choice, Declared, Field, plain_number
+from chaos_layer.faults import FAULT_TYPES, Fault
+from chaos_layer.faults.base import MAX_WAIT_MS
+
+PACKAGE = Path(__file__).resolve().parent
+SCHEMA_PATH = PACKAGE / "schema.json"
+README_PATH = PACKAGE.parent / "README.md"
+SCHEMA_ID = "https://github.com/chaos-layer/chaos-layer/blob/main/chaos_layer/schema.json"
+BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- END GENERATED -->)", re.DOTALL)
+
+
+# --- schema.json ---------------------------------------------------------------------------
+
+
+def schema() -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    defs["config"] = {"title": "chaos-layer config", **Config.schema(defs)}
+    defs["legacy"] = legacy_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "chaos-layer config",
+        "description": (
+            "The JSON document in the SSM parameter named by CHAOS_LAYER_PARAM. Generated from the library's own"
+            " declarations (python -m chaos_layer.reference); `chaos-layer validate FILE` applies the library's"
+            " rules themselves, including the ones this schema cannot express: a latency fault's min_ms must not"
+            " exceed max_ms, a match regex must not repeat a repetition inside an open-ended one, and expires_at"
+            " may also use any other ISO-8601 form Python reads."
+        ),
+        "oneOf": [{"$ref": "#/$defs/config"}, {"$ref": "#/$defs/legacy"}],
+        "$defs": defs,
+    }
+
+
+def legacy_schema() -> dict[str, Any]:
+    """chaos-lambda 0.3's format: fixed, so written out rather than declared."""
+    rate = {"type": "number", "minimum": 0, "maximum": 1, "default": 1}
+    properties: dict[str, Any] = {
+        "is_enabled": {"type": "boolean"},
+        "rate": {**rate, "description": "Fraction (0..1) of invocations this applies to."},
+        "fault_type": {"type": "string"},
+        "delay": {"description": "Milliseconds, for fault_type latency."},
+        "error_code": {"description": "Status code, for fault_type status_code."},
+        "exception_msg": {"description": "Message, for fault_type exception."},
+    }
+    assert set(properties) == LEGACY_KEYS
+
+    def when(key: str, value: object, then: dict[str, Any]) -> dict[str, Any]:
+        return {"if": {"required": [key], "properties": {key: {"const": value}}}, "then": then}
+
+    def needs(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": [key], "properties": {key: schema}}
+
+    return {
+        "title": "chaos-lambda 0.3 config",
+        "description": "The format of the chaos-lambda package, accepted as it was there.",
+        "type": "object",
+        "required": ["is_enabled"],
+        "additionalProperties": False,
+        "properties": properties,
+        "allOf": [
+            when("is_enabled", True, needs("fault_type", {"enum": ["latency", "exception", "status_code", ""]})),
+            when("fault_type", "latency", needs("delay", {"type": "number", "minimum": 0, "maximum": MAX_WAIT_MS})),
+            when("fault_type", "exception", needs("exception_msg", {"type": "string"})),
+            when("fault_type", "status_code", needs("error_code", {"type": "integer", "minimum": 100, "maximum": 599})),
+        ],
+        "examples": [
+            {
+                "is_enabled": True,
+                "fault_type": "latency",
+                "delay": 400,
+                "error_code": 404,
+                "exception_msg": "chaos",
+                "rate": 1,
+            },
+            {"is_enabled": True, "fault_type": "status_code", "error_code": 503},
+            {"is_enabled": True, "fault_type": "exception", "exception_msg": "chaos", "rate": 0.5},
+            {"is_enabled": False},
+        ],
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- the README's tables -------------------------------------------------------------------
+
+
+def _code(value: object) -> str:
+    return f"`{json.dumps(plain_number(list(value) if isinstance(value, tuple) else value), ensure_ascii=False)}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _default(declared: Field, owner: type[Declared]) -> str:
+    choice = next((c for c in owner.choices if declared.name in c.keys), None)
+    if choice is not None:
+        return _choice(choice)
+    if declared.required_if:
+        return f"required when `{declared.required_if}`"
+    if declared.default is REQUIRED:
+        return "required"
+    if declared.default == ():
+        return "all"  # an absent list sets no limit
+    return "none" if declared.default is None else _code(declared.default)
+
+
+def _choice(choice: Choice) -> str:
+    groups = [" + ".join(f"`{key}`" for key in group) for group in choice.groups]
+    return f"{'one' if choice.at_most_one else 'at least one'} of {', '.join(groups)}"
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(owner: type[Declared], fields: Iterable[Field], *first: str) -> Iterator[list[str]]:
+    for index, declared in enumerate(fields):
+        lead = list(first) if index == 0 else [""] * len(first)
+        yield [*lead, f"`{declared.name}`", declared.kind.label, _default(declared, owner), declared.doc]
+
+
+def config_table() -> str:
+    keys = [f for f in Config.config_fields() if f.section != BLAST_RADIUS]
+    rows = [row[1:] for row in _rows(Config, keys, "")]
+    rows += [[f"fault {row[1]}", *row[2:]] for row in _rows(Fault, Fault.config_fields(), "")]
+    return _table(["key", "value", "default", "meaning"], rows)
+
+
+def faults_table(kinds: Iterable[str]) -> str:
+    types = [FAULT_TYPES[kind] for kind in kinds]
+    summary = _table(
+        ["type", "runs", "effect"],
+        [
+            [f"`{t.type}`", "ends the invocation" if t.ends_invocation else "surrounds the handler", t.description]
+            for t in types
+        ],
+    )
+    own = [(t, [f for f in t.config_fields() if f.name != "rate"]) for t in types]
+    rows = (row for kind, fields in own for row in _rows(kind, fields, f"`{kind.type}`"))
+    keys = _table(["type", "key", "value", "default", "meaning"], rows)
+    return f"{summary}\nEvery fault also takes `rate`. Their keys:\n\n{keys}"
+
+
+def blast_radius_table() -> str:
+    keys = [f for f in Config.config_fields() if f.section == BLAST_RADIUS]
+    controls = _table(["key", "value", "default", "meaning"], (row[1:] for row in _rows(Config, keys, "")))
+    rows: list[list[str]] = []
+    for declared in keys:
+        control = _declared(declared)
+        if control is not None:
+            where = f"`{declared.name}[]`" if declared.kind.label.startswith("list") else f"`{declared.name}`"
+            rows += _rows(control, control.config_fields(), where)
+    return f"{controls}\n{_table(['control', 'key', 'value', 'default', 'meaning'], rows)}"
+
+
+def _declared(declared: Field) -> type[Declared] | None:
+    kind: Any = declared.kind
+    inner = getattr(kind, "declared", None) or getattr(getattr(kind, "item", None), "declared", None)
+    return inner if isinstance(inner, type) and issubclass(inner, Declared) else None
+
+
+def table(name: str) -> str:
+    words = name.split()
+    if words[0] == "config" and len(words) == 1:
+        return config_table()
+    if words[0] == "faults" and len(words) > 1 and all(word in FAULT_TYPES for word in words[1:]):
+        return faults_table(words[1:])
+    if words[0] == "blast-radius" and len(words) == 1:
+        return blast_radius_table()
+    raise ValueError(f"no generated table named {name!r}")
+
+
+def readme_text(text: str) -> str:
+    """The README with every generated block rewritten."""
+    return BLOCK.sub(lambda m: f"{m.group(1)}\n{table(m.group('name'))}\n{m.group(4)}", text)
+
+
+def blocks(text: str) -> list[str]:
+    return [match.group("name") for match in BLOCK.finditer(text)]
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for path, fresh in ((SCHEMA_PATH, schema_text), (README_PATH, lambda: readme_text(README_PATH.read_text()))):
+        text = fresh()
+        if path.read_text(encoding="utf-8") != text:
+            stale.append(path.name)
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    if check and stale:
+        print(f"stale: {', '.join(stale)}; run python -m chaos_layer.reference", file=sys.stderr)
+        return 1
+    print(f"{'rewrote' if stale else 'up to date'}: {', '.join(stale) or 'schema.json, README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
