@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check bench-layer
+.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check bench-layer schema
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit template-lint sam-check
+
+# chaos_layer/schema.json and the README's reference tables, from the declarations
+schema: $(STAMP)
+	$(BIN)/python -m chaos_layer.reference
 
 demo: layer
 	$(BIN)/python examples/demo.py

@@ -143,7 +143,8 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 def _rows(owner: type[Declared], fields: Iterable[Field], *first: str) -> Iterator[list[str]]:
     for index, declared in enumerate(fields):
         lead = list(first) if index == 0 else [""] * len(first)
-        yield [*lead, f"`{declared.name}`", declared.kind.label, _default(declared, owner), declared.doc]
+        doc = declared.doc.replace("*", "\\*")  # a glob's * is no emphasis
+        yield [*lead, f"`{declared.name}`", declared.kind.label, _default(declared, owner), doc]
 
 
 def config_table() -> str:
@@ -158,7 +159,11 @@ def faults_table(kinds: Iterable[str]) -> str:
     summary = _table(
         ["type", "runs", "effect"],
         [
-            [f"`{t.type}`", "ends the invocation" if t.ends_invocation else "surrounds the handler", t.description]
+            [
+                f"`{t.type}`",
+                "ends the invocation" if t.ends_invocation else "surrounds the handler",
+                t.description.replace("*", "\\*"),
+            ]
             for t in types
         ],
     )
