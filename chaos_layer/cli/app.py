@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from chaos_layer import __version__, constants, control
+from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import output
 from chaos_layer.config import is_legacy, kill_switch_engaged
 from chaos_layer.decorator import resolve_max_age
@@ -183,7 +184,7 @@ def _read_file(path: str) -> str:
         raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
-@app.command()
+@app.command(cls=fault_flags.FaultCommand)
 def start(
     latency: Annotated[
         str | None, typer.Option(help="Add latency: milliseconds (300) or a range (100-800).", show_default=False)
@@ -200,6 +201,7 @@ def start(
         typer.Option(help="Return this HTTP status code instead of running the handler.", show_default=False),
     ] = None,
     body: Annotated[str | None, typer.Option(help="Response body of the --status-code.", show_default=False)] = None,
+    fault: Annotated[list[str] | None, typer.Option(help=fault_flags.HELP, show_default=False)] = None,
     file: Annotated[
         str | None,
         typer.Option(
@@ -258,6 +260,7 @@ def start(
         faults.append(control.exception_fault(exception, message))
     if status_code is not None:
         faults.append(control.status_code_fault(status_code, body))
+    faults += [fault_flags.parse(spec) for spec in fault or []]
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
     document: dict[str, Any] | None = None
