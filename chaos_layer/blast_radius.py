@@ -30,7 +30,6 @@ from chaos_layer.contract import (
     Number,
     Text,
     derived,
-    describe,
     either,
     field,
     is_number,
@@ -95,23 +94,15 @@ def lookup(document: Any, path: tuple[str, ...]) -> Any:
     return current
 
 
-class DottedPath(Kind):
-    """Keys separated by dots; a number indexes a list."""
+class DottedPath(Text):
+    """Keys separated by dots; a number indexes a list. Becomes the tuple of keys."""
 
-    label = "dotted path"
-    phrase = "a dotted path"
+    def __init__(self) -> None:
+        super().__init__(rules=((r"[^.]+(\.[^.]+)*\Z", PATH_HINT),), label="dotted path")
 
     def check(self, value: Any) -> tuple[Any, str | None]:
-        if not isinstance(value, str):
-            return INVALID, f"must be a string, not {describe(value)}"
-        steps = tuple(value.split("."))
-        return (steps, None) if all(steps) else (INVALID, PATH_HINT)
-
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "string", "pattern": "^[^.]+(\\.[^.]+)*$"}
-
-    def from_text(self, text: str) -> str:
-        return text
+        path, problem = super().check(value)
+        return (INVALID, problem) if problem is not None else (tuple(path.split(".")), None)
 
 
 def json_equal(left: Any, right: Any) -> bool:

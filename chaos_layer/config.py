@@ -12,7 +12,7 @@ from chaos_layer.blast_radius import COHORT, MATCH, TARGETS, Check, Cohort, Matc
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
 from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Number, Text, Timestamp, derived, field
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.faults import FAULTS, ExceptionFault, Fault, LatencyFault, StatusCodeFault
+from chaos_layer.faults import FAULTS, Fault
 from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
@@ -105,8 +105,8 @@ class Config(Declared, kw_only=False):
 
 # The keys of the document, and the controls among them that narrow the blast radius (in
 # the order they are checked); the CLI shows the latter as the experiment's limits.
-TOP_LEVEL_KEYS = frozenset(declared.name for declared in Config.config_fields())
-_CONTROLS = tuple(declared.name for declared in Config.config_fields() if declared.kind.narrows)
+TOP_LEVEL_KEYS = frozenset(declared.name for declared in Config.config_fields)
+_CONTROLS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
 BLAST_RADIUS_KEYS = frozenset(_CONTROLS)
 
 
@@ -133,6 +133,10 @@ def _parse_legacy(document: Mapping[str, Any]) -> Config:
     """chaos-lambda 0.3's format, meaning what it meant there: one fault, the handler still
     runs for `status_code` (its status code is replaced), `exception` raises Exception.
     A fixed format, so its rules are written out here rather than declared."""
+    from chaos_layer.faults.exception import ExceptionFault
+    from chaos_layer.faults.latency import LatencyFault
+    from chaos_layer.faults.status_code import StatusCodeFault
+
     problems: list[Problem] = []
     fields = Fields(document, "", problems)
     enabled = fields.read("is_enabled", Boolean()) is True

@@ -1,20 +1,20 @@
 """The config contract as data: every key of the config document, of each fault type and of
 each blast-radius control is declared once, as a `Field` (name, kind, bounds, default, one
-line of doc) on the class it configures. Validation, `chaos_layer/schema.json`, the README's
-reference tables (both written by `python -m chaos_layer.reference`) and the CLI's `--fault`
-flag all come from these declarations. Hand-written code is left for rules data cannot
-express (`Declared.check`, and kinds such as a regex that must not backtrack).
+line of doc) on the class it configures. Validation is driven by these declarations here;
+`chaos_layer/schema.json` and the README's tables (chaos_layer.reference) and the CLI's
+`--fault` flag (chaos_layer.cli.faults) read the same declarations. Hand-written code is
+left for rules data cannot express (`Declared.check`, and a kind such as a safe regex).
 
 Validation collects every problem instead of stopping at the first: `chaos-layer validate`
 lists them all with their locations, and the library logs them, so messages name keys and
 expectations but never echo a value from the document.
 
-This module loads at every cold start: plain classes, no dataclasses, no parsing library.
+This module loads at every cold start: plain classes, no dataclasses, no parsing library,
+and nothing that only documents (the schema, the tables) or only the CLI needs.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -121,14 +121,14 @@ class Fields:
                 self.problem(key, "unknown key")
 
 
-# --- kinds: how one value is checked, converted, documented and given on the command line ----
+# --- kinds: what one value must be, and what it becomes ------------------------------------
 
 
 class Kind:
-    """Checks and converts one JSON value. `check` returns (value, None) or (INVALID, why)."""
+    """Checks and converts one JSON value: `check` returns (value, None) or (INVALID, why).
+    This base takes any JSON value. `label` names the kind in the README."""
 
-    label = "any JSON value"  # the README's "value" column
-    phrase = "a JSON value"  # what a list item must be
+    label = ""
     # True for the blast-radius controls: their value narrows who is hit (`admits`).
     narrows = False
 
@@ -150,45 +150,18 @@ class Kind:
             problems.append(Problem(location, problem))
         return converted
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        """The JSON Schema of a value; named subschemas go into `defs`."""
-        return {}
-
-    def item_schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return self.schema(defs)
-
-    def from_text(self, text: str) -> Any:
-        """A command-line value, e.g. `--fault TYPE key=text`; ValueError says what to give."""
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
 
 class Boolean(Kind):
-    label = "bool"
-    phrase = "true or false"
-
     def check(self, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool):
             return value, None
         return INVALID, f"must be true or false, not {describe(value)}"
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "boolean"}
-
-    def from_text(self, text: str) -> bool:
-        word = text.strip().lower()
-        if word in ("true", "yes", "on", "1"):
-            return True
-        if word in ("false", "no", "off", "0"):
-            return False
-        raise ValueError("true or false")
-
 
 class Text(Kind):
     """A string; `non_empty`: not blank. `rules` are (regex, message) pairs tried in order;
-    a regex must match from the start (end it with \\Z to anchor the end)."""
+    a regex must match from the start (end it with \\Z to anchor the end). `normalize`
+    applies to a valid value; `format` is JSON Schema's."""
 
     def __init__(
         self,
@@ -196,8 +169,8 @@ class Text(Kind):
         non_empty: bool = False,
         rules: tuple[tuple[str, str], ...] = (),
         max_length: int | None = None,
-        normalize: Callable[[str], str] | None = None,
-        label: str = "string",
+        normalize: Callable[[str], Any] | None = None,
+        label: str = "",
         format: str | None = None,
     ) -> None:
         self.non_empty = non_empty
@@ -206,7 +179,6 @@ class Text(Kind):
         self.normalize = normalize
         self.label = label
         self.format = format
-        self.phrase = "a string"
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
@@ -228,33 +200,6 @@ class Text(Kind):
             return INVALID, f"must be at most {self.max_length} characters"
         return (self.normalize(value) if self.normalize else value), None
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string"}
-        if self.format:
-            schema["format"] = self.format
-        if self.max_length is not None:
-            schema["maxLength"] = self.max_length
-        patterns = [json_schema_pattern(regex.pattern) for regex, _ in self.rules]
-        if self.non_empty and not patterns:
-            patterns = ["\\S"]
-        if len(patterns) == 1:
-            schema["pattern"] = patterns[0]
-        elif patterns:
-            schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
-        return schema
-
-    def item_schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        schema = self.schema(defs)
-        return schema if self.rules else {**schema, "minLength": 1}
-
-    def from_text(self, text: str) -> str:
-        return text
-
-
-def json_schema_pattern(pattern: str) -> str:
-    """A Python pattern used with `match` as a JSON Schema pattern (searched, ECMA-262)."""
-    return "^" + (pattern[:-2] + "$" if pattern.endswith("\\Z") else pattern)
-
 
 class Number(Kind):
     def __init__(self, minimum: float | None = None, maximum: float | None = None, *, integer: bool = False) -> None:
@@ -264,16 +209,8 @@ class Number(Kind):
         self.noun = "a whole number" if integer else "a number"
         low = "" if minimum is None else f"{minimum:g}"
         high = "" if maximum is None else f"{maximum:g}"
-        if low and high:
-            bounds, span = f"between {low} and {high}", f"{low}..{high}"
-        elif low:
-            bounds, span = f"at least {low}", f">= {low}"
-        elif high:
-            bounds, span = f"at most {high}", f"<= {high}"
-        else:
-            bounds = span = ""
-        self.phrase = f"{self.noun} {bounds}".strip()
-        self.label = f"{'whole number' if integer else 'number'} {span}".strip()
+        bounds = f"between {low} and {high}" if low and high else f"at least {low}" if low else ""
+        self.phrase = f"{self.noun} {bounds or (f'at most {high}' if high else '')}".strip()
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         if not is_number(value) or (self.integer and not float(value).is_integer()):
@@ -286,62 +223,15 @@ class Number(Kind):
         converted, problem = self.check(value)
         return converted, None if problem is None else f"must be {self.phrase}"
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "integer" if self.integer else "number"}
-        if self.minimum is not None:
-            schema["minimum"] = plain_number(self.minimum)
-        if self.maximum is not None:
-            schema["maximum"] = plain_number(self.maximum)
-        return schema
-
-    def from_text(self, text: str) -> float | int:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(self.phrase) from None
-        if not math.isfinite(value) or (self.integer and not value.is_integer()):
-            raise ValueError(self.phrase)
-        return int(value) if value.is_integer() else value
-
-
-def plain_number(value: Any) -> Any:
-    """1.0 as 1, for documents people read."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
 
 class StringMap(Kind):
-    label = "object of strings"
-    phrase = "an object whose values are strings"
-
     def check(self, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             return INVALID, "must be an object whose values are strings"
         return dict(value), None
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "additionalProperties": {"type": "string"}}
-
-    def from_text(self, text: str) -> dict[str, str]:
-        """`name:value,name2:value2`, or a JSON object."""
-        if text.lstrip().startswith("{"):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                value = None
-        else:
-            pairs = [part.partition(":") for part in text.split(",") if part.strip()]
-            value = {name.strip(): content.strip() for name, colon, content in pairs if colon and name.strip()}
-            if len(value) != len(pairs):
-                value = None
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ValueError("name:value pairs such as Retry-After:1,X-Reason:chaos, or a JSON object of strings")
-        return value
-
 
 class Timestamp(Kind):
-    label = "ISO-8601 with offset"
-    phrase = "an ISO-8601 timestamp"
-
     def check(self, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return INVALID, f"must be a string, not {describe(value)}"
@@ -354,38 +244,22 @@ class Timestamp(Kind):
             return INVALID, "must include a UTC offset, such as Z or +01:00"
         return instant, None
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        # The forms every validator's date-time takes; Python reads a few more.
-        offset = "([Zz]|[+-][0-9]{2}:[0-9]{2})"
-        pattern = f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?{offset}$"
-        return {"type": "string", "format": "date-time", "pattern": pattern}
-
-    def from_text(self, text: str) -> str:
-        return text
-
 
 class Names(Kind):
     """One name of an allow-list; the schema lists `documented` (default: all of them)."""
 
     def __init__(
-        self, names: Iterable[str], message: str, *, documented: Iterable[str] | None = None, label: str = "name"
+        self, names: Iterable[str], message: str, *, documented: Iterable[str] | None = None, label: str = ""
     ) -> None:
         self.names = frozenset(names)
         self.message = message
-        self.documented = sorted(self.names if documented is None else documented)
+        self.documented = self.names if documented is None else frozenset(documented)
         self.label = label
-        self.phrase = "a name"
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return INVALID, f"must be a string, not {describe(value)}"
         return (value, None) if value in self.names else (INVALID, self.message)
-
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return {"enum": self.documented}
-
-    def from_text(self, text: str) -> str:
-        return text
 
 
 class ListOf(Kind):
@@ -405,9 +279,6 @@ class ListOf(Kind):
         self.empty_hint = empty_hint
         self.into = into
         self.narrows = narrows
-        plural = item.label.replace("number", "numbers", 1) if "number" in item.label else f"{item.label}s"
-        self.label = f"list of {plural}"
-        self.phrase = "an array"
 
     def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
         if not isinstance(value, list):
@@ -421,58 +292,20 @@ class ListOf(Kind):
         items = [self.item.read_item(item, join(location, index), problems) for index, item in enumerate(value)]
         return INVALID if len(problems) > known else self.into(tuple(items))
 
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "array"}
-        if self.non_empty:
-            schema["minItems"] = 1
-        schema["items"] = self.item.item_schema(defs)
-        return schema
-
-    def from_text(self, text: str) -> list[Any]:
-        """Comma-separated, or a JSON array."""
-        if text.lstrip().startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ValueError("a comma-separated list, or a JSON array") from None
-            if isinstance(value, list):
-                return value
-        try:
-            return [self.item.from_text(part.strip()) for part in text.split(",") if part.strip()]
-        except ValueError as error:
-            raise ValueError(f"a comma-separated list, each {error}") from None
-
 
 class Nested(Kind):
     """An object declared by a `Declared` class (a blast-radius control, say)."""
 
-    def __init__(self, declared: type[Declared], *, narrows: bool = False, label: str = "object") -> None:
+    def __init__(self, declared: type[Declared], *, narrows: bool = False, label: str = "") -> None:
         self.declared = declared
         self.narrows = narrows
         self.label = label
-        self.phrase = "an object"
 
     def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
         parsed = self.declared.parse(value, location, problems)
         return INVALID if parsed is None else parsed
 
     read_item = read
-
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        name = self.declared.schema_name
-        if name not in defs:
-            defs[name] = {}  # reserved first: a declaration may refer to itself
-            defs[name] = self.declared.schema(defs)
-        return {"$ref": f"#/$defs/{name}"}
-
-    def from_text(self, text: str) -> Any:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise ValueError("a JSON object") from None
-        if not isinstance(value, dict):
-            raise ValueError("a JSON object")
-        return value
 
 
 # --- declarations --------------------------------------------------------------------------
@@ -482,7 +315,7 @@ class Field:
     """One key of a config object. `default` REQUIRED: the key must be given (unless a
     `Choice` decides). `required_if`: required when that boolean key is true. `store`:
     False for a key that only feeds `build` (it is not an attribute). `config`: False for
-    an attribute that is no config key at all."""
+    an attribute that is no config key at all. `section`: which README table lists it."""
 
     def __init__(
         self,
@@ -505,7 +338,7 @@ class Field:
         self.store = store
         self.config = config
         self.examples = examples
-        self.section = section  # for documentation: which README table lists it
+        self.section = section
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -556,37 +389,18 @@ class Choice:
         self.groups = groups
         self.at_most_one = at_most_one
         self.at = groups[0][0] if at is None else at
-        names = [" and ".join(group) for group in groups]
-        self.missing = missing or f"give exactly one of {either(names, 'and')}"
+        self.missing = missing or f"give exactly one of {either([' and '.join(g) for g in groups], 'and')}"
         self.conflict = conflict or self.missing
         self.keys = tuple(key for group in groups for key in group)
 
-    def given(self, fields: Fields) -> list[tuple[str, ...]]:
-        return [group for group in self.groups if any([fields.has(key) for key in group])]
-
     def check(self, fields: Fields) -> set[str]:
         """Reports a wrong choice; returns the keys that must be present."""
-        given = self.given(fields)
+        given = [group for group in self.groups if any([fields.has(key) for key in group])]
         if not given:
             fields.problem(self.at, self.missing)
         elif len(given) > 1 and self.at_most_one:
             fields.problem(self.at, self.conflict)
         return set(given[0]) if len(given) == 1 else set()
-
-    def schema(self) -> dict[str, Any]:
-        if not self.at_most_one:
-            return {"anyOf": [{"required": list(group)} for group in self.groups]}
-        if all(len(group) == 1 for group in self.groups):
-            return {"oneOf": [{"required": list(group)} for group in self.groups]}
-        return {
-            "oneOf": [
-                {
-                    "required": list(group),
-                    "not": {"anyOf": [{"required": [key]} for key in self.keys if key not in group]},
-                }
-                for group in self.groups
-            ]
-        }
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field, state, derived))
@@ -599,7 +413,8 @@ class Declared:
     express and a `build` for keys that are not attributes one to one.
     """
 
-    fields: ClassVar[tuple[Field, ...]] = ()
+    fields: ClassVar[tuple[Field, ...]] = ()  # every declared field, in order (inherited first)
+    config_fields: ClassVar[tuple[Field, ...]] = ()  # those that are config keys
     choices: ClassVar[tuple[Choice, ...]] = ()
     examples: ClassVar[tuple[dict[str, Any], ...]] = ()
     description: ClassVar[str] = ""
@@ -612,26 +427,28 @@ class Declared:
         own = [value for value in vars(cls).values() if isinstance(value, Field)]
         names = {declared.name for declared in own}
         cls.fields = (*(inherited for inherited in cls.fields if inherited.name not in names), *own)
+        cls.config_fields = tuple(declared for declared in cls.fields if declared.config)
         cls._stored = tuple(declared for declared in cls.fields if declared.store)
         cls._positional = not kw_only
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        name = type(self).__name__
         stored = self._stored
         if args and (not self._positional or len(args) > len(stored)):
-            raise TypeError(f"{type(self).__name__}() takes {'keyword ' if not self._positional else ''}arguments only")
+            raise TypeError(f"{name}() takes {'keyword ' if not self._positional else ''}arguments only")
         for declared, value in zip(stored[: len(args)], args, strict=True):
             if declared.name in kwargs:
-                raise TypeError(f"{type(self).__name__}() got {declared.name} twice")
+                raise TypeError(f"{name}() got {declared.name} twice")
             kwargs[declared.name] = value
         for declared in stored:
             value = kwargs.pop(declared.name, declared.default)
             if value is REQUIRED:
-                raise TypeError(f"{type(self).__name__}() needs {declared.name}")
+                raise TypeError(f"{name}() needs {declared.name}")
             if isinstance(value, (dict, list)) and value is declared.default:
                 value = type(value)(value)  # never share a mutable default
             object.__setattr__(self, declared.name, value)
         if kwargs:
-            raise TypeError(f"{type(self).__name__}() got unknown arguments: {', '.join(sorted(kwargs))}")
+            raise TypeError(f"{name}() got unknown arguments: {', '.join(sorted(kwargs))}")
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -662,8 +479,6 @@ class Declared:
         inner = ", ".join(f"{name}={value!r}" for name, value in self.values().items())
         return f"{type(self).__name__}({inner})"
 
-    # --- from the config --------------------------------------------------------------------
-
     @classmethod
     def parse(cls, data: object, location: str, problems: list[Problem]) -> Self | None:
         """The instance a config object describes, or None when it broke a rule (the
@@ -678,7 +493,7 @@ class Declared:
     def read(cls, fields: Fields) -> Self | None:
         """Like `parse`, for an object whose reader is open (`fields.finish()` is the caller's)."""
         known = len(fields.problems)
-        values = read_fields(cls.fields, cls.choices, fields)
+        values = read_fields(cls.config_fields, cls.choices, fields)
         cls.check(values, fields)
         if len(fields.problems) > known or not fields.is_object:
             return None
@@ -692,56 +507,6 @@ class Declared:
     def build(cls, values: dict[str, Any]) -> Self:
         return cls(**{declared.name: values[declared.name] for declared in cls._stored if declared.config})
 
-    # --- documentation ----------------------------------------------------------------------
-
-    @classmethod
-    def config_fields(cls) -> tuple[Field, ...]:
-        return tuple(declared for declared in cls.fields if declared.config)
-
-    @classmethod
-    def schema(cls, defs: dict[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """This object's JSON Schema; `extra` properties go first (a fault's `type`)."""
-        declared = cls.config_fields()
-        schema: dict[str, Any] = {}
-        if cls.description:
-            schema["description"] = cls.description
-        schema["type"] = "object"
-        schema["additionalProperties"] = False
-        choice_keys = {key for choice in cls.choices for key in choice.keys}
-        required = [f.name for f in declared if f.default is REQUIRED and not f.required_if]
-        required = [name for name in required if name not in choice_keys]
-        if required:
-            schema["required"] = required
-        schema["properties"] = {**(extra or {}), **{f.name: field_schema(f, defs) for f in declared}}
-        conditions = [
-            {
-                "if": {"required": [f.required_if], "properties": {f.required_if: {"const": True}}},
-                "then": {"required": [f.name]},
-            }
-            for f in declared
-            if f.required_if
-        ]
-        parts = [choice.schema() for choice in cls.choices] + conditions
-        if len(parts) == 1:
-            schema.update(parts[0])
-        elif parts:
-            schema["allOf"] = parts
-        if cls.examples:
-            schema["examples"] = [dict(example) for example in cls.examples]
-        return schema
-
-
-def field_schema(declared: Field, defs: dict[str, Any]) -> dict[str, Any]:
-    schema = dict(declared.kind.schema(defs))
-    if declared.default not in (REQUIRED, None, ()):  # () is "absent": no limit
-        default = declared.default
-        schema["default"] = plain_number(list(default) if isinstance(default, tuple) else default)
-    if declared.doc:
-        schema["description"] = declared.doc
-    if declared.examples:
-        schema["examples"] = list(declared.examples)
-    return schema
-
 
 def read_fields(declared: tuple[Field, ...], choices: tuple[Choice, ...], fields: Fields) -> dict[str, Any]:
     """The valid values of the declared keys, in order; every problem goes into `fields`.
@@ -751,8 +516,6 @@ def read_fields(declared: tuple[Field, ...], choices: tuple[Choice, ...], fields
     required_by_choice: set[str] = set()
     values: dict[str, Any] = {}
     for item in declared:
-        if not item.config:
-            continue
         name = item.name
         choice = choice_at.get(name)
         if choice is not None:

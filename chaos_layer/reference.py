@@ -18,8 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from chaos_layer.config import BLAST_RADIUS, LEGACY_KEYS, Config
-from chaos_layer.contract import REQUIRED, Choice, Declared, Field, plain_number
-from chaos_layer.faults import FAULT_TYPES, Fault
+from chaos_layer.contract import (
+    REQUIRED,
+    Boolean,
+    Choice,
+    Declared,
+    Field,
+    Kind,
+    ListOf,
+    Names,
+    Nested,
+    Number,
+    StringMap,
+    Text,
+    Timestamp,
+)
+from chaos_layer.faults import FAULT_TYPES, Fault, FaultList
 from chaos_layer.faults.base import MAX_WAIT_MS
 
 PACKAGE = Path(__file__).resolve().parent
@@ -34,7 +48,7 @@ BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[^>]+?) -->\n)(?P<body>.*?)
 
 def schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
-    defs["config"] = {"title": "chaos-layer config", **Config.schema(defs)}
+    defs["config"] = {"title": "chaos-layer config", **object_schema(Config, defs)}
     defs["legacy"] = legacy_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -50,6 +64,144 @@ def schema() -> dict[str, Any]:
         "oneOf": [{"$ref": "#/$defs/config"}, {"$ref": "#/$defs/legacy"}],
         "$defs": defs,
     }
+
+
+def object_schema(
+    declared: type[Declared], defs: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A declared object's schema; `extra` properties go first (a fault's `type`)."""
+    keys = declared.config_fields
+    schema: dict[str, Any] = {}
+    if declared.description:
+        schema["description"] = declared.description
+    schema["type"] = "object"
+    schema["additionalProperties"] = False
+    chosen = {key for choice in declared.choices for key in choice.keys}
+    required = [f.name for f in keys if f.default is REQUIRED and not f.required_if and f.name not in chosen]
+    if required:
+        schema["required"] = required
+    schema["properties"] = {**(extra or {}), **{f.name: field_schema(f, defs) for f in keys}}
+    parts = [choice_schema(choice) for choice in declared.choices] + [
+        {
+            "if": {"required": [f.required_if], "properties": {f.required_if: {"const": True}}},
+            "then": {"required": [f.name]},
+        }
+        for f in keys
+        if f.required_if
+    ]
+    if len(parts) == 1:
+        schema.update(parts[0])
+    elif parts:
+        schema["allOf"] = parts
+    if declared.examples:
+        schema["examples"] = [dict(example) for example in declared.examples]
+    return schema
+
+
+def field_schema(declared: Field, defs: dict[str, Any]) -> dict[str, Any]:
+    schema = kind_schema(declared.kind, defs)
+    if declared.default not in (REQUIRED, None, ()):  # () is "absent": no limit
+        schema["default"] = plain(declared.default)
+    if declared.doc:
+        schema["description"] = declared.doc
+    if declared.examples:
+        schema["examples"] = list(declared.examples)
+    return schema
+
+
+def kind_schema(kind: Kind, defs: dict[str, Any], item: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a value of `kind` (`item`: as a list's item)."""
+    if isinstance(kind, Boolean):
+        return {"type": "boolean"}
+    if isinstance(kind, Text):
+        return text_schema(kind, item)
+    if isinstance(kind, Number):
+        schema: dict[str, Any] = {"type": "integer" if kind.integer else "number"}
+        schema.update({k: plain(v) for k, v in (("minimum", kind.minimum), ("maximum", kind.maximum)) if v is not None})
+        return schema
+    if isinstance(kind, StringMap):
+        return {"type": "object", "additionalProperties": {"type": "string"}}
+    if isinstance(kind, Timestamp):
+        # The forms every validator's date-time takes; Python reads a few more.
+        offset = "([Zz]|[+-][0-9]{2}:[0-9]{2})"
+        pattern = f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?{offset}$"
+        return {"type": "string", "format": "date-time", "pattern": pattern}
+    if isinstance(kind, Names):
+        return {"enum": sorted(kind.documented)}
+    if isinstance(kind, ListOf):
+        schema = {"type": "array", "minItems": 1} if kind.non_empty else {"type": "array"}
+        return {**schema, "items": kind_schema(kind.item, defs, item=True)}
+    if isinstance(kind, Nested):
+        return {"$ref": f"#/$defs/{nested_schema(kind.declared, defs)}"}
+    if isinstance(kind, FaultList):
+        return {"type": "array", "items": {"$ref": f"#/$defs/{faults_schema(defs)}"}}
+    return {}  # any JSON value
+
+
+def text_schema(kind: Text, item: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if kind.format:
+        schema["format"] = kind.format
+    if kind.max_length is not None:
+        schema["maxLength"] = kind.max_length
+    if item and not kind.rules:
+        schema["minLength"] = 1
+    # A rule matches from the start in Python; a JSON Schema pattern is searched (ECMA-262).
+    patterns = ["^" + (p[:-2] + "$" if p.endswith("\\Z") else p) for p in (regex.pattern for regex, _ in kind.rules)]
+    if kind.non_empty and not patterns:
+        patterns = ["\\S"]
+    if len(patterns) == 1:
+        schema["pattern"] = patterns[0]
+    elif patterns:
+        schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
+    return schema
+
+
+def choice_schema(choice: Choice) -> dict[str, Any]:
+    if not choice.at_most_one:
+        return {"anyOf": [{"required": list(group)} for group in choice.groups]}
+    if all(len(group) == 1 for group in choice.groups):
+        return {"oneOf": [{"required": list(group)} for group in choice.groups]}
+    return {
+        "oneOf": [
+            {"required": list(group), "not": {"anyOf": [{"required": [k]} for k in choice.keys if k not in group]}}
+            for group in choice.groups
+        ]
+    }
+
+
+def nested_schema(declared: type[Declared], defs: dict[str, Any]) -> str:
+    if declared.schema_name not in defs:
+        defs[declared.schema_name] = {}  # reserved first: a declaration may refer to itself
+        defs[declared.schema_name] = object_schema(declared, defs)
+    return declared.schema_name
+
+
+def faults_schema(defs: dict[str, Any]) -> str:
+    """`fault`: a `type` of the registry, and the keys of that type."""
+    if "fault" not in defs:
+        defs["fault"] = {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": list(FAULT_TYPES)}},
+            "allOf": [
+                {
+                    "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+                    "then": {"$ref": f"#/$defs/{kind}"},
+                }
+                for kind in FAULT_TYPES
+            ],
+        }
+        for kind, fault_type in FAULT_TYPES.items():
+            defs[kind] = object_schema(fault_type, defs, {"type": {"const": kind}})
+    return "fault"
+
+
+def plain(value: Any) -> Any:
+    """1.0 as 1, a tuple as a list: for documents people read."""
+    if isinstance(value, tuple):
+        return [plain(item) for item in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def legacy_schema() -> dict[str, Any]:
@@ -108,7 +260,7 @@ def schema_text() -> str:
 
 
 def _code(value: object) -> str:
-    return f"`{json.dumps(plain_number(list(value) if isinstance(value, tuple) else value), ensure_ascii=False)}`"
+    return f"`{json.dumps(plain(value), ensure_ascii=False)}`"
 
 
 def _cell(text: str) -> str:
@@ -140,17 +292,33 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def label(kind: Kind) -> str:
+    """What a value of `kind` is, in the README's words."""
+    if kind.label:
+        return kind.label
+    if isinstance(kind, Number):
+        low, high = (None if v is None else f"{v:g}" for v in (kind.minimum, kind.maximum))
+        span = f"{low}..{high}" if low and high else f">= {low}" if low else f"<= {high}" if high else ""
+        return f"{'whole number' if kind.integer else 'number'} {span}".strip()
+    if isinstance(kind, ListOf):
+        item = label(kind.item)
+        return "list of " + (item.replace("number", "numbers", 1) if "number" in item else f"{item}s")
+    names = {Boolean: "bool", Text: "string", StringMap: "object of strings", Timestamp: "ISO-8601 with offset"}
+    names.update({Names: "name", Nested: "object", FaultList: "list of faults"})
+    return next((name for cls, name in names.items() if isinstance(kind, cls)), "any JSON value")
+
+
 def _rows(owner: type[Declared], fields: Iterable[Field], *first: str) -> Iterator[list[str]]:
     for index, declared in enumerate(fields):
         lead = list(first) if index == 0 else [""] * len(first)
         doc = declared.doc.replace("*", "\\*")  # a glob's * is no emphasis
-        yield [*lead, f"`{declared.name}`", declared.kind.label, _default(declared, owner), doc]
+        yield [*lead, f"`{declared.name}`", label(declared.kind), _default(declared, owner), doc]
 
 
 def config_table() -> str:
-    keys = [f for f in Config.config_fields() if f.section != BLAST_RADIUS]
+    keys = [f for f in Config.config_fields if f.section != BLAST_RADIUS]
     rows = [row[1:] for row in _rows(Config, keys, "")]
-    rows += [[f"fault {row[1]}", *row[2:]] for row in _rows(Fault, Fault.config_fields(), "")]
+    rows += [[f"fault {row[1]}", *row[2:]] for row in _rows(Fault, Fault.config_fields, "")]
     return _table(["key", "value", "default", "meaning"], rows)
 
 
@@ -167,21 +335,21 @@ def faults_table(kinds: Iterable[str]) -> str:
             for t in types
         ],
     )
-    own = [(t, [f for f in t.config_fields() if f.name != "rate"]) for t in types]
+    own = [(t, [f for f in t.config_fields if f.name != "rate"]) for t in types]
     rows = (row for kind, fields in own for row in _rows(kind, fields, f"`{kind.type}`"))
     keys = _table(["type", "key", "value", "default", "meaning"], rows)
     return f"{summary}\nEvery fault also takes `rate`. Their keys:\n\n{keys}"
 
 
 def blast_radius_table() -> str:
-    keys = [f for f in Config.config_fields() if f.section == BLAST_RADIUS]
+    keys = [f for f in Config.config_fields if f.section == BLAST_RADIUS]
     controls = _table(["key", "value", "default", "meaning"], (row[1:] for row in _rows(Config, keys, "")))
     rows: list[list[str]] = []
     for declared in keys:
         control = _declared(declared)
         if control is not None:
-            where = f"`{declared.name}[]`" if declared.kind.label.startswith("list") else f"`{declared.name}`"
-            rows += _rows(control, control.config_fields(), where)
+            where = f"`{declared.name}[]`" if isinstance(declared.kind, ListOf) else f"`{declared.name}`"
+            rows += _rows(control, control.config_fields, where)
     return f"{controls}\n{_table(['control', 'key', 'value', 'default', 'meaning'], rows)}"
 
 

@@ -13,13 +13,15 @@ delay_ms=200` and `--fault 'dependency services=s3 delay_ms=200'` work, and it r
 
 from __future__ import annotations
 
+import json
+import math
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from typer.core import TyperCommand
 
-from chaos_layer.contract import Field
+from chaos_layer.contract import Boolean, Field, Kind, ListOf, Nested, Number, StringMap
 from chaos_layer.control import UsageError
 from chaos_layer.faults import FAULT_TYPES
 
@@ -77,7 +79,7 @@ def parse(spec: str) -> dict[str, Any]:
     fault_type = FAULT_TYPES.get(kind)
     if fault_type is None:
         raise UsageError(f"{FLAG} {kind!r} is not a fault type: {', '.join(FAULT_TYPES)}")
-    keys = {declared.name: declared for declared in fault_type.config_fields()}
+    keys = {declared.name: declared for declared in fault_type.config_fields}
     fault: dict[str, Any] = {"type": kind}
     for pair in pairs:
         key, equals, text = pair.partition("=")
@@ -91,6 +93,56 @@ def parse(spec: str) -> dict[str, Any]:
 
 def value(kind: str, declared: Field, text: str) -> Any:
     try:
-        return declared.kind.from_text(text)
+        return from_text(declared.kind, text)
     except ValueError as expected:
         raise UsageError(f"{FLAG} {kind} {declared.name}={text!r} is not {expected}") from None
+
+
+def from_text(kind: Kind, text: str) -> Any:
+    """The value `text` stands for; ValueError says what to give instead."""
+    if isinstance(kind, Boolean):
+        word = text.strip().lower()
+        if word in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return word in ("true", "yes", "on", "1")
+        raise ValueError("true or false")
+    if isinstance(kind, Number):
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or (kind.integer and not number.is_integer()):
+            raise ValueError(kind.phrase)
+        return int(number) if number.is_integer() else number
+    if isinstance(kind, ListOf):
+        if text.lstrip().startswith("["):
+            return _json(text, list, "a comma-separated list, or a JSON array")
+        try:
+            return [from_text(kind.item, part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError as error:
+            raise ValueError(f"a comma-separated list, each {error}") from None
+    if isinstance(kind, StringMap):
+        hint = "name:value pairs such as Retry-After:1,X-Reason:chaos, or a JSON object of strings"
+        if text.lstrip().startswith("{"):
+            return _json(text, dict, hint)
+        pairs = [part.partition(":") for part in text.split(",") if part.strip()]
+        if not all(colon and name.strip() for name, colon, _ in pairs):
+            raise ValueError(hint)
+        return {name.strip(): content.strip() for name, _, content in pairs}
+    if isinstance(kind, Nested):
+        return _json(text, dict, "a JSON object")
+    if type(kind) is Kind:  # any JSON value: JSON if it reads as JSON, else the text
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text  # a string, a name, a timestamp: as given
+
+
+def _json(text: str, expected: type, hint: str) -> Any:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, expected):
+        raise ValueError(hint)
+    return parsed

@@ -1,11 +1,12 @@
 """The fault types, their registry, and the pipeline that runs them.
 
-Each fault type is one module here (latency.py, exception.py, ...): a `Fault` subclass that
-declares its config keys (chaos_layer.contract), and wraps the rest of the invocation in
-`apply`. Its mechanics, when heavy, live in a `_` module imported by `apply` only, so
-neither importing chaos_layer nor a pass-through invocation pays for them. To add a fault
-type, write its module and import it below: validation, the schema, the README tables
-(`make schema`) and `chaos-layer start --fault` come from its declarations.
+Each fault type is one module here, named after it (latency.py, exception.py, ...): a
+`Fault` subclass that declares its config keys (chaos_layer.contract) and wraps the rest of
+the invocation in `apply`. Heavy mechanics live in `_` modules imported by `apply` only.
+To add a fault type, write its module and add its name to the registry below: validation,
+the schema, the README tables (`make schema`) and `chaos-layer start --fault` come from its
+declarations. A type's module is imported the first time a config (or the schema, or the
+CLI) names it, so a cold start compiles only the fault types in use.
 
 The pipeline, for one selected invocation:
 - order, once per config: the faults that surround the handler, then those that end the
@@ -19,7 +20,8 @@ The pipeline, for one selected invocation:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from random import Random
 from typing import Any
 
@@ -28,20 +30,45 @@ from chaos_layer.exceptions import Problem
 from chaos_layer.faults.base import Fault as Fault
 from chaos_layer.faults.base import Invocation as Invocation
 
-# The registry: one line per fault type, in the order of the schema, the docs and messages.
-# isort: off
-from chaos_layer.faults.latency import LatencyFault as LatencyFault
-from chaos_layer.faults.exception import ExceptionFault as ExceptionFault
-from chaos_layer.faults.status_code import StatusCodeFault as StatusCodeFault
-from chaos_layer.faults.timeout import TimeoutFault as TimeoutFault
-from chaos_layer.faults.dependency import DependencyFault as DependencyFault
-from chaos_layer.faults.denylist import DenylistFault as DenylistFault
-from chaos_layer.faults.diskspace import DiskSpaceFault as DiskSpaceFault
-from chaos_layer.faults.corrupt import CorruptFault as CorruptFault
-from chaos_layer.faults.batch_failure import BatchFailureFault as BatchFailureFault
-# isort: on
 
-FAULT_TYPES: dict[str, type[Fault]] = {fault.type: fault for fault in Fault.__subclasses__()}
+class Registry(Mapping[str, type[Fault]]):
+    """Fault type name -> its class, from the module of that name, imported on first use."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+        self._loaded: dict[str, type[Fault]] = {}
+
+    def __getitem__(self, name: str) -> type[Fault]:
+        loaded = self._loaded.get(name)
+        if loaded is None:
+            if name not in self._names:
+                raise KeyError(name)
+            module = importlib.import_module(f"{__name__}.{name}")  # one of ours: `name` is in the registry
+            found = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Fault)]
+            loaded = self._loaded[name] = next(v for v in found if getattr(v, "type", None) == name)
+        return loaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+# The registry: every fault type, in the order of the schema, the docs and messages.
+FAULT_TYPES = Registry(
+    (
+        "latency",
+        "exception",
+        "status_code",
+        "timeout",
+        "dependency",
+        "denylist",
+        "diskspace",
+        "corrupt",
+        "batch_failure",
+    )
+)
 
 _TYPE = Text(non_empty=True)
 
@@ -63,9 +90,6 @@ def parse_fault(data: object, location: str, problems: list[Problem]) -> Fault |
 class FaultList(Kind):
     """The config's `faults`: each one parsed by its type, then put in pipeline order."""
 
-    label = "list of faults"
-    phrase = "an array of faults"
-
     def read(self, value: Any, location: str, problems: list[Problem]) -> Any:
         if not isinstance(value, list):
             problems.append(Problem(location, f"must be an array, not {describe(value)}"))
@@ -73,24 +97,6 @@ class FaultList(Kind):
         known = len(problems)
         faults = [parse_fault(item, join(location, index), problems) for index, item in enumerate(value)]
         return INVALID if len(problems) > known else order(fault for fault in faults if fault is not None)
-
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        if "fault" not in defs:
-            defs["fault"] = {
-                "type": "object",
-                "required": ["type"],
-                "properties": {"type": {"enum": list(FAULT_TYPES)}},
-                "allOf": [
-                    {
-                        "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
-                        "then": {"$ref": f"#/$defs/{kind}"},
-                    }
-                    for kind in FAULT_TYPES
-                ],
-            }
-            for kind, fault_type in FAULT_TYPES.items():
-                defs[kind] = fault_type.schema(defs, {"type": {"const": kind}})
-        return {"type": "array", "items": {"$ref": "#/$defs/fault"}}
 
 
 FAULTS = FaultList()

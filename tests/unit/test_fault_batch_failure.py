@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.faults import BatchFailureFault
-from chaos_layer.faults.batch_failure import batch_item_ids
+from chaos_layer.faults.batch_failure import BatchFailureFault, batch_item_ids
 from tests.unit.fault_harness import Handler, invocation, problems
 from tests.unit.test_events import REST_V1
 

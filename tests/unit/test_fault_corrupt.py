@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.faults import CorruptFault
+from chaos_layer.faults.corrupt import CorruptFault
 from tests.unit.fault_harness import Handler, invocation, problems
 from tests.unit.test_events import ALB, HTTP_V2, REST_V1
 from tests.unit.test_fault_batch_failure import SQS_EVENT

@@ -9,7 +9,8 @@ import pytest
 
 from chaos_layer.config import parse_config
 from chaos_layer.exceptions import ConfigError
-from chaos_layer.faults import DenylistFault, _network
+from chaos_layer.faults import _network
+from chaos_layer.faults.denylist import DenylistFault
 from tests.unit.fault_harness import only_fault, problems
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chaos_layer.faults import DependencyFault, _dependency
+from chaos_layer.faults import _dependency
+from chaos_layer.faults.dependency import DependencyFault
 from tests.unit.fault_harness import only_fault, problems
 
 

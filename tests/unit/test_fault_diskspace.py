@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.faults import DiskSpaceFault
+from chaos_layer.faults.diskspace import DiskSpaceFault
 from tests.unit.fault_harness import only_fault, problems
 
 

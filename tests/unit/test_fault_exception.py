@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaos_layer import InjectedFault
-from chaos_layer.faults import ExceptionFault
+from chaos_layer.faults.exception import ExceptionFault
 from tests.unit.fault_harness import Handler, invocation, only_fault
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.faults import StatusCodeFault
+from chaos_layer.faults.status_code import StatusCodeFault
 from tests.unit.fault_harness import Handler, invocation, only_fault
 from tests.unit.test_events import ALB, HTTP_V2, REST_V1
 

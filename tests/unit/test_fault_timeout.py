@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.faults import TimeoutFault
-from chaos_layer.faults.timeout import TIMEOUT_MESSAGE
+from chaos_layer.faults.timeout import TIMEOUT_MESSAGE, TimeoutFault
 from tests.conftest import FakeLambdaContext
 from tests.unit.fault_harness import Handler, invocation, only_fault, problems
 

@@ -4,11 +4,16 @@ and the per-fault rate (each type's own rules are in tests/unit/test_fault_<type
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import chaos_layer.faults
 from chaos_layer.faults import FAULT_TYPES
+from chaos_layer.faults.base import Fault
 from tests.unit.fault_harness import only_fault, problems
 
 NEW_TYPES = ["timeout", "dependency", "denylist", "diskspace", "corrupt", "batch_failure"]
@@ -47,3 +52,26 @@ class TestRegistryAndParsing:
     @pytest.mark.parametrize("kind", NEW_TYPES)
     def test_a_rate_outside_0_to_1_is_an_error(self, kind: str) -> None:
         assert problems({**VALID[kind], "rate": 1.5}) == ["faults[0].rate: must be a number between 0 and 1"]
+
+
+def test_the_registry_names_every_fault_module_and_each_module_its_type() -> None:
+    package = Path(chaos_layer.faults.__file__).parent
+    modules = {path.stem for path in package.glob("*.py") if not path.stem.startswith("_")} - {"base"}
+    assert modules == set(FAULT_TYPES)
+    for kind, fault_type in FAULT_TYPES.items():
+        assert issubclass(fault_type, Fault)
+        assert fault_type.type == kind
+        assert fault_type.__module__ == f"chaos_layer.faults.{kind}"
+
+
+def test_an_unknown_type_is_not_in_the_registry() -> None:
+    assert "teleport" not in FAULT_TYPES
+    assert FAULT_TYPES.get("teleport") is None
+    assert FAULT_TYPES.get("base") is None  # a module of the package, but no fault type
+
+
+def test_importing_the_library_compiles_no_fault_type() -> None:
+    """A cold start pays for the fault types a config names, not for all of them."""
+    code = "import sys, chaos_layer; print(sorted(m for m in sys.modules if m.startswith('chaos_layer.faults.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['chaos_layer.faults.base']"

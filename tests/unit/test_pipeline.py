@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_layer.config import parse_config
-from chaos_layer.faults import LatencyFault, StatusCodeFault
+from chaos_layer.faults.latency import LatencyFault
+from chaos_layer.faults.status_code import StatusCodeFault
 from tests.unit.fault_harness import Handler, invocation
 from tests.unit.test_events import HTTP_V2
 

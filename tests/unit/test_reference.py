@@ -39,7 +39,7 @@ def test_the_readme_has_the_config_and_blast_radius_tables() -> None:
 
 def declared_classes() -> list[type[Declared]]:
     found: list[type[Declared]] = [Config, Fault, *FAULT_TYPES.values()]
-    for declared in Config.config_fields():
+    for declared in Config.config_fields:
         control = reference._declared(declared)
         if control is not None:
             found.append(control)
@@ -48,7 +48,7 @@ def declared_classes() -> list[type[Declared]]:
 
 @pytest.mark.parametrize("declared", declared_classes(), ids=lambda cls: cls.__name__)
 def test_every_key_has_one_line_of_doc(declared: type[Declared]) -> None:
-    for key in declared.config_fields():
+    for key in declared.config_fields:
         assert key.doc.strip(), f"{declared.__name__}.{key.name} has no doc"
         assert "\n" not in key.doc
         assert "|" not in key.doc
