@@ -13,7 +13,8 @@ import logging
 import os
 from typing import Any
 
-from chaos_layer.constants import DEFAULT_METRICS_NAMESPACE, LOGGER_NAME, METRIC_NAME, METRICS_NAMESPACE_ENV
+from chaos_layer.constants import LOGGER_NAME, METRIC_NAME
+from chaos_layer.settings import resolve_metrics_namespace
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -47,7 +48,7 @@ def emit_metric(experiment: str, fault: str, dry_run: bool = False) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    namespace = os.environ.get(METRICS_NAMESPACE_ENV) or DEFAULT_METRICS_NAMESPACE
+    namespace = resolve_metrics_namespace()
     # service="" keeps POWERTOOLS_SERVICE_NAME from adding a third dimension
     metrics = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
     metrics.add_metric(name=METRIC_NAME, unit=MetricUnit.Count, value=1)
