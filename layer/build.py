@@ -30,8 +30,11 @@ WRAPPER = Path(__file__).resolve().parent / "chaos-layer"
 LAYER_DEPENDENCIES = ("aws-lambda-powertools", "typing-extensions")
 # What every Lambda Python runtime already has (boto3 and what it pulls in).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
-# Modules of the package that only the CLI uses (its dependencies are not in the layer).
-CLI_ONLY = frozenset({"cli", "cli.py", "__main__.py"})
+# What only operators use, never a function: the operator API, the CLI (whose dependencies
+# are not in the layer) and the experiment tooling built on them; a module or a package each.
+OPERATOR_ONLY = frozenset(
+    {"__main__.py", "cli", "control.py", "runner", "runner.py", "report", "report.py", "ctk", "ctk.py"}
+)
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
 DIST_INFO_DROPPED = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Oldest runtime the layer supports: wheels must install for it.
@@ -81,7 +84,7 @@ def copy_package(target: Path) -> None:
     def ignore(directory: str, names: list[str]) -> set[str]:
         dropped = {name for name in names if name == "__pycache__" or name.endswith(".pyc")}
         if Path(directory) == PACKAGE:
-            dropped |= {name for name in names if name in CLI_ONLY}
+            dropped |= {name for name in names if name in OPERATOR_ONLY}
         return dropped
 
     shutil.copytree(PACKAGE, target / "chaos_layer", ignore=ignore)
