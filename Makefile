@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check bench-layer
+.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ sam-venv: $(SAM_STAMP)
 # dist/chaos-layer.zip: the Lambda layer (python/chaos_layer/... and the /opt/chaos-layer wrapper)
 layer: $(STAMP)
 	$(BIN)/python layer/build.py
+
+# dist/chaos_layer-VERSION.tar.gz and dist/chaos_layer-VERSION-py3-none-any.whl, what pip installs
+dist: $(STAMP)
+	rm -f dist/chaos_layer-*
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/chaos_layer-*
 
 template-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
