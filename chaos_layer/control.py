@@ -352,8 +352,8 @@ class Controller:
         parameter: str | None = None,
         kill_switch: str | None = None,
         *,
-        max_age: float | None = None,
         clock: Callable[[], float] = time.time,
+        max_age: float | None = None,
     ) -> None:
         self.client = client
         self._parameter = settings.resolve_parameter(parameter)

@@ -139,6 +139,11 @@ class ParameterType(str, Enum):
     SecureString = "SecureString"
 
 
+def _option(help: str) -> Any:
+    """A flag whose default (none) is not worth showing."""
+    return typer.Option(help=help, show_default=False)
+
+
 def _controller(aws: AwsOptions) -> control.Controller:
     client = client_factory(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
     return control.Controller(client, aws.parameter, aws.kill_switch, max_age=aws.max_age, clock=clock)
@@ -182,18 +187,10 @@ def start(
             show_default=False,
         ),
     ] = None,
-    rate: Annotated[
-        str | None, typer.Option(help="Fraction of invocations in the blast radius: 0.05 or 5%.", show_default=False)
-    ] = None,
-    experiment: Annotated[
-        str | None, typer.Option(help="Experiment name for logs and metrics.", show_default=False)
-    ] = None,
-    duration: Annotated[
-        str | None, typer.Option(help="Stop injecting after this long: 90s, 15m, 2h, 1h30m.", show_default=False)
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", show_default=False)
-    ] = None,
+    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.")] = None,
+    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.")] = None,
+    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.")] = None,
+    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.")] = None,
     dry_run: Annotated[
         bool | None,
         typer.Option(
@@ -279,20 +276,24 @@ def stop(aws: AwsOptions) -> None:
 @aws_options
 def kill(aws: AwsOptions) -> None:
     """Engage the kill switch: every function using chaos-layer stops injecting, whatever its config."""
-    controller = _controller(aws)
-    written = controller.kill()
-    output.say(f"Kill switch {written.name} engaged (version {written.version}).")
-    output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+    _switch(aws, engage=True)
 
 
 @app.command()
 @aws_options
 def resume(aws: AwsOptions) -> None:
     """Release the kill switch: enabled configs inject again."""
+    _switch(aws, engage=False)
+
+
+def _switch(aws: AwsOptions, *, engage: bool) -> None:
     controller = _controller(aws)
-    written = controller.resume()
-    output.say(f"Kill switch {written.name} released (version {written.version}).")
-    output.propagation("Functions with an enabled config inject again", controller.max_age)
+    written = controller.kill() if engage else controller.resume()
+    output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} (version {written.version}).")
+    if engage:
+        output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+    else:
+        output.propagation("Functions with an enabled config inject again", controller.max_age)
 
 
 @app.command()
