@@ -39,12 +39,12 @@ PARAMETER_TYPES = ("String", "SecureString")
 
 # A field of a message, e.g. `{duration}`: a setting the caller gave, named as the caller knows it.
 _FIELD = re.compile(r"\{(\w+)\}")
-# How str() names the fields: this API's own arguments (the CLI names its flags instead).
+# The settings a message may name, and how str() names them: as this API's own arguments
+# (the CLI names its flags instead).
 ARGUMENTS: Mapping[str, str] = {
-    **{name: name for name in ("parameter", "kill_switch", "region", "profile", "endpoint_url")},
-    **{name: name for name in ("duration", "until", "parameter_type")},
-    "document": "a new document",
-}
+    name: name
+    for name in ("parameter", "kill_switch", "region", "profile", "endpoint_url", "duration", "until", "parameter_type")
+} | {"document": "a new document"}
 
 
 class ControlError(Exception):
