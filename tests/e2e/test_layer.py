@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import marshal
 import os
 import shutil
 import stat
@@ -77,14 +79,16 @@ def test_zip_holds_the_package_its_dependencies_and_an_executable_wrapper(layer_
     assert "python/typing_extensions.py" in infos
     tops = {name.split("/")[1] for name in infos if name.startswith("python/")}
     assert not tops & {"boto3", "botocore", "jmespath", "s3transfer", "urllib3"}  # every runtime has them
-    assert not [name for name in infos if "__pycache__" in name or name.endswith((".pyc", ".so"))]
+    assert not [name for name in infos if name.endswith(".so")]  # one zip for x86_64 and arm64
     assert not [name for name in infos if name.startswith("python/chaos_layer/cli")]
 
 
 def test_the_zip_holds_the_library_without_the_operator_api_and_the_cli(layer_zip: Path) -> None:
     with zipfile.ZipFile(layer_zip) as archive:
         shipped = {
-            name.removeprefix("python/") for name in archive.namelist() if name.startswith("python/chaos_layer/")
+            name.removeprefix("python/")
+            for name in archive.namelist()
+            if name.startswith("python/chaos_layer/") and "/__pycache__/" not in name
         }
     package = ROOT / "chaos_layer"
     tree = {
@@ -120,6 +124,26 @@ def test_every_module_in_the_zip_imports_without_the_operator_api(opt_dir: Path)
     imported = result.stdout.split()
     assert "chaos_layer.source.ssm" in imported
     assert not [name for name in imported if name == "chaos_layer.control" or name.startswith("chaos_layer.cli")]
+
+
+def test_bytecode_is_shipped_for_this_interpreter_and_valid_on_a_read_only_opt(layer_zip: Path) -> None:
+    """Lambda's /opt cannot cache bytecode: shipped .pyc files must be unchecked-hash (the
+    zip's 1980 timestamps say nothing) and sit beside their sources, one per version."""
+    with zipfile.ZipFile(layer_zip) as archive:
+        names = set(archive.namelist())
+        tag = sys.implementation.cache_tag
+        compiled = sorted(name for name in names if name.endswith(f".{tag}.pyc"))
+        assert compiled, f"no bytecode for {tag} in the layer"
+        for name in compiled:
+            folder, _, file = name.rpartition("/__pycache__/")
+            assert f"{folder}/{file.split('.')[0]}.py" in names
+            header = archive.read(name)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source not checked
+        code = marshal.loads(archive.read(next(n for n in compiled if n.endswith(f"/decorator.{tag}.pyc")))[16:])
+        assert code.co_filename == "/opt/python/chaos_layer/decorator.py"
+    # only chaos_layer is compiled: nothing else in the layer is imported on its path
+    assert {name.split("/")[1] for name in names if name.endswith(".pyc")} == {"chaos_layer"}
 
 
 def test_the_zip_depends_only_on_the_content_not_on_file_times(layer_zip: Path, tmp_path: Path) -> None:
