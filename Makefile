@@ -1,12 +1,25 @@
-# Everything a fresh machine needs, starting from Python 3 and make.
+# Everything a fresh machine needs, starting from Python 3 (3.10 or newer, with venv) and make.
+# Nothing here may need more: .ci/run runs make test with only /usr/local/bin:/usr/bin:/bin on PATH.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# A clear word instead of a pip resolver error when python3 is too old.
+CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
+	|| { echo "chaos-layer needs Python 3.10 or newer as $(PYTHON) (choose another with PYTHON=...)" >&2; exit 1; }
 
-.PHONY: venv test lint typecheck unit demo bench clean layer template-lint sam-venv sam-check bench-layer schema
+# Optional: a Python 3.13 for the tests that need one (the AWS Durable Execution SDK's local test
+# runner needs 3.13). The tests read it from CHAOS_LAYER_TEST_PY313 and skip, with one visible
+# line, when it is empty. Found as python3.13 on PATH, else the newest 3.13 in pyenv's versions
+# ($PYENV_ROOT or ~/.pyenv, so also with pyenv off PATH); empty when neither has one.
+# Set it to choose: make test PYTHON313=/path/to/python3.13 (PYTHON313= to skip those tests).
+PYTHON313 ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1)
+
+.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer schema
 
 $(STAMP): pyproject.toml
+	@$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[cli,dev]'
@@ -20,6 +33,7 @@ SAM_STAMP := $(SAM_VENV)/.installed-stamp
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
 $(SAM_STAMP):
+	@$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli>=1.120'
@@ -31,17 +45,21 @@ sam-venv: $(SAM_STAMP)
 layer: $(STAMP)
 	$(BIN)/python layer/build.py
 
+# dist/chaos_layer-VERSION.tar.gz and dist/chaos_layer-VERSION-py3-none-any.whl, what pip installs
+dist: $(STAMP)
+	rm -f dist/chaos_layer-*
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/chaos_layer-*
+
 template-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
-# sam build needs a python3.12: on PATH, or the newest 3.12 that pyenv has.
+# The example function is built by examples/hello/Makefile (BuildMethod: makefile), so sam build
+# needs only make, whatever Python the machine has. The layer is the prebuilt zip.
 sam-check: $(SAM_STAMP) layer
 	$(SAM) validate --lint --region us-east-1 --template template.yaml
-	@py312=$$(python3.12 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null \
-		|| ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin 2>/dev/null | tail -n 1); \
-	if [ -z "$$py312" ]; then echo "sam build needs a python3.12 on PATH" >&2; exit 1; fi; \
-	echo "sam build (python3.12 from $$py312)"; \
-	PATH="$$py312:$$PATH" $(SAM) build --template template.yaml --build-dir build/sam
+	$(SAM) build --template template.yaml --build-dir build/sam
+	cmp examples/hello/app.py build/sam/HelloFunction/app.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -51,7 +69,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	CHAOS_LAYER_TEST_PY313='$(PYTHON313)' $(BIN)/pytest
 
 test: lint typecheck unit template-lint sam-check
 

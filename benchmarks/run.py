@@ -521,7 +521,7 @@ def machine() -> str:
 
 
 def main() -> int:
-    from chaos_layer.constants import DEFAULT_MAX_AGE
+    from chaos_layer.settings import DEFAULT_MAX_AGE
     from chaos_layer.source import JITTER
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])

@@ -1,20 +1,22 @@
 """Driving experiments: the Python API that the `chaos-layer` CLI (and an experiment runner)
-share. It reads and writes the same two SSM parameters the library reads, validating every
-config with the library's own rules before it is written.
+share. It reads through the library's own reader (chaos_layer.source), so `status` shows
+what functions read, and it validates every config with the library's own rules before
+writing it.
 
 ControlError
- +-- UsageError      a flag or value the user gave makes no sense (a bad duration, ...)
+ +-- UsageError      a setting or value the caller gave makes no sense (a bad duration, ...)
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
  +-- NotFound        the config parameter does not exist
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
 
-Every message is one line a user can act on, and none echoes a parameter's value.
+Every message is one line a user can act on, and none echoes a parameter's value. Messages
+name the caller's settings as `{fields}`: `str()` shows this API's argument names, the CLI
+its flags (`ControlError.message`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import time
@@ -24,9 +26,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from chaos_layer import constants
+from chaos_layer import settings
 from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config, parse_config
 from chaos_layer.exceptions import ConfigError, Problem
+from chaos_layer.source import ParameterReader, Snapshot, Stored, parse
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
 CORE_KEYS = frozenset({"enabled", "experiment", "expires_at", "rate", "faults", "dry_run"})
@@ -34,13 +37,36 @@ KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
 PARAMETER_TYPES = ("String", "SecureString")
 
+# A field of a message, e.g. `{duration}`: a setting the caller gave, named as the caller knows it.
+_FIELD = re.compile(r"\{(\w+)\}")
+# The settings a message may name, and how str() names them: as this API's own arguments
+# (the CLI names its flags instead).
+ARGUMENTS: Mapping[str, str] = {
+    name: name
+    for name in ("parameter", "kill_switch", "region", "profile", "endpoint_url", "duration", "until", "parameter_type")
+} | {"document": "a new document"}
+
 
 class ControlError(Exception):
     """A failure the user can fix; `str()` is one line saying what to do."""
 
+    def __init__(self, message: str) -> None:
+        self.template = message
+        super().__init__(self.message(ARGUMENTS))
+
+    def message(self, names: Mapping[str, str]) -> str:
+        """The message with each `{field}` of ARGUMENTS named as `names` says; any other
+        text in braces (an AWS message, say) is left as it is."""
+
+        def name(match: re.Match[str]) -> str:
+            field = match.group(1)
+            return names.get(field, ARGUMENTS[field]) if field in ARGUMENTS else match.group(0)
+
+        return _FIELD.sub(name, self.template)
+
 
 class UsageError(ControlError):
-    """A flag or value makes no sense."""
+    """A setting or value makes no sense."""
 
 
 class InvalidConfig(ControlError):
@@ -81,89 +107,18 @@ def parse_duration(text: str) -> float:
     """`90s`, `15m`, `2h` or `1h30m`, in seconds."""
     match = _DURATION.fullmatch(text.strip().lower())
     if not text.strip() or match is None:
-        raise UsageError(f"--duration {text!r} is not a duration such as 90s, 15m, 2h or 1h30m")
+        raise UsageError(f"{{duration}} {text!r} is not a duration such as 90s, 15m, 2h or 1h30m")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
-        raise UsageError("--duration must be longer than zero")
+        raise UsageError("{duration} must be longer than zero")
     return float(total)
-
-
-def parse_until(text: str) -> datetime:
-    """An ISO-8601 instant with a UTC offset (or Z), as the config's expires_at takes."""
-    stripped = text.strip()
-    try:
-        value = datetime.fromisoformat(stripped[:-1] + "+00:00" if stripped.endswith(("Z", "z")) else stripped)
-    except ValueError:
-        raise UsageError(f"--until {text!r} is not an ISO-8601 time such as 2026-11-27T15:00:00Z") from None
-    if value.tzinfo is None:
-        raise UsageError(f"--until {text!r} needs a UTC offset, such as Z or +01:00")
-    return value
 
 
 def format_instant(value: datetime | float) -> str:
     """UTC with a Z, to the second: what `start` writes into expires_at."""
     instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
     return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def format_seconds(seconds: float) -> str:
-    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
-    total = max(0, math.ceil(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
-
-
-def parse_rate(text: str) -> float:
-    """`0.05` or `5%`. Range checks are the library's job."""
-    stripped = text.strip()
-    try:
-        value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
-    except ValueError:
-        raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%") from None
-    if not math.isfinite(value):
-        raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%")
-    return value
-
-
-def _number(text: str, flag: str) -> float | int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a number of milliseconds") from None
-    if not math.isfinite(value):
-        raise UsageError(f"{flag} {text!r} is not a number of milliseconds")
-    return int(value) if value.is_integer() else value
-
-
-def latency_fault(spec: str) -> dict[str, Any]:
-    """`300` (milliseconds) or `100-800` (a uniform draw in that range)."""
-    low, dash, high = spec.strip().partition("-")
-    if not dash:
-        return {"type": "latency", "delay_ms": _number(low, "--latency")}
-    return {"type": "latency", "min_ms": _number(low, "--latency"), "max_ms": _number(high, "--latency")}
-
-
-def exception_fault(name: str, message: str | None = None) -> dict[str, Any]:
-    fault: dict[str, Any] = {"type": "exception", "exception": name}
-    if message is not None:
-        fault["message"] = message
-    return fault
-
-
-def status_code_fault(code: int, body: str | None = None) -> dict[str, Any]:
-    fault: dict[str, Any] = {"type": "status_code", "status_code": code}
-    if body is not None:
-        fault["body"] = body
-    return fault
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,8 +139,8 @@ def enable(
     if is_legacy(updated):
         if experiment is not None or expires_at is not None or dry_run is not None:
             raise UsageError(
-                "the config is in chaos-lambda's format, which has no experiment, expiry or dry run;"
-                " give the faults as flags or --file to write a chaos-layer config"
+                "the config is in chaos-lambda's format, which has no experiment, expiry or dry run"
+                "; give {document} to write a chaos-layer config"
             )
         updated["is_enabled"] = True
     else:
@@ -236,7 +191,7 @@ def ssm_client(region: str | None = None, profile: str | None = None, endpoint_u
         try:
             return session.client("ssm", endpoint_url=endpoint_url, config=config)
         except ValueError as error:  # botocore's "Invalid endpoint: ..."
-            raise UsageError(f"--endpoint-url: {error}") from None
+            raise UsageError(f"{{endpoint_url}}: {error}") from None
 
 
 _CREDENTIAL_CODES = frozenset(
@@ -252,20 +207,20 @@ def aws_errors(action: str) -> Iterator[None]:
     try:
         yield
     except boto.NoRegionError:
-        raise AwsError("no AWS region: pass --region or set AWS_REGION") from None
+        raise AwsError("no AWS region: pass {region} or set AWS_REGION") from None
     except boto.NoCredentialsError:
         raise AwsError(
-            "no AWS credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID, or log in (aws sso login)"
+            "no AWS credentials found: pass {profile}, set AWS_PROFILE or AWS_ACCESS_KEY_ID, or log in (aws sso login)"
         ) from None
     except boto.ProfileNotFound as error:
-        raise AwsError(f"{error} (check --profile or AWS_PROFILE)") from None
+        raise AwsError(f"{error} (check {{profile}} or AWS_PROFILE)") from None
     except (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ReadTimeoutError) as error:
         raise AwsError(f"could not reach SSM to {action}: {error}") from None
     except boto.ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         message = str(error.response.get("Error", {}).get("Message", "") or error)
         if code.isdigit():  # not an AWS error: something else answered, e.g. a proxy
-            code, message = f"HTTP {code}", "the endpoint's answer was not from SSM (check --endpoint-url and proxies)"
+            code, message = f"HTTP {code}", "the endpoint's answer was not from SSM (check {endpoint_url} and proxies)"
         message = " ".join(message.split())[:300]
         if code in ("AccessDeniedException", "AccessDenied"):
             raise AwsError(f"access denied: could not {action}: {message}") from None
@@ -274,14 +229,6 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(f"could not {action}: {code}: {message}") from None
     except boto.BotoCoreError as error:
         raise AwsError(f"could not {action}: {error}") from None
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    value: str
-    type: str
-    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -392,75 +339,87 @@ class Status:
 
 
 class Controller:
-    """The config and kill-switch parameters of one deployment, through one SSM client."""
+    """The config and kill-switch parameters of one deployment, through one SSM client.
+
+    `parameter`, `kill_switch` and `max_age` resolve as the library resolves them: the
+    argument, then CHAOS_LAYER_PARAM (or CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH and
+    CHAOS_LAYER_MAX_AGE, then the defaults.
+    """
 
     def __init__(
         self,
         client: Any,
-        parameter: str | None,
-        kill_switch: str = constants.DEFAULT_KILL_SWITCH,
+        parameter: str | None = None,
+        kill_switch: str | None = None,
         *,
-        max_age: float = constants.DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
+        max_age: float | None = None,
     ) -> None:
         self.client = client
-        self._parameter = parameter
-        self.kill_switch = kill_switch
-        self.max_age = max_age
+        self._parameter = settings.resolve_parameter(parameter)
+        self.kill_switch = settings.resolve_kill_switch(kill_switch)
+        self.max_age = settings.resolve_max_age(max_age)
         self.clock = clock
 
     @property
     def parameter(self) -> str:
         if not self._parameter:
-            raise UsageError(f"no config parameter: pass --param or set {constants.PARAM_ENV}")
+            raise UsageError(f"no config parameter: pass {{parameter}} or set {settings.PARAM_ENV}")
         return self._parameter
 
-    # reading
+    # reading, through the library's own reader
 
-    def read(self, name: str) -> Parameter | None:
-        with aws_errors(f"read {name}"):
-            response = self.client.get_parameters(Names=[name], WithDecryption=True)
-        return _find(response, name)
+    def _fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
+        parameter = self.parameter if config else self._parameter or ""
+        names = " and ".join(name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on)
+        reader = ParameterReader(parameter, self.kill_switch, lambda: self.client)
+        with aws_errors(f"read {names}"):
+            return reader.fetch(config=config, kill_switch=kill_switch)
 
-    def read_config(self) -> tuple[Parameter, dict[str, Any]]:
+    def _stored(self, name: str) -> Stored | None:
+        """The config or the kill switch, whichever `name` is."""
+        is_config = name == self._parameter
+        snapshot = self._fetch(config=is_config, kill_switch=not is_config)
+        return snapshot.config if is_config else snapshot.kill_switch
+
+    def killed(self) -> bool:
+        """Whether the kill switch is engaged, by the library's rule."""
+        return self._fetch(config=False).killed
+
+    def read_config(self) -> tuple[Stored, dict[str, Any]]:
         """The config parameter and its JSON object, which may be invalid for this version."""
-        parameter = self.read(self.parameter)
-        if parameter is None:
+        stored = self._fetch(kill_switch=False).config
+        if stored is None:
             raise NotFound(f"parameter {self.parameter} not found")
-        try:
-            document = json.loads(parameter.value)
-        except (json.JSONDecodeError, RecursionError):
-            document = None
-        if not isinstance(document, dict):
-            validate_text(parameter.value)  # names the problem, never the value
-            raise InvalidConfig("the config is invalid", [Problem("", "must be a JSON object")])
-        return parameter, document
+        parsed = parse(stored.value)
+        if parsed.document is None:  # the problems name what is wrong, never the value
+            raise InvalidConfig("the config is invalid", parsed.problems or [Problem("", "must be a JSON object")])
+        return stored, parsed.document
 
     def status(self) -> Status:
         """Config and kill switch read together, as the library reads them."""
-        name, kill = self.parameter, self.kill_switch
-        with aws_errors(f"read {name} and {kill}"):
-            response = self.client.get_parameters(Names=[name, kill], WithDecryption=True)
-        now = self.clock()
-        kill_parameter = _find(response, kill)
-        base = Status(
-            parameter=name,
-            kill_switch=kill,
-            now=now,
+        snapshot = self._fetch()
+        status = Status(
+            parameter=self.parameter,
+            kill_switch=self.kill_switch,
+            now=self.clock(),
             max_age=self.max_age,
-            kill_switch_value=None if kill_parameter is None else kill_parameter.value,
+            kill_switch_value=snapshot.kill_switch_value,
         )
-        parameter = _find(response, name)
-        if parameter is None:
-            return base
-        found = {"found": True, "parameter_type": parameter.type, "version": parameter.version}
-        try:
-            config = load_config(parameter.value)
-        except ConfigError as error:
-            legacy = _is_legacy_text(parameter.value)
-            return _replace(base, **found, legacy=legacy, problems=error.problems)
-        document = json.loads(parameter.value)  # valid, so a JSON object
-        return _replace(base, **found, legacy=is_legacy(document), config=config, document=document)
+        stored = snapshot.config
+        if stored is None:
+            return status
+        parsed = parse(stored.value)
+        return replace(
+            status,
+            found=True,
+            parameter_type=stored.type,
+            version=stored.version,
+            legacy=parsed.legacy,
+            config=parsed.config,
+            document=None if parsed.config is None else parsed.document,
+            problems=parsed.problems,
+        )
 
     # writing
 
@@ -483,14 +442,14 @@ class Controller:
         """Write an enabled config: `document` (with these settings applied), or the
         stored one re-enabled when `document` is None."""
         if duration is not None and until is not None:
-            raise UsageError("give --duration or --until, not both")
+            raise UsageError("give {duration} or {until}, not both")
         now = self.clock()
         expires_at = None
         if duration is not None:
             expires_at = format_instant(now + duration)
         elif until is not None:
             if until.timestamp() <= now:
-                raise UsageError(f"--until {format_instant(until)} has already passed")
+                raise UsageError(f"{{until}} {format_instant(until)} has already passed")
             expires_at = format_instant(until)
         if document is None:
             _, stored = self.read_config()
@@ -507,7 +466,7 @@ class Controller:
         expiry = config.expires_at_epoch()
         if expiry is not None and expiry <= now:
             raise UsageError(
-                f"the config's expires_at ({format_instant(expiry)}) has passed; pass --duration or --until"
+                f"the config's expires_at ({format_instant(expiry)}) has passed; pass {{duration}} or {{until}}"
             )
         return self._put(self.parameter, to_json(updated), parameter_type), config
 
@@ -528,7 +487,7 @@ class Controller:
 
     def _put(self, name: str, value: str, parameter_type: str | None) -> Written:
         if parameter_type is not None and parameter_type not in PARAMETER_TYPES:
-            raise UsageError(f"--type must be {' or '.join(PARAMETER_TYPES)}")
+            raise UsageError(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
         existing = self._describe(name)
         arguments: dict[str, Any] = {"Name": name, "Value": value, "Overwrite": True}
         arguments["Type"] = parameter_type or (existing or {}).get("Type") or "String"
@@ -553,12 +512,12 @@ class Controller:
             if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
                 with aws_errors(f"describe {name}"):
                     raise
-            parameter = self.read(name)
-            if parameter is not None and parameter.type == "SecureString":
+            stored = self._stored(name)
+            if stored is not None and stored.type == "SecureString":
                 raise AwsError(
                     f"access denied to ssm:DescribeParameters, which tells {name}'s KMS key; not writing it"
                 ) from None
-            return None if parameter is None else {"Type": parameter.type}
+            return None if stored is None else {"Type": stored.type}
         except Exception:
             with aws_errors(f"describe {name}"):
                 raise
@@ -566,21 +525,3 @@ class Controller:
             if item.get("Name") == name:
                 return dict(item)
         return None
-
-
-def _find(response: Mapping[str, Any], name: str) -> Parameter | None:
-    for item in response.get("Parameters", []):
-        if item.get("Name") == name or item.get("ARN") == name:
-            return Parameter(item["Name"], item.get("Value", ""), item.get("Type", "String"), item.get("Version"))
-    return None
-
-
-def _is_legacy_text(text: str) -> bool:
-    try:
-        return is_legacy(json.loads(text))
-    except (ValueError, RecursionError):
-        return False
-
-
-def _replace(status: Status, **changes: Any) -> Status:
-    return replace(status, **changes)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import random as random_module
 import time
 from collections.abc import Callable
 from random import Random
 from typing import Any, TypeVar, overload
 
-from chaos_layer import constants
+from chaos_layer import settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
@@ -21,38 +20,6 @@ from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, defa
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def resolve_max_age(max_age: float | None) -> float:
-    """Explicit argument, then CHAOS_LAYER_MAX_AGE, then the default."""
-    if max_age is not None:
-        if max_age < 0:
-            raise ValueError("max_age must be zero or more seconds")
-        return float(max_age)
-    text = os.environ.get(constants.MAX_AGE_ENV)
-    if text is None or not text.strip():
-        return constants.DEFAULT_MAX_AGE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        logger.warning(
-            "%s must be a number of seconds, zero or more; using %g",
-            constants.MAX_AGE_ENV,
-            constants.DEFAULT_MAX_AGE,
-        )
-        return constants.DEFAULT_MAX_AGE
-    return value
-
-
-def resolve_parameter(parameter: str | None) -> str | None:
-    """Explicit argument, then CHAOS_LAYER_PARAM, then chaos-lambda's CHAOS_PARAM."""
-    return parameter or os.environ.get(constants.PARAM_ENV) or os.environ.get(constants.LEGACY_PARAM_ENV) or None
-
-
-def is_disabled() -> bool:
-    return os.environ.get(constants.DISABLED_ENV, "").strip().lower() in constants.TRUTHY
 
 
 @overload
@@ -91,25 +58,21 @@ def inject_fault(
     """
 
     def decorate(function: F) -> F:
-        if is_disabled():
+        if settings.is_disabled():
             return function
-        name = resolve_parameter(parameter)
+        name = settings.resolve_parameter(parameter)
         if name is None:
             logger.warning(
                 "chaos-layer is not injecting into %s: set %s or pass parameter=",
                 getattr(function, "__qualname__", function),
-                constants.PARAM_ENV,
+                settings.PARAM_ENV,
             )
             return function
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
-        reader = ParameterReader(
-            name,
-            kill_switch or os.environ.get(constants.KILL_SWITCH_ENV) or constants.DEFAULT_KILL_SWITCH,
-            factory,
-        )
+        reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
         experiment = Experiment(
             function,
-            ConfigCache(reader, resolve_max_age(max_age), clock or time.time, random or Random()),
+            ConfigCache(reader, settings.resolve_max_age(max_age), clock or time.time, random or Random()),
             random or random_module.Random(),
             sleep or time.sleep,
         )

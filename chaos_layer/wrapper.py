@@ -16,13 +16,12 @@ Only CHAOS_LAYER_HANDLER, set by the function's owner, is imported; nothing read
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from chaos_layer.constants import HANDLER_ENV
 from chaos_layer.decorator import inject_fault
+from chaos_layer.settings import HANDLER_ENV, resolve_handler
 
 WRAPPER_HANDLER = "chaos_layer.wrapper.handler"
 
@@ -73,4 +72,4 @@ def serve(function: Callable[..., Any]) -> Callable[..., Any]:
     return inject_fault(function)
 
 
-handler = serve(load_handler(os.environ.get(HANDLER_ENV)))
+handler = serve(load_handler(resolve_handler()))

@@ -3,7 +3,15 @@
 The zip holds `python/chaos_layer/...` and the runtime dependencies every Lambda Python
 runtime lacks (Powertools and typing_extensions; boto3, botocore and jmespath are in every
 runtime), plus the exec wrapper `chaos-layer` at its root (`/opt/chaos-layer` in Lambda).
-Everything is pure Python, so one zip serves python3.10-3.13 on x86_64 and arm64.
+Everything is pure Python, so one zip serves python3.10-3.14 on x86_64 and arm64.
+
+Lambda's /opt is read-only, so nothing can cache bytecode there: without shipped `.pyc`
+files every cold start compiles the package. The build compiles chaos_layer's modules with
+each Python runtime interpreter it finds here (`python3.X` on PATH, or pyenv's), as
+unchecked-hash `.pyc` files (valid whatever the zip's timestamps say) under `__pycache__`,
+one per version (`module.cpython-312.pyc`), with paths as Lambda sees them (/opt/python/...).
+A runtime whose interpreter is not here gets no bytecode and still runs from the sources;
+the build says which.
 
 The dependencies are the pure wheels from PyPI at the versions installed in the running
 environment (the ones the tests ran against). The zip is reproducible: sorted entries, fixed
@@ -30,13 +38,26 @@ WRAPPER = Path(__file__).resolve().parent / "chaos-layer"
 LAYER_DEPENDENCIES = ("aws-lambda-powertools", "typing-extensions")
 # What every Lambda Python runtime already has (boto3 and what it pulls in).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
-# Modules of the package that only the CLI uses (its dependencies are not in the layer).
-CLI_ONLY = frozenset({"cli", "cli.py", "__main__.py"})
+# What only operators use, never a function: the operator API, the CLI (whose dependencies
+# are not in the layer) and the experiment tooling built on them; a module or a package each.
+OPERATOR_ONLY = frozenset(
+    {"__main__.py", "cli", "control.py", "runner", "runner.py", "report", "report.py", "ctk", "ctk.py"}
+)
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
 DIST_INFO_DROPPED = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Oldest runtime the layer supports: wheels must install for it.
 OLDEST_PYTHON = "3.10"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# The Python runtimes the layer claims (template.yaml's CompatibleRuntimes).
+RUNTIMES = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# Where the layer's python/ folder is in Lambda: compiled code names its files from there.
+LAMBDA_PYTHON_DIR = "/opt/python"
+COMPILE = (
+    "import compileall, py_compile, sys; "
+    "ok = compileall.compile_dir(sys.argv[1], quiet=1, ddir=sys.argv[2], workers=1, "
+    "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH); "
+    "sys.exit(0 if ok else 1)"
+)
 
 
 def normalize(name: str) -> str:
@@ -81,10 +102,56 @@ def copy_package(target: Path) -> None:
     def ignore(directory: str, names: list[str]) -> set[str]:
         dropped = {name for name in names if name == "__pycache__" or name.endswith(".pyc")}
         if Path(directory) == PACKAGE:
-            dropped |= {name for name in names if name in CLI_ONLY}
+            dropped |= {name for name in names if name in OPERATOR_ONLY}
         return dropped
 
     shutil.copytree(PACKAGE, target / "chaos_layer", ignore=ignore)
+
+
+def find_interpreters() -> dict[str, str]:
+    """`version -> interpreter` for each claimed runtime found here: `python3.X` on PATH,
+    else the newest pyenv install of that version."""
+    found: dict[str, str] = {}
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    for version in RUNTIMES:
+        candidates = [shutil.which(f"python{version}")]
+        if pyenv_root.is_dir():
+            installs = sorted(
+                pyenv_root.glob(f"{version}.*"), key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()]
+            )
+            candidates += [str(path / "bin" / f"python{version}") for path in reversed(installs)]
+        for candidate in candidates:
+            if candidate and _reports_version(candidate, version):
+                found[version] = candidate
+                break
+    return found
+
+
+def _reports_version(interpreter: str, version: str) -> bool:
+    try:
+        result = subprocess.run(  # noqa: S603 (an interpreter path we found ourselves)
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and result.stdout.strip() == version
+
+
+def compile_bytecode(package_dir: Path, interpreters: dict[str, str]) -> None:
+    """Unchecked-hash bytecode of the package for every interpreter found; reports the rest."""
+    for interpreter in interpreters.values():
+        command = [interpreter, "-c", COMPILE, str(package_dir), f"{LAMBDA_PYTHON_DIR}/{package_dir.name}"]
+        subprocess.run(command, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})  # noqa: S603
+    missing = [version for version in RUNTIMES if version not in interpreters]
+    compiled = ", ".join(f"python{v}" for v in interpreters) or "none"
+    print(f"layer build: bytecode for {compiled}", file=sys.stderr)
+    if missing:
+        names = ", ".join(f"python{v}" for v in missing)
+        print(
+            f"layer build: no interpreter here for {names}: those runtimes compile the sources at cold start",
+            file=sys.stderr,
+        )
 
 
 def prune(python_dir: Path) -> None:
@@ -125,6 +192,7 @@ def build(output: Path, content: Path) -> None:
     install_dependencies(python_dir, pinned_dependencies())
     copy_package(python_dir)
     prune(python_dir)
+    compile_bytecode(python_dir / "chaos_layer", find_interpreters())
     shutil.copyfile(WRAPPER, content / "chaos-layer")
     (content / "chaos-layer").chmod(0o755)
     write_zip(content, output)

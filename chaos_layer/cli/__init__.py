@@ -3,11 +3,26 @@ layer itself never imports this package."""
 
 from __future__ import annotations
 
+import re
 import sys
+from importlib import metadata
 
 # The top-level packages of the `cli` extra (Click comes with Typer).
 CLI_PACKAGES = frozenset({"typer", "rich", "click"})
-INSTALL_HINT = "chaos-layer: the command line needs its extra packages: pip install 'chaos-layer[cli]'"
+DISTRIBUTION = "chaos-layer"
+_CLI_EXTRA = re.compile(r"""extra\s*==\s*["']cli["']""")
+
+
+def install_hint() -> str:
+    """What to run when the extra is missing: its requirements as installed metadata lists
+    them, which works whether chaos-layer came from a wheel, a checkout or an index."""
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        requirements = []
+    needed = [requirement.partition(";")[0].strip() for requirement in requirements if _CLI_EXTRA.search(requirement)]
+    command = " ".join(f"'{requirement}'" for requirement in needed) or "typer rich"
+    return f"chaos-layer: the command line needs its extra packages: pip install {command}"
 
 
 def main() -> None:
@@ -17,6 +32,6 @@ def main() -> None:
     except ImportError as error:
         if (error.name or "").partition(".")[0] not in CLI_PACKAGES:
             raise
-        print(INSTALL_HINT, file=sys.stderr)
+        print(install_hint(), file=sys.stderr)
         raise SystemExit(1) from None
     app()

@@ -22,11 +22,19 @@ try:  # Typer vendors Click since 0.2x; older versions use Click itself
 except ImportError:  # pragma: no cover
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
-from chaos_layer import __version__, constants, control
+from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import output
-from chaos_layer.config import is_legacy, kill_switch_engaged
-from chaos_layer.decorator import resolve_max_age
+from chaos_layer.cli.options import (
+    AwsOptions,
+    aws_options,
+    exception_fault,
+    latency_fault,
+    parse_rate,
+    parse_until,
+    status_code_fault,
+)
+from chaos_layer.config import is_legacy
 from chaos_layer.exceptions import Problem
 
 PROG = "chaos-layer"
@@ -77,13 +85,23 @@ class Group(TyperGroup):
         except typer.Abort:
             code = fail("aborted", 130)
         except control.InvalidConfig as error:
-            output.problems(sys.stderr, f"{PROG}: error: {error}", error.problems)
+            output.problems(sys.stderr, f"{PROG}: error: {error.message(self.flags())}", error.problems)
             code = EXIT_INVALID
         except control.ControlError as error:
-            code = fail(str(error), next(c for kind, c in EXIT_CODES.items() if isinstance(error, kind)))
+            kind = next(c for kind, c in EXIT_CODES.items() if isinstance(error, kind))
+            code = fail(error.message(self.flags()), kind)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def flags(self) -> dict[str, str]:
+        """How the operator API's messages name a setting here: by its flag (`--param`)."""
+        names = {"document": "the faults as flags or --file"}
+        for command in self.commands.values():
+            for parameter in command.params:
+                if parameter.name and parameter.opts and parameter.opts[0].startswith("--"):
+                    names.setdefault(parameter.name, parameter.opts[0])
+        return names
 
 
 def fail(message: str, code: int) -> int:
@@ -117,61 +135,19 @@ def _root(
     """Drive chaos-layer experiments: write and read the SSM parameters chaos-layer reads."""
 
 
-# Options every AWS command takes.
-Param = Annotated[
-    str | None,
-    typer.Option(
-        "--param",
-        envvar=[constants.PARAM_ENV, constants.LEGACY_PARAM_ENV],
-        help="Config parameter name.",
-        show_default=False,
-    ),
-]
-KillSwitch = Annotated[
-    str,
-    typer.Option("--kill-switch", envvar=constants.KILL_SWITCH_ENV, help="Kill-switch parameter name."),
-]
-Region = Annotated[
-    str | None,
-    typer.Option("--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False),
-]
-Profile = Annotated[
-    str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
-]
-EndpointUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="SSM endpoint URL, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM).",
-        show_default=False,
-    ),
-]
-MaxAge = Annotated[
-    float | None,
-    typer.Option(
-        "--max-age",
-        min=0,
-        help=f"Your functions' cache period in seconds (default: {constants.MAX_AGE_ENV}, else 5).",
-        show_default=False,
-    ),
-]
-
-
 class ParameterType(str, Enum):
     String = "String"
     SecureString = "SecureString"
 
 
-def _controller(
-    param: str | None,
-    kill_switch: str,
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
-    max_age: float | None = None,
-) -> control.Controller:
-    client = client_factory(region=region, profile=profile, endpoint_url=endpoint_url)
-    return control.Controller(client, param, kill_switch, max_age=resolve_max_age(max_age), clock=clock)
+def _option(help: str) -> Any:
+    """A flag whose default (none) is not worth showing."""
+    return typer.Option(help=help, show_default=False)
+
+
+def _controller(aws: AwsOptions) -> control.Controller:
+    client = client_factory(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+    return control.Controller(client, aws.parameter, aws.kill_switch, max_age=aws.max_age, clock=clock)
 
 
 def _read_file(path: str) -> str:
@@ -185,7 +161,9 @@ def _read_file(path: str) -> str:
 
 
 @app.command(cls=fault_flags.FaultCommand)
+@aws_options
 def start(
+    aws: AwsOptions,
     latency: Annotated[
         str | None, typer.Option(help="Add latency: milliseconds (300) or a range (100-800).", show_default=False)
     ] = None,
@@ -211,18 +189,10 @@ def start(
             show_default=False,
         ),
     ] = None,
-    rate: Annotated[
-        str | None, typer.Option(help="Fraction of invocations in the blast radius: 0.05 or 5%.", show_default=False)
-    ] = None,
-    experiment: Annotated[
-        str | None, typer.Option(help="Experiment name for logs and metrics.", show_default=False)
-    ] = None,
-    duration: Annotated[
-        str | None, typer.Option(help="Stop injecting after this long: 90s, 15m, 2h, 1h30m.", show_default=False)
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", show_default=False)
-    ] = None,
+    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.")] = None,
+    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.")] = None,
+    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.")] = None,
+    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.")] = None,
     dry_run: Annotated[
         bool | None,
         typer.Option(
@@ -237,12 +207,6 @@ def start(
             "--type", help="Type of a new config parameter (an existing one keeps its type).", show_default=False
         ),
     ] = None,
-    param: Param = None,
-    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    max_age: MaxAge = None,
 ) -> None:
     """Start an experiment: write an enabled config, validated first.
 
@@ -255,11 +219,11 @@ def start(
         raise control.UsageError("--body needs --status-code")
     faults = []
     if latency is not None:
-        faults.append(control.latency_fault(latency))
+        faults.append(latency_fault(latency))
     if exception is not None:
-        faults.append(control.exception_fault(exception, message))
+        faults.append(exception_fault(exception, message))
     if status_code is not None:
-        faults.append(control.status_code_fault(status_code, body))
+        faults.append(status_code_fault(status_code, body))
     faults += [fault_flags.parse(spec) for spec in fault or []]
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
@@ -278,33 +242,26 @@ def start(
         document = loaded
     elif faults:
         document = control.new_config(faults)
-    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    controller = _controller(aws)
     written, config = controller.start(
         document,
         experiment=experiment,
-        rate=None if rate is None else control.parse_rate(rate),
+        rate=None if rate is None else parse_rate(rate),
         duration=None if duration is None else control.parse_duration(duration),
-        until=None if until is None else control.parse_until(until),
+        until=None if until is None else parse_until(until),
         dry_run=dry_run,
         parameter_type=None if parameter_type is None else parameter_type.value,
     )
     output.started(written, config, controller)
-    killed = controller.read(controller.kill_switch)
-    if killed is not None and kill_switch_engaged(killed.value):
+    if controller.killed():
         output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
 
 
 @app.command()
-def stop(
-    param: Param = None,
-    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    max_age: MaxAge = None,
-) -> None:
+@aws_options
+def stop(aws: AwsOptions) -> None:
     """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it."""
-    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    controller = _controller(aws)
     written = controller.stop()
     if written is None:
         output.say(
@@ -319,52 +276,39 @@ def stop(
 
 
 @app.command()
-def kill(
-    param: Param = None,
-    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    max_age: MaxAge = None,
-) -> None:
+@aws_options
+def kill(aws: AwsOptions) -> None:
     """Engage the kill switch: every function using chaos-layer stops injecting, whatever its config."""
-    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
-    written = controller.kill()
-    output.say(f"Kill switch {written.name} engaged (version {written.version}).")
-    output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+    _switch(aws, engage=True)
 
 
 @app.command()
-def resume(
-    param: Param = None,
-    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    max_age: MaxAge = None,
-) -> None:
+@aws_options
+def resume(aws: AwsOptions) -> None:
     """Release the kill switch: enabled configs inject again."""
-    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
-    written = controller.resume()
-    output.say(f"Kill switch {written.name} released (version {written.version}).")
-    output.propagation("Functions with an enabled config inject again", controller.max_age)
+    _switch(aws, engage=False)
+
+
+def _switch(aws: AwsOptions, *, engage: bool) -> None:
+    controller = _controller(aws)
+    written = controller.kill() if engage else controller.resume()
+    output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} (version {written.version}).")
+    if engage:
+        output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+    else:
+        output.propagation("Functions with an enabled config inject again", controller.max_age)
 
 
 @app.command()
+@aws_options
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-    param: Param = None,
-    kill_switch: KillSwitch = constants.DEFAULT_KILL_SWITCH,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    max_age: MaxAge = None,
+    aws: AwsOptions, as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False
 ) -> None:
     """Show the config, the kill switch, and whether faults are injected right now.
 
     Exits 1 when the config is invalid and 4 when it does not exist (after showing the status).
     """
-    controller = _controller(param, kill_switch, region, profile, endpoint_url, max_age)
+    controller = _controller(aws)
     state = controller.status()
     if as_json:
         typer.echo(json.dumps(state.to_dict(), indent=2))

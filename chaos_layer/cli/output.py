@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chaos_layer import constants
+from chaos_layer import settings
 from chaos_layer.config import Config
-from chaos_layer.control import Controller, Status, Written, format_instant, format_seconds
+from chaos_layer.control import Controller, Status, Written, format_instant
 from chaos_layer.exceptions import Problem
 
 
@@ -33,6 +34,21 @@ def problems(file: IO[str], title: str, found: list[Problem]) -> None:
     console.print(Text(f"{title}:" if found else title, style="red"))
     for problem in found:
         console.print(Text(f"  {problem}"))
+
+
+def format_seconds(seconds: float) -> str:
+    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
 
 
 def percent(rate: float) -> str:
@@ -61,7 +77,7 @@ def propagation(what: str, max_age: float) -> None:
     if max_age == 0:
         when = "on its next invocation (max age 0)"
     else:
-        when = f"within {format_seconds(max_age)}, the cache period ({constants.MAX_AGE_ENV}={max_age:g})"
+        when = f"within {format_seconds(max_age)}, the cache period ({settings.MAX_AGE_ENV}={max_age:g})"
     say(f"{what} {when}.")
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import marshal
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MotoServer, config_json
-from tests.e2e.conftest import CONFIG_PARAMETER, StartLambda, WriteFunction, load_build_module
+from tests.e2e.conftest import CONFIG_PARAMETER, ROOT, StartLambda, WriteFunction, load_build_module
 from tests.e2e.lambda_sim import aws_cli
 
 KILL_SWITCH = "/chaos-layer/kill-switch"
@@ -74,8 +79,71 @@ def test_zip_holds_the_package_its_dependencies_and_an_executable_wrapper(layer_
     assert "python/typing_extensions.py" in infos
     tops = {name.split("/")[1] for name in infos if name.startswith("python/")}
     assert not tops & {"boto3", "botocore", "jmespath", "s3transfer", "urllib3"}  # every runtime has them
-    assert not [name for name in infos if "__pycache__" in name or name.endswith((".pyc", ".so"))]
+    assert not [name for name in infos if name.endswith(".so")]  # one zip for x86_64 and arm64
     assert not [name for name in infos if name.startswith("python/chaos_layer/cli")]
+
+
+def test_the_zip_holds_the_library_without_the_operator_api_and_the_cli(layer_zip: Path) -> None:
+    with zipfile.ZipFile(layer_zip) as archive:
+        shipped = {
+            name.removeprefix("python/")
+            for name in archive.namelist()
+            if name.startswith("python/chaos_layer/") and "/__pycache__/" not in name
+        }
+    package = ROOT / "chaos_layer"
+    tree = {
+        path.relative_to(ROOT).as_posix()
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    left_out = tree - shipped
+    assert {"chaos_layer/control.py", "chaos_layer/cli/__init__.py", "chaos_layer/cli/app.py"} <= left_out
+    assert all(name == "chaos_layer/control.py" or name.startswith("chaos_layer/cli/") for name in left_out)
+    assert shipped <= tree
+    assert {"chaos_layer/schema.json", "chaos_layer/py.typed", "chaos_layer/settings.py"} <= shipped
+
+
+def test_every_module_in_the_zip_imports_without_the_operator_api(opt_dir: Path) -> None:
+    """The library never imports the modules the layer leaves out (nor Typer or Rich)."""
+    code = textwrap.dedent(
+        f"""
+        import importlib, pkgutil, sys
+        sys.path.insert(0, {str(opt_dir / "python")!r})
+        sys.modules["typer"] = sys.modules["rich"] = sys.modules["click"] = None
+        import chaos_layer
+        assert chaos_layer.__file__.startswith({str(opt_dir)!r}), chaos_layer.__file__
+        names = [m.name for m in pkgutil.walk_packages(chaos_layer.__path__, "chaos_layer.")]
+        for name in names:
+            if name != "chaos_layer.wrapper":  # it imports the function's handler at import
+                importlib.import_module(name)
+        print(" ".join(sorted(names)))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    imported = result.stdout.split()
+    assert "chaos_layer.source.ssm" in imported
+    assert not [name for name in imported if name == "chaos_layer.control" or name.startswith("chaos_layer.cli")]
+
+
+def test_bytecode_is_shipped_for_this_interpreter_and_valid_on_a_read_only_opt(layer_zip: Path) -> None:
+    """Lambda's /opt cannot cache bytecode: shipped .pyc files must be unchecked-hash (the
+    zip's 1980 timestamps say nothing) and sit beside their sources, one per version."""
+    with zipfile.ZipFile(layer_zip) as archive:
+        names = set(archive.namelist())
+        tag = sys.implementation.cache_tag
+        compiled = sorted(name for name in names if name.endswith(f".{tag}.pyc"))
+        assert compiled, f"no bytecode for {tag} in the layer"
+        for name in compiled:
+            folder, _, file = name.rpartition("/__pycache__/")
+            assert f"{folder}/{file.split('.')[0]}.py" in names
+            header = archive.read(name)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source not checked
+        code = marshal.loads(archive.read(next(n for n in compiled if n.endswith(f"/decorator.{tag}.pyc")))[16:])
+        assert code.co_filename == "/opt/python/chaos_layer/decorator.py"
+    # only chaos_layer is compiled: nothing else in the layer is imported on its path
+    assert {name.split("/")[1] for name in names if name.endswith(".pyc")} == {"chaos_layer"}
 
 
 def test_the_zip_depends_only_on_the_content_not_on_file_times(layer_zip: Path, tmp_path: Path) -> None:

@@ -6,51 +6,63 @@ from typing import Any
 
 import pytest
 
-from chaos_layer.events import Source, build_response, http_source, replace_status
+from chaos_layer.events import Source, build_response, event_kind, http_source, replace_status
+from tests import sample_events
 
-REST_V1: dict[str, Any] = {
-    "resource": "/orders",
-    "path": "/orders",
-    "httpMethod": "GET",
-    "headers": {"Accept": "application/json"},
-    "multiValueHeaders": {"Accept": ["application/json"]},
-    "requestContext": {"resourcePath": "/orders", "httpMethod": "GET", "stage": "prod"},
-    "body": None,
-    "isBase64Encoded": False,
+REST_V1: dict[str, Any] = sample_events.load("apigateway-rest")
+HTTP_V2: dict[str, Any] = sample_events.load("apigateway-http-v2")
+FUNCTION_URL: dict[str, Any] = sample_events.load("function-url")
+ALB: dict[str, Any] = sample_events.load("alb")
+ALB_MULTI_VALUE: dict[str, Any] = sample_events.load("alb-multi-value")
+LATTICE_V1: dict[str, Any] = sample_events.load("vpc-lattice-v1")
+LATTICE_V2: dict[str, Any] = sample_events.load("vpc-lattice-v2")
+EXPECTED_SOURCE = {
+    "apigateway-rest": Source.API_GATEWAY_V1,
+    "apigateway-http-v2": Source.HTTP_V2,
+    "function-url": Source.HTTP_V2,
+    "alb": Source.ALB,
+    "alb-multi-value": Source.ALB,
+    "vpc-lattice-v1": Source.LATTICE_V1,
+    "vpc-lattice-v2": Source.LATTICE_V2,
 }
-HTTP_V2: dict[str, Any] = {
-    "version": "2.0",
-    "routeKey": "GET /orders",
-    "rawPath": "/orders",
-    "headers": {"accept": "application/json"},
-    "requestContext": {"http": {"method": "GET", "path": "/orders"}, "apiId": "api", "stage": "$default"},
-    "isBase64Encoded": False,
-}
-FUNCTION_URL: dict[str, Any] = {
-    "version": "2.0",
-    "routeKey": "$default",
-    "rawPath": "/",
-    "headers": {"host": "abc.lambda-url.us-east-1.on.aws"},
-    "requestContext": {"domainName": "abc.lambda-url.us-east-1.on.aws", "http": {"method": "GET", "path": "/"}},
-    "isBase64Encoded": False,
-}
-ALB: dict[str, Any] = {
-    "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/tg/1"}},
-    "httpMethod": "GET",
-    "path": "/orders",
-    "headers": {"accept": "application/json"},
-    "body": "",
-    "isBase64Encoded": False,
-}
-ALB_MULTI_VALUE: dict[str, Any] = {
-    "requestContext": ALB["requestContext"],
-    "httpMethod": "GET",
-    "path": "/orders",
-    "multiValueHeaders": {"accept": ["application/json"]},
-    "multiValueQueryStringParameters": {},
-    "body": "",
-    "isBase64Encoded": False,
-}
+
+
+def test_every_sample_event_is_classified_by_these_tests() -> None:
+    assert sorted((*sample_events.HTTP_EVENTS, *sample_events.NON_HTTP_EVENTS)) == sample_events.all_names()
+    assert set(EXPECTED_SOURCE) == set(sample_events.HTTP_EVENTS)
+
+
+@pytest.mark.parametrize("name", sample_events.HTTP_EVENTS)
+def test_http_sample_events_are_recognised(name: str) -> None:
+    assert http_source(sample_events.load(name)) is EXPECTED_SOURCE[name]
+
+
+@pytest.mark.parametrize("name", sample_events.NON_HTTP_EVENTS)
+def test_other_sample_events_are_not_http_sources(name: str) -> None:
+    assert http_source(sample_events.load(name)) is Source.OTHER
+
+
+# The minimal shapes of SPEC's rule, one key at a time.
+@pytest.mark.parametrize(
+    ("event", "source"),
+    [
+        ({"httpMethod": "GET", "requestContext": {}}, Source.API_GATEWAY_V1),
+        ({"httpMethod": "GET"}, Source.OTHER),
+        ({"httpMethod": "GET", "requestContext": {}, "methodArn": "arn", "type": "REQUEST"}, Source.OTHER),
+        ({"httpMethod": "GET", "requestContext": {"elb": {}}}, Source.ALB),
+        ({"requestContext": {"elb": {}}}, Source.ALB),
+        ({"version": "2.0", "requestContext": {"http": {}}}, Source.HTTP_V2),
+        ({"version": "2.0", "requestContext": {"http": {}}, "routeArn": "arn", "type": "REQUEST"}, Source.OTHER),
+        ({"version": "2.0", "requestContext": {}}, Source.OTHER),
+        ({"version": "1.0", "requestContext": {"http": {}}}, Source.OTHER),
+        ({"version": "2.0", "requestContext": {"serviceNetworkArn": "arn"}}, Source.LATTICE_V2),
+        ({"method": "GET", "raw_path": "/"}, Source.LATTICE_V1),
+        ({"method": "GET"}, Source.OTHER),
+        ({"type": "TOKEN", "methodArn": "arn", "authorizationToken": "x"}, Source.OTHER),
+    ],
+)
+def test_the_spec_rule_on_minimal_shapes(event: object, source: Source) -> None:
+    assert http_source(event) is source
 
 
 @pytest.mark.parametrize(
@@ -100,6 +112,38 @@ def test_alb_with_multi_value_headers_gets_multi_value_headers() -> None:
         "body": "",
         "isBase64Encoded": False,
     }
+
+
+@pytest.mark.parametrize("event", [LATTICE_V1, LATTICE_V2])
+def test_vpc_lattice_response_has_a_status_description(event: dict[str, Any]) -> None:
+    assert build_response(event, 503, "busy", {"Retry-After": "1"}) == {
+        "statusCode": 503,
+        "statusDescription": "503 Service Unavailable",
+        "headers": {"Retry-After": "1"},
+        "body": "busy",
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize("event", [LATTICE_V1, LATTICE_V2])
+def test_vpc_lattice_replaced_status_gets_its_description(event: dict[str, Any]) -> None:
+    replaced = replace_status(event, {"statusCode": 200, "headers": {}, "body": "ok"}, 502, {})
+    assert replaced["statusDescription"] == "502 Bad Gateway"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("sqs", "aws:sqs"),
+        ("kinesis", "aws:kinesis"),
+        ("sns", "aws:sns"),
+        ("apigateway-authorizer-token", "authorizer"),
+        ("eventbridge", "non-HTTP"),
+        ("alb", "alb"),
+    ],
+)
+def test_event_kind_names_the_source_for_warnings(name: str, kind: str) -> None:
+    assert event_kind(sample_events.load(name)) == kind
 
 
 def test_alb_status_description_of_an_unassigned_code() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import subprocess
 import sys
+from types import ModuleType
 
 import chaos_layer
 
@@ -13,6 +14,17 @@ def test_exports_exactly_the_public_names() -> None:
     assert sorted(chaos_layer.__all__) == ["ConfigError", "InjectedFault", "__version__", "inject_fault"]
     for name in chaos_layer.__all__:
         assert getattr(chaos_layer, name) is not None
+
+
+def test_every_public_member_is_exported() -> None:
+    """As httpx's test does: a name added to the package but not to __all__ (or the other
+    way round) fails here. Submodules (wrapper, cli, control, ...) are imported by name."""
+    members = [
+        name
+        for name, value in vars(chaos_layer).items()
+        if (not name.startswith("_") or name == "__version__") and not isinstance(value, ModuleType)
+    ]
+    assert sorted(chaos_layer.__all__) == sorted(members)
 
 
 def test_version_matches_the_distribution() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chaos_layer.source import BACKOFF_CAP, ConfigCache, ParameterReader, Reading
+from chaos_layer.source import BACKOFF_CAP, ConfigCache, ParameterReader, Reading, parse
+from chaos_layer.source.ssm import find, split_selector
 
 CONFIG = "/chaos-layer/orders"
 KILL = "/chaos-layer/kill-switch"
@@ -256,3 +257,115 @@ class TestConfigCache:
         cache.invoke()
         cache.invoke()
         assert len(caplog.records) == 3
+
+
+ARN_PREFIX = "arn:aws:ssm:us-east-1:123456789012:parameter"
+ARN = ARN_PREFIX + CONFIG
+
+
+class VersionedSSM:
+    """GetParameters as SSM answers it for labels, versions and ARNs: an item per location,
+    Name without the selector, Selector echoed (`echo_selector=False`: as moto does)."""
+
+    def __init__(self, echo_selector: bool = True) -> None:
+        self.echo_selector = echo_selector
+        self.versions = {CONFIG: ["v1", "v2", "v3"], KILL: ["off", "on"]}
+        self.labels = {(CONFIG, "stable"): 1, (KILL, "released"): 1}
+
+    def get_parameters(self, Names: list[str], WithDecryption: bool) -> dict[str, Any]:
+        found, invalid = [], []
+        for requested in Names:
+            name, _, selector = requested.removeprefix(ARN_PREFIX).partition(":")
+            versions = self.versions.get(name, [])
+            number = self.labels.get((name, selector), int(selector) if selector.isdigit() else None)
+            if not selector:
+                number = len(versions)
+            if number is None or not 1 <= number <= len(versions):
+                invalid.append(requested)
+                continue
+            item: dict[str, Any] = {
+                "Name": name,
+                "Type": "String",
+                "Value": versions[number - 1],
+                "Version": number,
+                "ARN": ARN_PREFIX + name,
+            }
+            if selector and self.echo_selector:
+                item["Selector"] = f":{selector}"
+            found.append(item)
+        return {"Parameters": found, "InvalidParameters": invalid}
+
+
+class TestLocations:
+    """Names, ARNs, `:label` and `:version` select the same value for every caller."""
+
+    @pytest.mark.parametrize("echo_selector", [True, False], ids=["ssm", "moto"])
+    @pytest.mark.parametrize(
+        ("config", "kill_switch", "expected"),
+        [
+            (CONFIG, KILL, ("v3", 3, "on")),
+            (f"{CONFIG}:stable", f"{KILL}:released", ("v1", 1, "off")),
+            (f"{CONFIG}:2", f"{KILL}:2", ("v2", 2, "on")),
+            (ARN, KILL, ("v3", 3, "on")),
+            (f"{ARN}:stable", f"{KILL}:1", ("v1", 1, "off")),
+            (f"{ARN}:2", KILL, ("v2", 2, "on")),
+        ],
+    )
+    def test_each_location_finds_its_own_value(
+        self, echo_selector: bool, config: str, kill_switch: str, expected: tuple[str, int, str]
+    ) -> None:
+        ssm = VersionedSSM(echo_selector)
+        snapshot = ParameterReader(config, kill_switch, lambda: ssm).fetch()
+        assert snapshot.config is not None
+        assert snapshot.kill_switch is not None
+        assert (snapshot.config.value, snapshot.config.version, snapshot.kill_switch.value) == expected
+        assert snapshot.config.name == CONFIG
+
+    def test_a_missing_version_or_label_is_a_missing_parameter(self) -> None:
+        for config in (f"{CONFIG}:9", f"{CONFIG}:nope"):
+            reading = ParameterReader(config, f"{KILL}:released", VersionedSSM).read()
+            assert reading.problem == f"parameter {config} not found"
+
+    def test_an_item_with_a_selector_does_not_answer_the_bare_name(self) -> None:
+        items = [{"Name": CONFIG, "Selector": ":stable", "Value": "v1", "Version": 1}]
+        assert find(items, CONFIG) is None
+        assert find(items, f"{CONFIG}:stable") is items[0]
+
+    def test_without_an_echoed_selector_a_version_must_match(self) -> None:
+        items = [{"Name": CONFIG, "Value": "v1", "Version": 1}]
+        assert find(items, f"{CONFIG}:2") is None
+        assert find(items, f"{CONFIG}:1") is items[0]
+
+    @pytest.mark.parametrize(
+        ("location", "parts"),
+        [
+            ("/a/b", ("/a/b", "")),
+            ("/a/b:live", ("/a/b", "live")),
+            ("name", ("name", "")),
+            (ARN, (ARN, "")),
+            (f"{ARN}:7", (ARN, "7")),
+        ],
+    )
+    def test_split_selector(self, location: str, parts: tuple[str, str]) -> None:
+        assert split_selector(location) == parts
+
+
+class TestParse:
+    def test_a_valid_config_keeps_its_document(self) -> None:
+        parsed = parse(VALID)
+        assert parsed.config is not None
+        assert parsed.problems == []
+        assert parsed.document == json.loads(VALID)
+        assert not parsed.legacy
+
+    def test_an_invalid_object_keeps_its_document_and_lists_problems(self) -> None:
+        parsed = parse('{"fault_type": "latency", "is_enabled": true}')
+        assert parsed.config is None
+        assert parsed.legacy
+        assert [str(p) for p in parsed.problems] == ["delay: is required"]
+
+    @pytest.mark.parametrize("text", ["[1]", "nope", '"text"'])
+    def test_not_an_object(self, text: str) -> None:
+        parsed = parse(text)
+        assert (parsed.config, parsed.document, parsed.legacy) == (None, None, False)
+        assert parsed.problems
