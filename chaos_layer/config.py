@@ -10,13 +10,18 @@ from typing import Any, TypeGuard
 
 from chaos_layer.blast_radius import COHORT, MATCH, TARGETS, Check, Cohort, Match, Targets
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
-from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Number, Text, Timestamp, derived, field
+from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Kind, Number, Text, Timestamp, derived, field
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import FAULTS, Fault
 from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
 BLAST_RADIUS = "blast radius"  # the README section that documents a key
+
+
+def blast_radius_control(kind: Kind, doc: str) -> Any:
+    """A blast-radius control: optional, documented with the others."""
+    return field(kind, doc, default=None, section=BLAST_RADIUS)
 
 
 class Config(Declared, kw_only=False):
@@ -69,23 +74,14 @@ class Config(Declared, kw_only=False):
         default=False,
         section=BLAST_RADIUS,
     )
-    targets: Targets | None = field(
-        TARGETS,
-        "Only these functions (glob patterns on the name) and aliases or versions.",
-        default=None,
-        section=BLAST_RADIUS,
+    targets: Targets | None = blast_radius_control(
+        TARGETS, "Only these functions (glob patterns on the name) and aliases or versions."
     )
-    match: Match | None = field(
-        MATCH,
-        "Conditions on the event, all of which must hold for an invocation to be in the blast radius.",
-        default=None,
-        section=BLAST_RADIUS,
+    match: Match | None = blast_radius_control(
+        MATCH, "Conditions on the event, all of which must hold for an invocation to be in the blast radius."
     )
-    cohort: Cohort | None = field(
-        COHORT,
-        "The same percent of users (or tenants, ...) every time: the values at key in the event.",
-        default=None,
-        section=BLAST_RADIUS,
+    cohort: Cohort | None = blast_radius_control(
+        COHORT, "The same percent of users (or tenants, ...) every time: the values at key in the event."
     )
     # The controls' checks, cheapest first; empty without controls, so they cost nothing.
     checks: tuple[Check, ...] = derived()

@@ -17,22 +17,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from chaos_layer import contract
 from chaos_layer.config import BLAST_RADIUS, LEGACY_KEYS, Config
-from chaos_layer.contract import (
-    REQUIRED,
-    Boolean,
-    Choice,
-    Declared,
-    Field,
-    Kind,
-    ListOf,
-    Names,
-    Nested,
-    Number,
-    StringMap,
-    Text,
-    Timestamp,
-)
+from chaos_layer.contract import REQUIRED, Choice, Declared, Field, Kind
 from chaos_layer.faults import FAULT_TYPES, Fault, FaultList
 from chaos_layer.faults.base import MAX_WAIT_MS
 
@@ -111,34 +98,34 @@ def field_schema(declared: Field, defs: dict[str, Any]) -> dict[str, Any]:
 
 def kind_schema(kind: Kind, defs: dict[str, Any], item: bool = False) -> dict[str, Any]:
     """The JSON Schema of a value of `kind` (`item`: as a list's item)."""
-    if isinstance(kind, Boolean):
+    if isinstance(kind, contract.Boolean):
         return {"type": "boolean"}
-    if isinstance(kind, Text):
+    if isinstance(kind, contract.Text):
         return text_schema(kind, item)
-    if isinstance(kind, Number):
+    if isinstance(kind, contract.Number):
         schema: dict[str, Any] = {"type": "integer" if kind.integer else "number"}
         schema.update({k: plain(v) for k, v in (("minimum", kind.minimum), ("maximum", kind.maximum)) if v is not None})
         return schema
-    if isinstance(kind, StringMap):
+    if isinstance(kind, contract.StringMap):
         return {"type": "object", "additionalProperties": {"type": "string"}}
-    if isinstance(kind, Timestamp):
+    if isinstance(kind, contract.Timestamp):
         # The forms every validator's date-time takes; Python reads a few more.
         offset = "([Zz]|[+-][0-9]{2}:[0-9]{2})"
         pattern = f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?{offset}$"
         return {"type": "string", "format": "date-time", "pattern": pattern}
-    if isinstance(kind, Names):
+    if isinstance(kind, contract.Names):
         return {"enum": sorted(kind.documented)}
-    if isinstance(kind, ListOf):
+    if isinstance(kind, contract.ListOf):
         schema = {"type": "array", "minItems": 1} if kind.non_empty else {"type": "array"}
         return {**schema, "items": kind_schema(kind.item, defs, item=True)}
-    if isinstance(kind, Nested):
+    if isinstance(kind, contract.Nested):
         return {"$ref": f"#/$defs/{nested_schema(kind.declared, defs)}"}
     if isinstance(kind, FaultList):
         return {"type": "array", "items": {"$ref": f"#/$defs/{faults_schema(defs)}"}}
     return {}  # any JSON value
 
 
-def text_schema(kind: Text, item: bool) -> dict[str, Any]:
+def text_schema(kind: contract.Text, item: bool) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     if kind.format:
         schema["format"] = kind.format
@@ -296,15 +283,20 @@ def label(kind: Kind) -> str:
     """What a value of `kind` is, in the README's words."""
     if kind.label:
         return kind.label
-    if isinstance(kind, Number):
+    if isinstance(kind, contract.Number):
         low, high = (None if v is None else f"{v:g}" for v in (kind.minimum, kind.maximum))
         span = f"{low}..{high}" if low and high else f">= {low}" if low else f"<= {high}" if high else ""
         return f"{'whole number' if kind.integer else 'number'} {span}".strip()
-    if isinstance(kind, ListOf):
+    if isinstance(kind, contract.ListOf):
         item = label(kind.item)
         return "list of " + (item.replace("number", "numbers", 1) if "number" in item else f"{item}s")
-    names = {Boolean: "bool", Text: "string", StringMap: "object of strings", Timestamp: "ISO-8601 with offset"}
-    names.update({Names: "name", Nested: "object", FaultList: "list of faults"})
+    names = {
+        contract.Boolean: "bool",
+        contract.Text: "string",
+        contract.StringMap: "object of strings",
+        contract.Timestamp: "ISO-8601 with offset",
+    }
+    names.update({contract.Names: "name", contract.Nested: "object", FaultList: "list of faults"})
     return next((name for cls, name in names.items() if isinstance(kind, cls)), "any JSON value")
 
 
@@ -348,7 +340,7 @@ def blast_radius_table() -> str:
     for declared in keys:
         control = _declared(declared)
         if control is not None:
-            where = f"`{declared.name}[]`" if isinstance(declared.kind, ListOf) else f"`{declared.name}`"
+            where = f"`{declared.name}[]`" if isinstance(declared.kind, contract.ListOf) else f"`{declared.name}`"
             rows += _rows(control, control.config_fields, where)
     return f"{controls}\n{_table(['control', 'key', 'value', 'default', 'meaning'], rows)}"
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -157,34 +158,26 @@ def _remember(host: Any, addresses: list[str]) -> None:
             rule.resolved.update(normalize_host(a) for a in addresses)
 
 
-def _getaddrinfo(original: Any) -> Callable[..., Any]:
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        results = original(host, *args, **kwargs)
-        if _PATCHES.rules:
-            _remember(host, [str(r[4][0]) for r in results if r[0] in (socket.AF_INET, socket.AF_INET6)])
-        return results
+def _resolver(addresses: Callable[[Any], list[str]]) -> Callable[[Any], Callable[..., Any]]:
+    """Patches a name lookup so that, while a denylist is in force, the addresses a denied
+    name resolves to (`addresses` of its result) are remembered."""
 
-    return getaddrinfo
+    def wrap(original: Any) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(host, *args, **kwargs)
+            if _PATCHES.rules:
+                _remember(host, addresses(result))
+            return result
 
+        return resolve
 
-def _gethostbyname(original: Any) -> Callable[..., Any]:
-    def gethostbyname(host: Any) -> Any:
-        address = original(host)
-        if _PATCHES.rules:
-            _remember(host, [address])
-        return address
-
-    return gethostbyname
+    return wrap
 
 
-def _gethostbyname_ex(original: Any) -> Callable[..., Any]:
-    def gethostbyname_ex(host: Any) -> Any:
-        result = original(host)
-        if _PATCHES.rules:
-            _remember(host, list(result[2]))
-        return result
-
-    return gethostbyname_ex
+_getaddrinfo = _resolver(lambda infos: [str(i[4][0]) for i in infos if i[0] in (socket.AF_INET, socket.AF_INET6)])
+_gethostbyname = _resolver(lambda address: [address])
+_gethostbyname_ex = _resolver(lambda result: list(result[2]))
 
 
 def _targets() -> list[_patches.Target]:
