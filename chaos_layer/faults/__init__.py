@@ -43,10 +43,14 @@ class Registry(Mapping[str, type[Fault]]):
         if loaded is None:
             if name not in self._names:
                 raise KeyError(name)
-            module = importlib.import_module(f"{__name__}.{name}")  # one of ours: `name` is in the registry
-            found = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Fault)]
+            # Only a name of the registry is imported, never another string from a config.
+            module = importlib.import_module(f"{__name__}.{name}")
+            found = (v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Fault))
             loaded = self._loaded[name] = next(v for v in found if getattr(v, "type", None) == name)
         return loaded
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
