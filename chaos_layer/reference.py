@@ -338,14 +338,15 @@ def blast_radius_table() -> str:
     controls = _table(["key", "value", "default", "meaning"], (row[1:] for row in _rows(Config, keys, "")))
     rows: list[list[str]] = []
     for declared in keys:
-        control = _declared(declared)
+        control = declared_object(declared)
         if control is not None:
             where = f"`{declared.name}[]`" if isinstance(declared.kind, contract.ListOf) else f"`{declared.name}`"
             rows += _rows(control, control.config_fields, where)
     return f"{controls}\n{_table(['control', 'key', 'value', 'default', 'meaning'], rows)}"
 
 
-def _declared(declared: Field) -> type[Declared] | None:
+def declared_object(declared: Field) -> type[Declared] | None:
+    """The declared class a field's value is (a blast-radius control), if it is one."""
     kind: Any = declared.kind
     inner = getattr(kind, "declared", None) or getattr(getattr(kind, "item", None), "declared", None)
     return inner if isinstance(inner, type) and issubclass(inner, Declared) else None
@@ -375,18 +376,16 @@ def blocks(text: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    for path, fresh in ((SCHEMA_PATH, schema_text), (README_PATH, lambda: readme_text(README_PATH.read_text()))):
-        text = fresh()
-        if path.read_text(encoding="utf-8") != text:
-            stale.append(path.name)
-            if not check:
-                path.write_text(text, encoding="utf-8")
-    if check and stale:
-        print(f"stale: {', '.join(stale)}; run python -m chaos_layer.reference", file=sys.stderr)
+    current = {path: path.read_text(encoding="utf-8") for path in (SCHEMA_PATH, README_PATH)}
+    fresh = {SCHEMA_PATH: schema_text(), README_PATH: readme_text(current[README_PATH])}
+    stale = [path for path, text in fresh.items() if text != current[path]]
+    names = ", ".join(path.name for path in stale)
+    if "--check" in argv and stale:
+        print(f"stale: {names}; run python -m chaos_layer.reference", file=sys.stderr)
         return 1
-    print(f"{'rewrote' if stale else 'up to date'}: {', '.join(stale) or 'schema.json, README.md'}")
+    for path in stale:
+        path.write_text(fresh[path], encoding="utf-8")
+    print(f"rewrote: {names}" if stale else "up to date: schema.json, README.md")
     return 0
 
 

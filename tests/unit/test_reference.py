@@ -40,7 +40,7 @@ def test_the_readme_has_the_config_and_blast_radius_tables() -> None:
 def declared_classes() -> list[type[Declared]]:
     found: list[type[Declared]] = [Config, Fault, *FAULT_TYPES.values()]
     for declared in Config.config_fields:
-        control = reference._declared(declared)
+        control = reference.declared_object(declared)
         if control is not None:
             found.append(control)
     return found
