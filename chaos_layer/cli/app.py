@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
 
 from chaos_layer import __version__, constants, control
 from chaos_layer.cli import output
+from chaos_layer.cli import run as run_commands
 from chaos_layer.config import is_legacy, kill_switch_engaged
 from chaos_layer.decorator import resolve_max_age
 from chaos_layer.exceptions import Problem
@@ -395,3 +396,6 @@ def validate_command(
 def schema() -> None:
     """Print the config's JSON Schema (draft 2020-12), for editors."""
     typer.echo(resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8"), nl=False)
+
+
+run_commands.register(app, EXIT_CODES)  # run, report
