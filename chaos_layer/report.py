@@ -206,7 +206,12 @@ def _strip(readings: Sequence[Mapping[str, Any]]) -> str:
 # charts
 
 
-def _chart(title: str, secondary_title: str | None = None) -> Any:
+BLUE, RED, GREY = "#0969da", "#cf222e", "#8c959f"
+Series = tuple[str, list[tuple[datetime, float]], dict[str, Any], str]  # title, points, options, colour
+
+
+def _draw(title: str, series: list[Series]) -> str:
+    """One time chart, each series in its own colour (pygal colours series by position)."""
     import pygal
     from pygal.style import Style
 
@@ -215,15 +220,15 @@ def _chart(title: str, secondary_title: str | None = None) -> Any:
         plot_background="white",
         foreground="#24292f",
         foreground_strong="#24292f",
-        foreground_subtle="#8c959f",
-        colors=("#0969da", "#cf222e", "#cf222e", "#8250df", "#bf3989"),
+        foreground_subtle=GREY,
+        colors=tuple(colour for *_, colour in series),
         font_family="system-ui, sans-serif",
         label_font_size=12,
         major_label_font_size=12,
         legend_font_size=13,
         title_font_size=15,
     )
-    return pygal.DateTimeLine(
+    chart = pygal.DateTimeLine(
         js=[],  # pygal's tooltip script would load from the network
         disable_xml_declaration=True,
         style=style,
@@ -233,61 +238,85 @@ def _chart(title: str, secondary_title: str | None = None) -> Any:
         x_value_formatter=lambda value: value.strftime("%H:%M:%S"),
         x_label_rotation=0,
         truncate_label=-1,
+        truncate_legend=-1,
+        include_x_axis=True,  # values against zero, not against each other
         legend_at_bottom=True,
         legend_at_bottom_columns=4,
         dots_size=3,
-        show_minor_x_labels=True,
-        y_title=secondary_title,
         print_values=False,
     )
+    for name, points, options, _ in series:
+        chart.add(name, points, **options)
+    return _svg(chart)
 
 
 def _ramp_chart(journal: Mapping[str, Any]) -> str:
     steps = journal.get("steps") or []
     if not steps:
         return ""
-    chart = _chart("Rate of the ramp steps (% of invocations)")
+    series: list[Series] = [
+        ("rate (%)", _rate_points(journal), {"show_dots": False, "stroke_style": {"width": 3}}, BLUE)
+    ]
+    breach = journal.get("breach")
+    at = _time(breach.get("at")) if isinstance(breach, Mapping) else None
+    if isinstance(breach, Mapping) and at is not None and breach.get("step"):
+        rate = float((steps[int(breach["step"]) - 1] or {}).get("rate") or 0) * 100
+        series.append((f"breach: {breach.get('check')}", [(at, rate)], {"dots_size": 8}, RED))
+    return _draw("Rate of the ramp steps (% of invocations)", series)
+
+
+def _rate_points(journal: Mapping[str, Any]) -> list[tuple[datetime, float]]:
+    """The ramp as a step line: each step's rate from its start to its end (or the stop)."""
     points: list[tuple[datetime, float]] = []
-    for step in steps:
+    for step in journal.get("steps") or []:
         rate = float(step.get("rate") or 0) * 100
         start = _time(step.get("started_at"))
         end = _time(step.get("ended_at")) or _time(_stopped_at(journal)) or _time(step.get("ends_at"))
-        if start is None:
-            continue
-        points += [(start, rate)] + ([(end, rate)] if end is not None else [])
-    chart.add("rate (%)", points, show_dots=False, stroke_style={"width": 3})
-    breach = journal.get("breach")
-    if isinstance(breach, Mapping) and _time(breach.get("at")) is not None and breach.get("step"):
-        rate = float((steps[int(breach["step"]) - 1] or {}).get("rate") or 0) * 100
-        chart.add(f"breach: {breach.get('check')}", [(_time(breach.get("at")), rate)], dots_size=8)
-    return _svg(chart)
+        if start is not None:
+            points += [(start, rate)] + ([(end, rate)] if end is not None else [])
+    return points
 
 
 def _metric_chart(
     journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]
 ) -> str:
-    values = [(_time(r.get("at")), r.get("value")) for r in readings if isinstance(r.get("value"), (int, float))]
-    points = [(at, float(value)) for at, value in values if at is not None and isinstance(value, (int, float))]
+    points = []
+    for reading in readings:
+        at, value = _time(reading.get("at")), reading.get("value")
+        if at is not None and isinstance(value, (int, float)):
+            points.append((at, float(value)))
     if not points:
         return "<p class='note'>No datapoint was read.</p>"
-    chart = _chart(f"{definition.get('statistic')} of {definition.get('name')}")
-    chart.add("value", points)
+    series: list[Series] = [("value", points, {}, BLUE)]
     first, last = points[0][0], points[-1][0]
-    for key, label in (("max", "max"), ("min", "min")):
+    dashed = {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "8, 5"}}
+    for key in ("max", "min"):
         bound = definition.get(key)
         if isinstance(bound, (int, float)):
-            chart.add(f"{label} {bound:g}", [(first, float(bound)), (last, float(bound))], show_dots=False,
-                      stroke_style={"width": 2, "dasharray": "8, 5"})  # fmt: skip
+            series.append((f"{key} {bound:g}", [(first, float(bound)), (last, float(bound))], dashed, RED))
+    ramp = _rate_points(journal)
+    if ramp:  # the ramp on the right-hand axis, to read each value against its step
+        dotted = {"secondary": True, "show_dots": False, "stroke_style": {"width": 1, "dasharray": "2, 3"}}
+        series.append(("rate (%), right axis", ramp, dotted, GREY))
     breach = journal.get("breach")
     if isinstance(breach, Mapping) and breach.get("check") == definition.get("check"):
         at, value = _time(breach.get("at")), breach.get("value")
         if at is not None and isinstance(value, (int, float)):
-            chart.add("breach", [(at, float(value))], dots_size=8)
-    return _svg(chart)
+            series.append(("breach", [(at, float(value))], {"dots_size": 8}, RED))
+    return _draw(f"{definition.get('statistic')} of {definition.get('name')}", series)
 
 
 def _svg(chart: Any) -> str:
-    return f"<div class='chart'>{chart.render(is_unicode=True)}</div>"
+    """The chart as inline SVG, without the script pygal embeds for its optional tooltips (it
+    would carry titles and legends as JavaScript; serialized as XML they are escaped text)."""
+    from xml.etree import ElementTree
+
+    tree = chart.render_tree()
+    for parent in list(tree.iter()):
+        for child in list(parent):
+            if isinstance(child.tag, str) and child.tag.rpartition("}")[2] == "script":
+                parent.remove(child)
+    return f"<div class='chart'>{ElementTree.tostring(tree, encoding='unicode')}</div>"
 
 
 # small helpers

@@ -122,7 +122,7 @@ def load_experiment(path: str) -> tuple[Experiment, str]:
             text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-    return parse_experiment(decode(text, json_only=path.lower().endswith(".json"), name=path)), text
+    return parse_experiment(decode(text, json_only=path.lower().endswith(".json"), name=path), path), text
 
 
 def decode(text: str, *, json_only: bool = False, name: str = "the experiment file") -> object:
@@ -150,7 +150,10 @@ def _invalid(name: str, problems: list[Problem]) -> control.InvalidConfig:
 def parse_experiment(document: object, name: str = "the experiment file") -> Experiment:
     """Validate a decoded experiment file; raises InvalidConfig listing every problem."""
     problems: list[Problem] = []
-    _plain_data(document, "", problems)
+    if not isinstance(document, Mapping):
+        problems.append(Problem("", f"must be an object, not {describe(document)}"))
+    else:
+        _plain_data(document, "", problems)
     if problems:
         raise _invalid(name, problems)
     fields = Fields(document, "", problems)
@@ -375,10 +378,13 @@ class SignalGuard:
         self.received: list[int] = []
         self._raised = False
         self._depth = 0
+        self._entered = 0
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> SignalGuard:
-        if threading.current_thread() is threading.main_thread():
+        """Installs the handlers; nested uses keep the outermost's."""
+        self._entered += 1
+        if self._entered == 1 and threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -386,6 +392,9 @@ class SignalGuard:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        self._entered -= 1
+        if self._entered:
+            return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -49,8 +50,12 @@ class Display:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._live is not None:
             self._live.stop()
+            self._live = None
 
     def say(self, text: str, level: str = "info") -> None:
         if self.live_mode and level == "detail":
@@ -196,7 +201,8 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console.print(Text(f"Experiment {experiment.name}: {experiment.hypothesis}", style="bold"))
         console.print(Text(f"Journal: {path}"))
         display = Display(console, clock)
-        with display:
+        guard = runner.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
+        with guard, display:
             outcome = runner.Runner(
                 experiment,
                 controller,
@@ -206,11 +212,19 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 clock=clock,
                 sleep=sleep,
                 idle_max_age=idle,
+                guard=guard,
                 error_exit_code=exit_code,
             ).run()
-        style = VERDICT_STYLES.get(outcome.verdict.value, "bold yellow")
-        console.print(Text(f"Verdict: {outcome.verdict.value}. {outcome.reason}", style=style))
-        console.print(Text(f"Journal: {path} (chaos-layer report {path} -o report.html)"))
+            with guard.shielded(deliver=False):
+                display.close()
+                style = VERDICT_STYLES.get(outcome.verdict.value, "bold yellow")
+                console.print(Text(f"Verdict: {outcome.verdict.value}. {outcome.reason}", style=style))
+                console.print(Text(f"Journal: {path} (chaos-layer report {path} -o report.html)"))
+        if guard.received:
+            # Interrupted, stopped, and on the way out: another Ctrl-C must not turn exit code
+            # 130 into death by SIGINT. (Only after an interrupt, so tests' processes keep theirs.)
+            for signum in runner.SignalGuard.SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
         if outcome.crash is not None:
             raise outcome.crash
         if outcome.error is not None:
