@@ -48,8 +48,8 @@ def render(journal: Mapping[str, Any]) -> str:
         _verdict(journal),
         _section("Hypothesis", f"<blockquote>{_e(journal.get('hypothesis', ''))}</blockquote>"),
         _breach(journal),
-        _section("Ramp", _ramp_chart(journal) + _steps_table(journal)),
         _section("Steady state", "".join(_check(journal, d) for d in journal.get("steady_state") or [])),
+        _section("Ramp", _ramp_chart(journal) + _steps_table(journal)),
         _section("Experiment", _summary(journal)),
         _section("Config writes", _writes(journal)),
     ]
@@ -221,7 +221,9 @@ def _draw(title: str, series: list[Series]) -> str:
         foreground="#24292f",
         foreground_strong="#24292f",
         foreground_subtle=GREY,
-        colors=tuple(colour for *_, colour in series),
+        # pygal colours the left-axis series first, then those on the right axis
+        colors=tuple(c for _, _, o, c in series if not o.get("secondary"))
+        + tuple(c for _, _, o, c in series if o.get("secondary")),
         font_family="system-ui, sans-serif",
         label_font_size=12,
         major_label_font_size=12,
@@ -236,6 +238,7 @@ def _draw(title: str, series: list[Series]) -> str:
         height=320,
         title=title,
         x_value_formatter=lambda value: value.strftime("%H:%M:%S"),
+        value_formatter=lambda value: f"{value:.4g}",
         x_label_rotation=0,
         truncate_label=-1,
         truncate_legend=-1,

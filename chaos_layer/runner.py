@@ -372,7 +372,8 @@ class SignalGuard:
     `shielded()`, are only recorded, so a second Ctrl-C cannot break off the stop. Installed
     only in the main thread (the only one Python delivers signals to)."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    # SIGHUP too: a closed terminal or a dropped SSH session must stop the experiment as well.
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
 
     def __init__(self) -> None:
         self.received: list[int] = []
@@ -528,7 +529,7 @@ class Runner:
         with self.guard:
             outcome = self._run()
         self.progress.phase = f"done: {outcome.verdict.value}"
-        self.observer.update(self.progress)
+        self._show()
         return outcome
 
     def _run(self) -> Outcome:
@@ -589,7 +590,7 @@ class Runner:
 
     def _steady_state_before(self) -> Reading | None:
         """The first check that does not pass, or None. Reads every check, for the record."""
-        self.observer.say("Steady state before the start:")
+        self._say("Steady state before the start:")
         readings = [self._read(check, Phase.BEFORE) for check in self.experiment.checks]
         self._save()
         return next((r for r in readings if not r.status.passed), None)
@@ -614,7 +615,7 @@ class Runner:
                 wake = min(next_poll, step_end)
                 self.sleep(max(0.0, wake - now))
                 now = self.clock()
-                self.observer.say(
+                self._say(
                     f"Step {index + 1}/{len(self.experiment.ramp)} at rate {percent(step.rate)}:"
                     f" {span(step_end - now)} left in the step, {span(ends - now)} in the run",
                     "detail",
@@ -661,23 +662,23 @@ class Runner:
             if index == 0
             else f"functions already injecting switch within {span(self.max_age)} ({constants.MAX_AGE_ENV})"
         )
-        self.observer.say(
+        self._say(
             f"Step {index + 1}/{len(self.experiment.ramp)}: rate {percent(step.rate)} for {span(step.hold)}"
             f" ({written.name} version {written.version}); {reach}."
         )
         if index == 0 and step.hold < self.idle_max_age:
-            self.observer.say(
+            self._say(
                 f"Step 1 holds {span(step.hold)}, less than the {span(self.idle_max_age)} an idle function may take"
                 " to see the start: some functions may join only at a later step.",
                 "warn",
             )
-        self.observer.update(self.progress)
+        self._show()
         self._save()
 
     def _steady_state_after(self) -> Reading | None:
         self.progress.phase = "checking the steady state after the end"
-        self.observer.update(self.progress)
-        self.observer.say("Steady state after the end:")
+        self._show()
+        self._say("Steady state after the end:")
         readings = []
         for check in self.experiment.checks:
             readings.append(self._read(check, Phase.AFTER))
@@ -700,10 +701,26 @@ class Runner:
             }
         )
         self.progress.latest[reading.check] = reading
-        level = "ok" if reading.status.passed else "error" if reading.status is Status.BREACH else "warn"
-        self.observer.say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
-        self.observer.update(self.progress)
+        if reading.status.passed:  # during the run, a live display shows passes in its panel instead
+            level = "detail" if phase is Phase.DURING else "ok"
+        else:
+            level = "error" if reading.status is Status.BREACH else "warn"
+        self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
+        self._show()
         return reading
+
+    def _say(self, text: str, level: str = "info") -> None:
+        """The display never decides the run: a terminal that is gone (SIGHUP) is ignored."""
+        try:
+            self.observer.say(text, level)
+        except Exception:
+            self.observer = Silent()
+
+    def _show(self) -> None:
+        try:
+            self.observer.update(self.progress)
+        except Exception:
+            self.observer = Silent()
 
     # stopping
 
@@ -724,14 +741,14 @@ class Runner:
             return None
         assert self.expires_at is not None
         self.progress.phase = "stopping"
-        self.observer.update(self.progress)
+        self._show()
         document = self.experiment.config(self._rate, self.expires_at, enabled=False)
         stop = self.journal.data["stop"] = {"at": None, "reaches_all_by": None, "ok": False, "kill_switch": kill}
         error = self._retry("stop", lambda: self.controller.write_config(document), document)
         if error is None:
             now = self.clock()
             stop.update(at=instant(now), reaches_all_by=instant(now + self.max_age), ok=True)
-            self.observer.say(
+            self._say(
                 f"Stopped: {self.experiment.parameter} is disabled. Every function stops injecting by"
                 f" {clock_time(now + self.max_age)} (within {span(self.max_age)}, the cache period"
                 f" {constants.MAX_AGE_ENV}={self.max_age:g}); not waiting for it.",
@@ -739,7 +756,7 @@ class Runner:
             )
         else:
             stop["error"] = str(error)
-            self.observer.say(
+            self._say(
                 f"Could not disable {self.experiment.parameter}: {error}. It expires at {self.expires_at} at the"
                 f" latest; stop it now: chaos-layer stop --param {self.experiment.parameter}"
                 " (or chaos-layer kill).",
@@ -749,14 +766,14 @@ class Runner:
             kill_error = self._retry("kill", self.controller.kill, None)
             stop["kill_switch_engaged"] = kill_error is None
             if kill_error is None:
-                self.observer.say(
+                self._say(
                     f"Kill switch {self.controller.kill_switch} engaged: every function using chaos-layer stops"
                     f" injecting within {span(self.max_age)}. It stays engaged: chaos-layer resume releases it.",
                     "ok",
                 )
             else:
                 stop["kill_error"] = str(kill_error)
-                self.observer.say(f"Could not engage the kill switch: {kill_error}.", "error")
+                self._say(f"Could not engage the kill switch: {kill_error}.", "error")
                 error = error or kill_error
         self._save()
         return error
@@ -884,7 +901,7 @@ class Runner:
                 self.journal.save()
         except OSError:
             if not had_failed:
-                self.observer.say(f"{self.journal.failure}; the run goes on without it", "warn")
+                self._say(f"{self.journal.failure}; the run goes on without it", "warn")
 
 
 def _crash(error: BaseException) -> str:

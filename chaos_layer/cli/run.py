@@ -87,6 +87,8 @@ class _Panel:
                 head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
             if progress.run_ends_at is not None:
                 head.append(f"   run ends in {runner.span(progress.run_ends_at - now)}")
+        if not progress.latest:
+            return head
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
         table.add_column("check")
         table.add_column("latest")

@@ -189,7 +189,11 @@ def start_run(aws: Aws, tmp_path: Path, **overrides: Any) -> tuple[subprocess.Po
     raise AssertionError("the run did not start within 60 s")
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["SIGTERM", "Ctrl-C x2"])
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT], [signal.SIGHUP]],
+    ids=["SIGTERM", "Ctrl-C x2", "SIGHUP (terminal closed)"],
+)
 def test_a_signal_stops_the_experiment(aws, tmp_path, signals) -> None:
     process, journal = start_run(aws, tmp_path)
     assert aws.config()["enabled"] is True

@@ -64,7 +64,7 @@ def test_the_page_shows_the_breach_the_steps_and_each_check_against_its_bounds(r
     assert "stopped early" in words
     assert "completed" in words
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", page)
-    assert len(charts) == 2  # the ramp, the metric (the alarm is a strip of states)
+    assert len(charts) == 2  # the metric, the ramp (the alarm is a strip of states)
     assert "max 5" in page
     assert "breach" in page
 
@@ -138,7 +138,7 @@ def test_chromium_shows_the_verdict_and_the_charts(rejected, tmp_path) -> None:
     assert verdict["height"] > 40
     assert verdict["text"].startswith("Hypothesis rejected")
     assert "was 7 (max 5) at step 2" in verdict["text"]
-    ramp, metric = seen["charts"]
+    metric, ramp = seen["charts"]
     for chart in (ramp, metric):
         assert chart["visible"]
         assert chart["width"] > 500
