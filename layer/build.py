@@ -30,8 +30,8 @@ WRAPPER = Path(__file__).resolve().parent / "chaos-layer"
 LAYER_DEPENDENCIES = ("aws-lambda-powertools", "typing-extensions")
 # What every Lambda Python runtime already has (boto3 and what it pulls in).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
-# Modules of the package that only the CLI uses (its dependencies are not in the layer).
-CLI_ONLY = frozenset({"cli", "cli.py", "__main__.py"})
+# Modules of the package that only the CLI (and Chaos Toolkit) use: their dependencies are not in the layer.
+CLI_ONLY = frozenset({"cli", "cli.py", "__main__.py", "runner.py", "checks.py", "report.py", "ctk.py"})
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
 DIST_INFO_DROPPED = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Oldest runtime the layer supports: wheels must install for it.

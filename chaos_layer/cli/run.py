@@ -180,7 +180,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
 
         Exit codes: 0 the hypothesis held, 5 rejected (the steady state was breached; the
         experiment was stopped), 6 aborted (the steady state did not hold before the start;
-        nothing was written), 130 interrupted (Ctrl-C or SIGTERM; the experiment was stopped),
+        nothing was written), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was stopped),
         1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the config is
         left disabled.
         """
