@@ -43,6 +43,10 @@ def load_journal(path: str) -> dict[str, Any]:
 
 def render(journal: Mapping[str, Any]) -> str:
     """The whole page."""
+    try:
+        import pygal  # noqa: F401
+    except ImportError:
+        raise control.UsageError("the report's charts need pygal: pip install 'chaos-layer[cli]'") from None
     title = f"{journal.get('experiment', '?')}: chaos experiment report"
     body = [
         _verdict(journal),

@@ -132,8 +132,10 @@ def decode(text: str, *, json_only: bool = False, name: str = "the experiment fi
         except json.JSONDecodeError as error:
             problem = Problem("", f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})")
             raise _invalid(name, [problem]) from None
-    import yaml
-
+    try:
+        import yaml
+    except ImportError:
+        raise control.UsageError(f"reading {name} needs PyYAML: pip install 'chaos-layer[cli]'") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
