@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import output
+from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
     aws_options,
@@ -342,3 +343,6 @@ def validate_command(
 def schema() -> None:
     """Print the config's JSON Schema (draft 2020-12), for editors."""
     typer.echo(resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8"), nl=False)
+
+
+run_commands.register(app, EXIT_CODES)  # run, report
