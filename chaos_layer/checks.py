@@ -25,8 +25,8 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from chaos_layer import control
+from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
-from chaos_layer.validation import Fields, describe, join
 
 # CloudWatch metrics arrive late (Lambda's a minute or two after the fact), so a reading takes
 # the newest datapoint of a window this many periods long, and at least this many seconds.

@@ -87,7 +87,7 @@ class Config(Declared, kw_only=False):
     checks: tuple[Check, ...] = derived()
 
     def __post_init__(self) -> None:
-        controls = (getattr(self, name) for name in _CONTROLS)
+        controls = (getattr(self, name) for name in CONTROL_KEYS)
         object.__setattr__(self, "checks", tuple(control.admits for control in controls if control is not None))
 
     def expires_at_epoch(self) -> float | None:
@@ -99,11 +99,11 @@ class Config(Declared, kw_only=False):
         return self.enabled and bool(self.faults) and (expiry is None or now < expiry)
 
 
-# The keys of the document, and the controls among them that narrow the blast radius (in
-# the order they are checked); the CLI shows the latter as the experiment's limits.
+# The document's keys; those of its blast radius (dry_run and the controls); and the controls
+# that narrow who is hit, in the order they are checked (`status` shows them as the limits).
 TOP_LEVEL_KEYS = frozenset(declared.name for declared in Config.config_fields)
-_CONTROLS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
-BLAST_RADIUS_KEYS = frozenset(_CONTROLS)
+BLAST_RADIUS_KEYS = frozenset(declared.name for declared in Config.config_fields if declared.section == BLAST_RADIUS)
+CONTROL_KEYS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
 
 
 def is_legacy(document: object) -> TypeGuard[Mapping[str, Any]]:

@@ -95,8 +95,10 @@ class Fields:
             problems.append(Problem(location, f"must be an object, not {describe(data)}"))
 
     def problem(self, key: str | int, message: str) -> None:
-        if self.is_object:  # otherwise "must be an object" says it all
-            self.problems.append(Problem(join(self.location, key) if key != "" else self.location, message))
+        if key == "":
+            self.problems.append(Problem(self.location, message))
+        elif self.is_object:  # otherwise "must be an object" says it all
+            self.problems.append(Problem(join(self.location, key), message))
 
     def has(self, key: str) -> bool:
         self.seen.add(key)
@@ -113,6 +115,39 @@ class Fields:
                 self.problem(key, "is required")
             return default
         return kind.read(self.data[key], join(self.location, key), self.problems)
+
+    # Typed reads for a hand-written parser (an experiment file): the value, or a placeholder
+    # of the right type when it broke a rule, so callers can build objects and check `problems` once.
+
+    def string(self, key: str, default: str | None = None, *, non_empty: bool = False) -> str:
+        value = self.read(key, Text(non_empty=non_empty), REQUIRED if default is None else default)
+        return value if isinstance(value, str) else ""
+
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        integer: bool = False,
+    ) -> float:
+        value = self.read(key, Number(minimum, maximum, integer=integer), REQUIRED if default is None else default)
+        if value is INVALID:
+            return minimum or 0.0
+        return 0.0 if value is REQUIRED else float(value)
+
+    def array(self, key: str, required: bool = False) -> list[Any]:
+        value = self.read(key, Kind(), REQUIRED if required else [])
+        if isinstance(value, list):
+            return value
+        if value is not REQUIRED:
+            self.problem(key, f"must be an array, not {describe(value)}")
+        return []
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self.read(key, StringMap(), {})
+        return value if isinstance(value, dict) else {}
 
     def finish(self) -> None:
         """Unknown keys are errors: a newer config's extra limit must never be ignored."""
@@ -396,10 +431,9 @@ class Choice:
     def check(self, fields: Fields) -> set[str]:
         """Reports a wrong choice; returns the keys that must be present."""
         given = [group for group in self.groups if any([fields.has(key) for key in group])]
-        if not given:
-            fields.problem(self.at, self.missing)
-        elif len(given) > 1 and self.at_most_one:
-            fields.problem(self.at, self.conflict)
+        wrong = self.missing if not given else self.conflict if len(given) > 1 and self.at_most_one else None
+        if wrong is not None and fields.is_object:  # otherwise "must be an object" says it all
+            fields.problem(self.at, wrong)
         return set(given[0]) if len(given) == 1 else set()
 
 

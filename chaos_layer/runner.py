@@ -42,8 +42,9 @@ from typing import Any, Protocol
 
 from chaos_layer import control, settings
 from chaos_layer.checks import Check, Context, Phase, Reading, Status, format_value, parse_checks
+from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
+from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
-from chaos_layer.validation import Fields, describe, join
 
 IDLE_MAX_AGE_ENV = "CHAOS_LAYER_IDLE_MAX_AGE"
 DEFAULT_IDLE_MAX_AGE = 60.0
@@ -52,8 +53,7 @@ DEFAULT_POLL = 15.0
 EXPIRY_MARGIN = 60.0
 STOP_ATTEMPTS = 3
 # Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
-RUNNER_KEYS = ("enabled", "experiment", "expires_at", "rate", "faults")
-BLAST_RADIUS_KEYS = ("dry_run", "targets", "match", "cohort")
+RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
 ON_BREACH = ("stop", "kill")
 # Sources other than SSM slot in behind control.Controller; until they do, the file says so.
 UNSUPPORTED_SOURCES = ("s3://", "appconfig://")
