@@ -53,6 +53,7 @@ OPERATOR_ONLY = frozenset(
         "ctk.py",
         "checks",
         "checks.py",
+        "reference.py",  # writes schema.json and the README tables
     }
 )
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
