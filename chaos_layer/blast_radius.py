@@ -54,14 +54,16 @@ class Radius(Protocol):
     """What the blast radius needs of a config."""
 
     @property
-    def rate(self) -> float: ...
+    def draw_rate(self) -> float:
+        """The share the first draw keeps: the config's `rate` (1 when a control group draws itself)."""
+        ...
 
     @property
     def checks(self) -> tuple[Check, ...]: ...
 
 
 def in_blast_radius(config: Radius, event: Any, context: Any, random: Random) -> bool:
-    if config.rate < 1 and random.random() >= config.rate:
+    if config.draw_rate < 1 and random.random() >= config.draw_rate:
         return False
     checks = config.checks
     return not checks or all(admits(event, context) for admits in checks)
@@ -338,6 +340,13 @@ class Cohort(Declared, kw_only=False):
         if isinstance(member, bool) or not isinstance(member, (str, int)) or member == "":
             return False
         return cohort_bucket(self.salt, str(member)) < self._limit
+
+    def bucket(self, event: Any) -> int | None:
+        """The member's bucket, or None when the event has no member (as `admits` reads it)."""
+        member = lookup(event, self.key)
+        if isinstance(member, bool) or not isinstance(member, (str, int)) or member == "":
+            return None
+        return cohort_bucket(self.salt, str(member))
 
 
 # The controls, as the config document's keys take them.

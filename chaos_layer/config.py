@@ -17,6 +17,9 @@ from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
 BLAST_RADIUS = "blast radius"  # the README section that documents a key
+# A control group is as large as the treatment, so together they fit in every invocation.
+CONTROL_GROUP_MAX_RATE = 0.5
+CONTROL_GROUP_MAX_PERCENT = 50.0
 
 
 def blast_radius_control(kind: Kind, doc: str) -> Any:
@@ -83,12 +86,47 @@ class Config(Declared, kw_only=False):
     cohort: Cohort | None = blast_radius_control(
         COHORT, "The same percent of users (or tenants, ...) every time: the values at key in the event."
     )
+    control_group: bool = field(
+        Boolean(),
+        "true: the selected invocations are split into a treatment group (the faults) and a control group of the"
+        " same expected size (nothing injected), and each writes one EMF record (Invocations, Errors, Duration)"
+        " with dimensions experiment and group. rate at most 0.5 then, or a cohort's percent at most 50.",
+        default=False,
+        section=BLAST_RADIUS,
+    )
     # The controls' checks, cheapest first; empty without controls, so they cost nothing.
     checks: tuple[Check, ...] = derived()
+    # What the blast radius's first draw keeps: `rate`, except that a control group without a
+    # cohort draws its two groups itself (chaos_layer.control_group), from every invocation.
+    draw_rate: float = derived()
 
     def __post_init__(self) -> None:
         controls = (getattr(self, name) for name in CONTROL_KEYS)
-        object.__setattr__(self, "checks", tuple(control.admits for control in controls if control is not None))
+        # With a control group, the cohort assigns the groups instead (chaos_layer.control_group).
+        split = self.cohort if self.control_group else None
+        checks = tuple(control.admits for control in controls if control is not None and control is not split)
+        object.__setattr__(self, "checks", checks)
+        split_draws = self.control_group and self.cohort is None
+        object.__setattr__(self, "draw_rate", 1.0 if split_draws else self.rate)
+
+    @classmethod
+    def check(cls, values: dict[str, Any], fields: Fields) -> None:
+        if values.get("control_group") is not True:
+            return
+        cohort = values.get("cohort")
+        if isinstance(cohort, Cohort) and cohort.percent > CONTROL_GROUP_MAX_PERCENT:
+            fields.problem(
+                "cohort.percent",
+                f"must be at most {CONTROL_GROUP_MAX_PERCENT:g} with control_group: the control group's members are"
+                " the next band of the same size",
+            )
+        rate = values.get("rate")
+        if not fields.has("cohort") and isinstance(rate, float) and rate > CONTROL_GROUP_MAX_RATE:
+            fields.problem(
+                "rate",
+                f"must be at most {CONTROL_GROUP_MAX_RATE:g} with control_group: the control group takes as many"
+                " invocations as the faults",
+            )
 
     def expires_at_epoch(self) -> float | None:
         return None if self.expires_at is None else self.expires_at.timestamp()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from random import Random
 from typing import Any, TypeVar, overload
 
-from chaos_layer import settings
+from chaos_layer import control_group, settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
@@ -109,10 +109,15 @@ class Experiment:
             selected = None
         if selected is None:
             return self.handler(event, context, *args, **kwargs)
-        config, faults = selected
-        return self._inject(config, faults, event, context, lambda: self.handler(event, context, *args, **kwargs))
+        config, faults, group = selected
+        run_handler = lambda: self.handler(event, context, *args, **kwargs)  # noqa: E731
+        if group is not None:  # a control-group invocation: measured, and only the treatment injected
+            return control_group.measure(
+                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+            )
+        return self._inject(config, faults, event, context, run_handler)
 
-    def _select(self, event: Any, context: Any) -> tuple[Config, list[Fault]] | None:
+    def _select(self, event: Any, context: Any) -> control_group.Selection | None:
         cache = self.cache
         now = cache.clock()
         if now >= cache.deadline:
@@ -120,18 +125,26 @@ class Experiment:
         config = cache.active
         if config is None or not in_blast_radius(config, event, context, self.random):
             return None
+        if config.control_group:
+            return control_group.select(config, event, context, self.random)
         faults = draw(config.faults, self.random)
-        return (config, faults) if faults else None
+        return (config, faults, None) if faults else None
 
     def _inject(
-        self, config: Config, faults: list[Fault], event: Any, context: Any, run_handler: Callable[[], Any]
+        self,
+        config: Config,
+        faults: list[Fault],
+        event: Any,
+        context: Any,
+        run_handler: Callable[[], Any],
+        sleep: Callable[[float], None] | None = None,
     ) -> Any:
         experiment = config.experiment
         if config.dry_run:  # report what would be injected, then leave the invocation alone
             for fault in faults:
                 _report(experiment, fault, context, dry_run=True)
             return run_handler()
-        invocation = Invocation(event, context, self.sleep, self.random)
+        invocation = Invocation(event, context, sleep or self.sleep, self.random)
         return run(faults, invocation, run_handler, lambda fault: _report(experiment, fault, context))
 
 

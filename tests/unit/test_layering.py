@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"blast_radius"},
     {"config"},
     {"source", "sources", "reference"},
-    {"observability"},
+    {"observability", "control_group"},
     {"decorator"},
     {"__init__"},  # the public API
     {"wrapper"},

@@ -1,0 +1,398 @@
+"""Control groups through the decorator, read from the EMF records it writes to stdout (what
+CloudWatch turns into metrics): the groups' sizes over many invocations, cohort groups, and
+`Errors` and `Duration` as the caller sees them, on an injectable clock and sleep."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chaos_layer import InjectedFault, control_group, inject_fault
+from chaos_layer.blast_radius import COHORT_BUCKETS, cohort_bucket
+from tests.conftest import REGION, FakeClock, FakeLambdaContext
+from tests.sample_events import load as load_event
+
+PARAM = "/chaos-layer/checkout"
+HTTP_EVENT = load_event("apigateway-http-v2")
+SQS_EVENT = load_event("sqs")
+
+
+@pytest.fixture
+def put_config() -> Iterator[Callable[..., None]]:
+    with mock_aws():
+        client = boto3.client("ssm", region_name=REGION)
+
+        def put(faults: list[dict[str, Any]], **keys: Any) -> None:
+            document = {"enabled": True, "experiment": "checkout", "control_group": True, **keys, "faults": faults}
+            client.put_parameter(Name=PARAM, Value=json.dumps(document), Type="String", Overwrite=True)
+
+        yield put
+
+
+class Stdout:
+    """stdout as Lambda's log stream, where the EMF records land: every line written so far."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.lines: list[str] = []
+
+    def read(self) -> list[str]:
+        self.lines += self.capsys.readouterr().out.splitlines()
+        return self.lines
+
+    def clear(self) -> None:
+        self.read()
+        self.lines = []
+
+
+@pytest.fixture
+def stdout(capsys: pytest.CaptureFixture[str]) -> Stdout:
+    return Stdout(capsys)
+
+
+def records(stdout: Stdout, metric: str = "Invocations", since: int = 0) -> list[dict[str, Any]]:
+    """The EMF records with `metric` among the lines from `since` on."""
+    lines = [json.loads(line) for line in stdout.read()[since:] if line.startswith("{")]
+    return [r for r in lines if any(m["Name"] == metric for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"])]
+
+
+class Fixed(Random):
+    """Every draw gives `value`: below the rate the treatment, above it the control."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+TREATMENT_DRAW, CONTROL_DRAW = Fixed(0.1), Fixed(0.7)  # with rate 0.5
+
+
+@dataclass
+class Lambda:
+    """A handler that takes `work_ms` on the clock, with a deadline its context reports."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    timeout_ms: float = 3000
+    work_ms: float = 20
+    response: Any = field(default_factory=lambda: {"statusCode": 200, "body": "ok"})
+    raises: Exception | None = None
+    sleeps: list[float] = field(default_factory=list)
+    on_sleep: Callable[[], None] = lambda: None
+    runs: int = 0
+
+    def handler(self, event: Any, context: Any) -> Any:
+        self.runs += 1
+        self.clock.advance(self.work_ms / 1000)
+        if self.raises is not None:
+            raise self.raises
+        return self.response
+
+    def sleep(self, seconds: float) -> None:
+        self.on_sleep()
+        self.sleeps.append(seconds)
+        self.clock.advance(seconds)
+
+    def decorated(self, random: Random) -> Callable[..., Any]:
+        return inject_fault(parameter=PARAM, clock=self.clock, sleep=self.sleep, random=random)(self.handler)
+
+    def context(self) -> FakeLambdaContext:
+        deadline = self.clock.now + self.timeout_ms / 1000
+        clock = self.clock
+
+        class Context(FakeLambdaContext):
+            def get_remaining_time_in_millis(self) -> int:
+                return max(0, int((deadline - clock.now) * 1000))
+
+        return Context(function_name="checkout")
+
+
+def within(count: int, trials: int, probability: float, sigmas: float = 5.0) -> bool:
+    return abs(count - trials * probability) <= sigmas * math.sqrt(trials * probability * (1 - probability))
+
+
+# the split, over many invocations
+
+
+def test_the_groups_have_the_expected_size_and_never_overlap(put_config, stdout) -> None:
+    put_config([{"type": "exception"}], rate=0.1)
+    function = Lambda(work_ms=0)
+    handler = function.decorated(Random(2026))
+    outcomes = []
+    for _ in range(5000):
+        before = len(stdout.read())
+        try:
+            handler({}, None)
+            raised = False
+        except InjectedFault:
+            raised = True
+        written = records(stdout, since=before)
+        assert len(written) <= 1  # one record per invocation, in one group at most
+        outcomes.append((raised, written[0]["group"] if written else None))
+    counts = Counter(outcomes)
+    assert set(counts) == {(True, "treatment"), (False, "control"), (False, None)}
+    assert within(counts[True, "treatment"], 5000, 0.1)
+    assert within(counts[False, "control"], 5000, 0.1)
+    assert function.runs == 5000 - counts[True, "treatment"]  # the control's handler always ran
+
+
+def test_cohort_groups_are_sticky_and_disjoint(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 50}], cohort={"key": "user", "percent": 10, "salt": "gd"})
+    function = Lambda(work_ms=0)
+    handler = function.decorated(Random(1))
+    members = [f"u{index}" for index in range(3000)]
+    groups: dict[str, set[str]] = {}
+    for _ in range(3):
+        for member in members:
+            before = len(stdout.read())
+            handler({"user": member}, None)
+            for record in records(stdout, since=before):
+                groups.setdefault(member, set()).add(record["group"])
+    assert all(len(seen) == 1 for seen in groups.values())  # sticky: every invocation of a member alike
+    treatment = {m for m, seen in groups.items() if seen == {"treatment"}}
+    control = {m for m, seen in groups.items() if seen == {"control"}}
+    assert within(len(treatment), 3000, 0.1)
+    assert within(len(control), 3000, 0.1)
+    for member in treatment | control:
+        percent = cohort_bucket("gd", member) / COHORT_BUCKETS * 100
+        assert (percent < 10) if member in treatment else (50 <= percent < 60)
+    assert len(function.sleeps) == 3 * len(treatment)  # the treatment's latency only
+
+
+# Errors and Duration, as the caller sees them
+
+
+def one_record(stdout: Stdout) -> dict[str, Any]:
+    (record,) = records(stdout)
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "ChaosLayer"
+    assert directive["Dimensions"] == [["experiment", "group"]]
+    assert directive["Metrics"] == [
+        {"Name": "Invocations", "Unit": "Count"},
+        {"Name": "Errors", "Unit": "Count"},
+        {"Name": "Duration", "Unit": "Milliseconds"},
+    ]
+    assert record["experiment"] == "checkout"
+    assert record["Invocations"] == [1.0]
+    return record
+
+
+@pytest.mark.parametrize(
+    ("fault", "event", "draw", "errors", "duration"),
+    [
+        pytest.param({"type": "exception"}, {}, TREATMENT_DRAW, 1, 0, id="injected exception"),
+        pytest.param({"type": "status_code", "status_code": 503}, HTTP_EVENT, TREATMENT_DRAW, 1, 0, id="injected 503"),
+        pytest.param(
+            {"type": "status_code", "status_code": 503, "prevent_execution": False},
+            HTTP_EVENT,
+            TREATMENT_DRAW,
+            1,
+            20,
+            id="503 replacing the handler's 200",
+        ),
+        pytest.param({"type": "status_code", "status_code": 404}, HTTP_EVENT, TREATMENT_DRAW, 0, 0, id="injected 404"),
+        pytest.param({"type": "latency", "delay_ms": 300}, {}, TREATMENT_DRAW, 0, 320, id="injected latency"),
+        pytest.param({"type": "latency", "delay_ms": 300}, {}, CONTROL_DRAW, 0, 20, id="control: normal response"),
+        pytest.param({"type": "exception"}, HTTP_EVENT, CONTROL_DRAW, 0, 20, id="control: nothing injected"),
+    ],
+)
+def test_errors_and_duration_as_the_caller_sees_them(
+    put_config, stdout, fault: dict[str, Any], event: Any, draw: Random, errors: int, duration: float
+) -> None:
+    put_config([fault], rate=0.5)
+    function = Lambda()
+    handler = function.decorated(draw)
+    with contextlib.suppress(InjectedFault):
+        handler(event, function.context())
+    record = one_record(stdout)
+    assert record["group"] == ("treatment" if draw is TREATMENT_DRAW else "control")
+    assert record["Errors"] == [float(errors)]
+    assert record["Duration"] == [pytest.approx(duration)]
+
+
+@pytest.mark.parametrize(
+    ("event", "response", "raises", "errors"),
+    [
+        pytest.param(HTTP_EVENT, {"statusCode": 503, "body": "busy"}, None, 1, id="its own 503 on HTTP"),
+        pytest.param(HTTP_EVENT, {"statusCode": "500"}, None, 1, id="a status as a string"),
+        pytest.param(HTTP_EVENT, {"statusCode": 499}, None, 0, id="a 499"),
+        pytest.param(SQS_EVENT, {"statusCode": 503}, None, 0, id="a statusCode that is data, not HTTP"),
+        pytest.param({}, None, ValueError("bug"), 1, id="its own exception"),
+    ],
+)
+def test_the_handlers_own_failures_count_in_either_group(
+    put_config, stdout, event: Any, response: Any, raises: Exception | None, errors: int
+) -> None:
+    put_config([{"type": "latency", "delay_ms": 100}], rate=0.5)
+    for draw, group, duration in ((TREATMENT_DRAW, "treatment", 120), (CONTROL_DRAW, "control", 20)):
+        function = Lambda(response=response, raises=raises)
+        handler = function.decorated(draw)
+        stdout.clear()
+        if raises is not None:
+            with pytest.raises(ValueError, match="bug"):  # the handler's own exception reaches its caller, unchanged
+                handler(event, function.context())
+        else:
+            assert handler(event, function.context()) == response
+        record = one_record(stdout)
+        assert (record["group"], record["Errors"]) == (group, [float(errors)])
+        assert record["Duration"] == [pytest.approx(duration)]
+
+
+# a wait that runs to the deadline: the record comes first
+
+
+def test_an_injected_timeout_writes_its_record_before_the_wait(put_config, stdout) -> None:
+    put_config([{"type": "timeout"}], rate=0.5)
+    function = Lambda(timeout_ms=3000)
+    seen_at_sleep: list[list[dict[str, Any]]] = []
+    function.on_sleep = lambda: seen_at_sleep.append(records(stdout))
+    handler = function.decorated(TREATMENT_DRAW)
+    function.clock.advance(0)
+    context = function.context()
+    function.clock.advance(0.5)  # 500 ms of the invocation gone before the handler is called
+    with pytest.raises(TimeoutError):  # the test's sleep comes back; Lambda's would not
+        handler({}, context)
+    (before_wait,) = seen_at_sleep
+    (record,) = before_wait
+    assert record["group"] == "treatment"
+    assert record["Errors"] == [1.0]
+    assert record["Duration"] == [pytest.approx(2500)]  # from the handler's call to the deadline
+    assert records(stdout) == before_wait  # and not written again when the sleep came back
+
+
+def test_latency_past_the_deadline_writes_its_record_before_the_wait(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 5000}], rate=0.5)
+    function = Lambda(timeout_ms=3000)
+    seen_at_sleep: list[int] = []
+    function.on_sleep = lambda: seen_at_sleep.append(len(records(stdout)))
+    handler = function.decorated(TREATMENT_DRAW)
+    handler({}, function.context())
+    assert seen_at_sleep == [1]
+    record = one_record(stdout)
+    assert (record["Errors"], record["Duration"]) == ([1.0], [pytest.approx(3000)])
+
+
+def test_latency_within_the_deadline_is_recorded_after_the_invocation(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 2900}], rate=0.5)
+    function = Lambda(timeout_ms=3000, work_ms=50)
+    seen_at_sleep: list[int] = []
+    function.on_sleep = lambda: seen_at_sleep.append(len(records(stdout)))
+    handler = function.decorated(TREATMENT_DRAW)
+    handler({}, function.context())
+    assert seen_at_sleep == [0]
+    record = one_record(stdout)
+    assert (record["Errors"], record["Duration"]) == ([0.0], [pytest.approx(2950)])
+
+
+def test_without_a_context_a_timeout_is_recorded_when_it_raises(put_config, stdout) -> None:
+    put_config([{"type": "timeout", "fallback_ms": 1500}], rate=0.5)
+    function = Lambda()
+    with pytest.raises(TimeoutError):
+        function.decorated(TREATMENT_DRAW)({}, None)
+    record = one_record(stdout)
+    assert (record["Errors"], record["Duration"]) == ([1.0], [pytest.approx(1500)])
+
+
+# what else is written
+
+
+def test_a_control_invocation_writes_its_record_and_nothing_else(
+    put_config, stdout, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="chaos_layer")
+    put_config([{"type": "exception"}], rate=0.5)
+    function = Lambda()
+    function.decorated(CONTROL_DRAW)({}, function.context())
+    assert [r for r in caplog.records if r.name.startswith("chaos_layer")] == []
+    assert len(stdout.read()) == 1
+    assert one_record(stdout)["group"] == "control"
+
+
+def test_a_treatment_invocation_also_reports_its_fault(put_config, stdout, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="chaos_layer")
+    put_config([{"type": "exception"}], rate=0.5)
+    function = Lambda()
+    with pytest.raises(InjectedFault):
+        function.decorated(TREATMENT_DRAW)({}, function.context())
+    assert [json.loads(r.getMessage())["fault"] for r in caplog.records] == ["exception"]
+    assert len(records(stdout, "InjectedFaults")) == 1
+    assert one_record(stdout)["group"] == "treatment"
+
+
+def test_a_dry_run_records_both_groups_and_injects_nothing(
+    put_config, stdout, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="chaos_layer")
+    put_config([{"type": "exception"}], rate=0.5, dry_run=True)
+    for draw, group in ((TREATMENT_DRAW, "treatment"), (CONTROL_DRAW, "control")):
+        function = Lambda()
+        stdout.clear()
+        assert function.decorated(draw)({}, function.context()) == {"statusCode": 200, "body": "ok"}
+        assert function.runs == 1
+        record = one_record(stdout)
+        assert (record["group"], record["Errors"], record["dry_run"]) == (group, [0.0], True)
+    (would,) = [json.loads(r.getMessage()) for r in caplog.records]
+    assert (would["fault"], would["dry_run"]) == ("exception", True)  # the treatment's draw, reported
+
+
+def test_the_namespace_comes_from_the_environment(put_config, stdout, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOS_LAYER_METRICS_NAMESPACE", "Team/Chaos")
+    put_config([{"type": "latency", "delay_ms": 1}], rate=0.5)
+    Lambda().decorated(CONTROL_DRAW)({}, None)
+    (record,) = records(stdout)
+    assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Team/Chaos"
+
+
+def test_without_a_control_group_nothing_is_recorded(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 1}], rate=0.5, control_group=False)
+    handler = Lambda().decorated(Random(4))
+    for _ in range(200):
+        handler({}, None)
+    assert records(stdout) == []
+    assert len(records(stdout, "InjectedFaults")) > 50
+
+
+def test_invocations_that_take_no_part_are_not_recorded(put_config, stdout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Durable executions (chaos_layer.control_group.takes_part): faults as without a control
+    group, and no record in either group."""
+    monkeypatch.setattr(control_group, "takes_part", lambda event, context: False)
+    put_config([{"type": "latency", "delay_ms": 10}], rate=0.25)
+    function = Lambda(work_ms=0)
+    handler = function.decorated(Random(8))
+    for _ in range(4000):
+        handler({}, None)
+    assert records(stdout) == []
+    assert within(len(function.sleeps), 4000, 0.25)
+
+
+def test_a_record_that_cannot_be_written_costs_the_invocation_nothing(
+    put_config, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("stdout closed")
+
+    monkeypatch.setattr(sys, "stdout", Broken())
+    monkeypatch.setattr(control_group, "_warned", False)
+    put_config([{"type": "latency", "delay_ms": 1}], rate=0.5)
+    function = Lambda()
+    handler = function.decorated(CONTROL_DRAW)
+    for _ in range(3):
+        assert handler({}, None) == {"statusCode": 200, "body": "ok"}
+    warnings = [r for r in caplog.records if "control-group record" in r.getMessage()]
+    assert len(warnings) == 1
