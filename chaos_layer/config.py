@@ -52,6 +52,33 @@ class Config(Declared, kw_only=False):
             "cohort": {"key": "requestContext.authorizer.jwt.claims.sub", "percent": 5, "salt": "2026-11"},
             "faults": [{"type": "latency", "delay_ms": 300}],
         },
+        {
+            "enabled": True,
+            "experiment": "checkout-throttling",
+            "rate": 0.05,
+            "control_group": True,
+            "faults": [
+                {"type": "dependency", "services": ["dynamodb"], "error": "ProvisionedThroughputExceededException"}
+            ],
+        },
+    )
+    schema_rules = (  # `check`'s bounds with a control group
+        {
+            "if": {"required": ["control_group"], "properties": {"control_group": {"const": True}}},
+            "then": {
+                "anyOf": [
+                    {
+                        "required": ["cohort"],
+                        "properties": {"cohort": {"properties": {"percent": {"maximum": CONTROL_GROUP_MAX_PERCENT}}}},
+                    },
+                    {
+                        "not": {"required": ["cohort"]},
+                        "required": ["rate"],
+                        "properties": {"rate": {"maximum": CONTROL_GROUP_MAX_RATE}},
+                    },
+                ]
+            },
+        },
     )
     enabled: bool = field(Boolean(), "false: nothing is injected.")
     experiment: str = field(

@@ -453,6 +453,8 @@ class Declared:
     examples: ClassVar[tuple[dict[str, Any], ...]] = ()
     description: ClassVar[str] = ""
     schema_name: ClassVar[str] = ""
+    # What `check` enforces, as JSON Schema where it can say it (for schema.json).
+    schema_rules: ClassVar[tuple[dict[str, Any], ...]] = ()
     _stored: ClassVar[tuple[Field, ...]] = ()
     _positional: ClassVar[bool] = False
 

@@ -141,13 +141,14 @@ def enable(
     rate: float | None = None,
     expires_at: str | None = None,
     dry_run: bool | None = None,
+    control_group: bool | None = None,
 ) -> dict[str, Any]:
     """The document, enabled, with these settings replaced (not yet validated)."""
     updated = dict(document)
     if is_legacy(updated):
-        if experiment is not None or expires_at is not None or dry_run is not None:
+        if experiment is not None or expires_at is not None or dry_run is not None or control_group is not None:
             raise UsageError(
-                "the config is in chaos-lambda's format, which has no experiment, expiry or dry run"
+                "the config is in chaos-lambda's format, which has no experiment, expiry, dry run or control group"
                 "; give {document} to write a chaos-layer config"
             )
         updated["is_enabled"] = True
@@ -159,6 +160,8 @@ def enable(
             updated["expires_at"] = expires_at
         if dry_run is not None:
             updated["dry_run"] = dry_run
+        if control_group is not None:
+            updated["control_group"] = control_group
     if rate is not None:
         updated["rate"] = rate
     if "faults" in updated:  # the long part last, for people reading the parameter
@@ -338,6 +341,7 @@ class Status:
                 "expires_at": None if config.expires_at is None else format_instant(config.expires_at),
                 "seconds_left": None if self.expires_in is None else max(0.0, self.expires_in),
                 "dry_run": self.dry_run,
+                "control_group": config.control_group,
                 "blast_radius": self.blast_radius,
                 "faults": [fault.settings() for fault in config.faults],
             },
@@ -446,6 +450,7 @@ class Controller:
         until: datetime | None = None,
         dry_run: bool | None = None,
         parameter_type: str | None = None,
+        control_group: bool | None = None,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
         stored one re-enabled when `document` is None."""
@@ -462,7 +467,14 @@ class Controller:
         if document is None:
             _, stored = self.read_config()
             document = stored
-        updated = enable(document, experiment=experiment, rate=rate, expires_at=expires_at, dry_run=dry_run)
+        updated = enable(
+            document,
+            experiment=experiment,
+            rate=rate,
+            expires_at=expires_at,
+            dry_run=dry_run,
+            control_group=control_group,
+        )
         try:
             config = validate(updated)
         except InvalidConfig as error:

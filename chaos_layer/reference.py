@@ -76,6 +76,7 @@ def object_schema(
         for f in keys
         if f.required_if
     ]
+    parts += [dict(rule) for rule in declared.schema_rules]
     if len(parts) == 1:
         schema.update(parts[0])
     elif parts:

@@ -208,11 +208,21 @@ def start(
             "--type", help="Type of a new config parameter (an existing one keeps its type).", show_default=False
         ),
     ] = None,
+    control_group: Annotated[
+        bool | None,
+        typer.Option(
+            "--control-group/--no-control-group",
+            help="Split the selected invocations into a treatment (the faults) and an untouched control group of the"
+            " same size, each recorded (EMF), for `run`'s comparisons (or stop doing so). --rate at most 0.5 then.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start an experiment: write an enabled config, validated first.
 
     Give faults as flags, or a whole config with --file; with neither, re-enable the
-    stopped config. --rate, --experiment, --duration, --until and --dry-run apply in every case.
+    stopped config. --rate, --experiment, --duration, --until, --dry-run and --control-group apply in
+    every case.
     """
     if message is not None and exception is None:
         raise control.UsageError("--message needs --exception")
@@ -252,6 +262,7 @@ def start(
         until=None if until is None else parse_until(until),
         dry_run=dry_run,
         parameter_type=None if parameter_type is None else parameter_type.value,
+        control_group=control_group,
     )
     output.started(written, config, controller)
     if controller.killed():

@@ -15,6 +15,8 @@ from chaos_layer.config import Config
 from chaos_layer.control import Controller, Status, Written, format_instant
 from chaos_layer.exceptions import Problem
 
+CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comparison"
+
 
 def _console(file: IO[str] | None = None) -> Console:
     # A new console per call: it picks up the stream in use (tests swap sys.stdout).
@@ -90,6 +92,8 @@ def started(written: Written, config: Config, controller: Controller) -> None:
         table.add_row("expires", Text(f"{format_instant(config.expires_at)} (in {format_seconds(left)})"))
     if getattr(config, "dry_run", False):
         table.add_row("dry run", Text("yes: faults are logged, not injected"))
+    if config.control_group:
+        table.add_row("control group", Text(CONTROL_GROUP))
     for index, fault in enumerate(config.faults):
         table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
     _console().print(table)
@@ -125,6 +129,8 @@ def status(state: Status) -> None:
             table.add_row("expires", Text(f"{format_instant(config.expires_at)} ({when})"))
         if state.dry_run:
             table.add_row("dry run", Text("yes: faults are logged, not injected"))
+        if config.control_group:
+            table.add_row("control group", Text(CONTROL_GROUP))
         for key, value in state.blast_radius.items():
             table.add_row(key, Text(json.dumps(value, ensure_ascii=False)))
         if not config.faults:

@@ -370,6 +370,7 @@ def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
             "expires_at": "2026-09-21T15:13:20Z",
             "seconds_left": 3000.0,
             "dry_run": False,
+            "control_group": False,
             "blast_radius": {},
             "faults": [
                 {"type": "latency", "rate": 1.0, "min_ms": 100.0, "max_ms": 800.0},
@@ -468,6 +469,32 @@ def test_start_a_dry_run(cli: Cli) -> None:
     assert result.exit_code == 0
     assert cli.document() == {"enabled": True, "dry_run": True, "faults": [{"type": "latency", "delay_ms": 300}]}
     assert "dry run yes: faults are logged, not injected" in rows(result.stdout)
+
+
+def test_start_with_a_control_group_and_status_shows_it(cli: Cli) -> None:
+    result = cli("start", "--latency", "300", "--rate", "5%", "--control-group")
+    assert result.exit_code == 0, result.stdout
+    assert cli.document() == {
+        "enabled": True,
+        "control_group": True,
+        "rate": 0.05,
+        "faults": [{"type": "latency", "delay_ms": 300}],
+    }
+    control_row = "control group yes: as many invocations again are recorded untouched, for comparison"
+    assert control_row in rows(result.stdout)
+    assert control_row in rows(cli("status").stdout)
+    assert status_json(cli)["config"]["control_group"] is True
+    assert cli("start", "--no-control-group").exit_code == 0
+    assert cli.document()["control_group"] is False
+    assert status_json(cli)["config"]["control_group"] is False
+    assert not any(row.startswith("control group") for row in rows(cli("status").stdout))
+
+
+def test_a_control_group_needs_room_for_itself(cli: Cli) -> None:
+    result = cli("start", "--latency", "300", "--rate", "0.6", "--control-group")
+    assert result.exit_code == 1
+    assert "rate: must be at most 0.5 with control_group" in result.stderr
+    assert cli.value() is None
 
 
 def test_status_reads_config_and_kill_switch_in_one_call(cli: Cli, moto_server: MotoServer) -> None:

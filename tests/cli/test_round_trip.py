@@ -86,6 +86,7 @@ def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_serve
         "expires_at": "2026-09-21T16:13:20Z",
         "seconds_left": 7200.0,
         "dry_run": False,
+        "control_group": False,
         "blast_radius": {},
         "faults": [{"type": "exception", "rate": 1.0, "exception": "TimeoutError", "message": "slow db"}],
     }
