@@ -53,6 +53,7 @@ OPERATOR_ONLY = frozenset(
         "ctk.py",
         "checks",
         "checks.py",
+        "stats.py",
         "reference.py",  # writes schema.json and the README tables
     }
 )

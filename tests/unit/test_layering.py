@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"__init__"},  # the public API
     {"wrapper"},
     {"control"},
-    {"runner", "checks", "ctk", "report"},
+    {"runner", "checks", "stats", "ctk", "report"},
     {"cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
