@@ -98,7 +98,9 @@ def test_the_zip_holds_the_library_without_the_operator_api_and_the_cli(layer_zi
     }
     left_out = tree - shipped
     assert {"chaos_layer/control.py", "chaos_layer/cli/__init__.py", "chaos_layer/cli/app.py"} <= left_out
-    operator_only = {f"chaos_layer/{n}.py" for n in ("control", "runner", "checks", "stats", "report", "ctk", "reference")}
+    operator_only = {
+        f"chaos_layer/{n}.py" for n in ("control", "runner", "checks", "stats", "report", "ctk", "reference")
+    }
     assert all(name in operator_only or name.startswith("chaos_layer/cli/") for name in left_out), left_out
     assert shipped <= tree
     assert {"chaos_layer/schema.json", "chaos_layer/py.typed", "chaos_layer/settings.py"} <= shipped

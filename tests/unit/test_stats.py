@@ -149,7 +149,7 @@ def test_one_sided_bounds_are_the_two_sided_90_percent_interval() -> None:
 
 @pytest.mark.parametrize("arguments", [(1, 0, 0, 1), (0, 1, 0, 0), (2, 1, 0, 1), (-1, 1, 0, 1), (0, 1, 2, 1)])
 def test_impossible_counts_are_refused(arguments: tuple[int, int, int, int]) -> None:
-    with pytest.raises(ValueError, match="trials|successes"):
+    with pytest.raises(ValueError, match=r"trials|successes"):
         newcombe(*arguments, Z_ONE_SIDED_95)
 
 
@@ -158,8 +158,10 @@ def test_z_must_be_positive() -> None:
         wilson(1, 10, 0)
 
 
-@pytest.mark.parametrize(("quantile", "floor", "needed"), [(0.99, 100, 1000), (0.999, 100, 10_000), (0.5, 100, 100),
-                                                          (0.9, 100, 100), (0.95, 100, 200), (0.99, 5000, 5000)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("quantile", "floor", "needed"),
+    [(0.99, 100, 1000), (0.999, 100, 10_000), (0.5, 100, 100), (0.9, 100, 100), (0.95, 100, 200), (0.99, 5000, 5000)],
+)
 def test_a_percentile_needs_ten_values_beyond_it(quantile: float, floor: int, needed: int) -> None:
     assert percentile_floor(quantile, floor) == needed
 
