@@ -18,8 +18,11 @@ Whatever ends the run (a breach, Ctrl-C or SIGTERM, an AWS error, a crash in a c
 stop runs in a `finally`, shielded from further signals and retried, and the journal is
 rewritten atomically after every event, so a crash keeps what happened.
 
-The verdict set leaves room for the control-group work: a `compare` check kind with an
-`insufficient` status, and an `inconclusive` verdict decided in `_judge`.
+With `compare` entries (SPEC, *Control group*) the configs are written with `control_group:
+true`, the comparisons are skipped before the start (there is no control group yet), read at
+every poll (a breach stops the run; too little data, or an interval that straddles the allowed
+increase, does not), and judged once more after the end, after `settle`, on all the data: a
+comparison that does not pass then makes the run `inconclusive`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -41,7 +44,17 @@ from types import FrameType, TracebackType
 from typing import Any, Protocol
 
 from chaos_layer import control, settings
-from chaos_layer.checks import Check, Context, Phase, Reading, Status, format_value, parse_checks
+from chaos_layer.checks import (
+    DEFAULT_MIN_SAMPLES,
+    Check,
+    CompareCheck,
+    Context,
+    Phase,
+    Reading,
+    Status,
+    format_value,
+    parse_checks,
+)
 from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
@@ -65,10 +78,18 @@ class Verdict(str, Enum):
     REJECTED = "rejected"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
-    # The control-group work adds INCONCLUSIVE = "inconclusive" (exit 7).
+    INCONCLUSIVE = "inconclusive"
 
 
-EXIT_CODES = {Verdict.HELD: 0, Verdict.REJECTED: 5, Verdict.ABORTED: 6, Verdict.INTERRUPTED: 130}
+EXIT_CODES = {
+    Verdict.HELD: 0,
+    Verdict.REJECTED: 5,
+    Verdict.ABORTED: 6,
+    Verdict.INCONCLUSIVE: 7,
+    Verdict.INTERRUPTED: 130,
+}
+# Faults whose failures `Errors` does not see (the invocation succeeds for Lambda).
+UNSEEN_BY_ERRORS = ("corrupt", "batch_failure")
 
 
 # ---------------------------------------------------------------------------------------
@@ -94,10 +115,17 @@ class Experiment:
     poll: float
     on_breach: str
     document: Mapping[str, Any] = field(repr=False)
+    settle: float = 0.0
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
         return sum(step.hold for step in self.ramp)
+
+    @property
+    def comparing(self) -> bool:
+        """Whether a steady-state entry compares the treatment with the control group."""
+        return any(isinstance(check, CompareCheck) for check in self.checks)
 
     def config(self, rate: float, expires_at: str, *, enabled: bool = True) -> dict[str, Any]:
         """The config document the runner writes for a step (or, disabled, for the stop)."""
@@ -107,6 +135,7 @@ class Experiment:
             "expires_at": expires_at,
             "rate": rate,
             **self.blast_radius,
+            **({"control_group": True} if self.comparing else {}),
             "faults": list(self.faults),  # the long part last, for people reading the parameter
         }
 
@@ -173,6 +202,24 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     on_breach = fields.string("on_breach", "stop")
     if isinstance(fields.raw("on_breach"), str) and on_breach not in ON_BREACH:
         fields.problem("on_breach", "must be stop or kill")
+    min_samples = int(fields.number("min_samples", DEFAULT_MIN_SAMPLES, minimum=1, integer=True))
+    settle = _duration(fields, "settle", 0.0, zero=True)
+    namespace = fields.string("namespace", settings.DEFAULT_METRICS_NAMESPACE, non_empty=True)
+    checks = tuple(
+        replace(check, experiment=experiment, namespace=namespace, min_samples=min_samples)
+        if isinstance(check, CompareCheck)
+        else check
+        for check in checks
+    )
+    comparisons = [check for check in checks if isinstance(check, CompareCheck)]
+    if comparisons:
+        if blast_radius.get("dry_run") is True:
+            fields.problem(
+                "blast_radius.dry_run",
+                "must not be true with a compare entry in steady_state: a dry run injects nothing to compare",
+            )
+        if blast_radius.get("control_group") is False:
+            fields.problem("blast_radius.control_group", "must not be false with a compare entry in steady_state")
     fields.finish()
     result = Experiment(
         experiment,
@@ -186,6 +233,8 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
         poll,
         on_breach,
         document if isinstance(document, Mapping) else {},
+        settle,
+        tuple(_warnings(raw_faults, comparisons)),
     )
     # The library's own rules on the config each step would write, with the file's locations.
     if isinstance(document, Mapping) and raw_faults:
@@ -243,23 +292,54 @@ def _ramp(fields: Fields) -> list[tuple[Step, bool]]:
     return steps
 
 
-def _duration(fields: Fields, key: str, default: float | None) -> float:
-    """`15s`, `2m`, `1h30m`, or a number of seconds."""
+def _duration(fields: Fields, key: str, default: float | None, *, zero: bool = False) -> float:
+    """`15s`, `2m`, `1h30m`, or a number of seconds; `zero`: 0 (or `0s`) will do too."""
     if not fields.has(key):
         if default is None:
             fields.problem(key, "is required")
         return default or 0.0
     value = fields.raw(key)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if math.isfinite(value) and value > 0:
+        if math.isfinite(value) and (value > 0 or (zero and value == 0)):
             return float(value)
     elif isinstance(value, str):
+        if zero and value.strip() in ("0", "0s"):
+            return 0.0
         try:
             return control.parse_duration(value)
         except control.UsageError:
             pass
-    fields.problem(key, "must be a duration such as 15s, 2m or 1h30m (or a number of seconds), longer than zero")
+    bound = "zero or longer" if zero else "longer than zero"
+    fields.problem(key, f"must be a duration such as 15s, 2m or 1h30m (or a number of seconds), {bound}")
     return default or 0.0
+
+
+def _warnings(faults: list[Any], comparisons: list[CompareCheck]) -> list[str]:
+    """Comparisons that cannot tell anything about the function, said before the run."""
+    if not any(check.metric == "errors" for check in comparisons):
+        return []
+    found = []
+    for index, fault in enumerate(faults):
+        if not isinstance(fault, Mapping):
+            continue
+        kind, rate = fault.get("type"), fault.get("rate", 1)
+        every = isinstance(rate, (int, float)) and rate >= 1
+        failing = kind in ("exception", "timeout") or (
+            kind == "status_code" and isinstance(fault.get("status_code"), int) and fault["status_code"] >= 500
+        )
+        if failing and every:
+            found.append(
+                f"compare errors: faults[{index}] ({kind}) fails every treatment invocation (fault rate 1), so the"
+                " difference in error rates is that rate itself and says nothing about how the function copes;"
+                " give the fault a rate below 1, or inject what the function's own code must handle"
+                " (dependency, denylist, latency)"
+            )
+        elif kind in UNSEEN_BY_ERRORS:
+            found.append(
+                f"compare errors: faults[{index}] ({kind}) fails nothing that Errors counts (Lambda sees a success),"
+                " so the comparison cannot tell anything about it"
+            )
+    return found
 
 
 def _locate(location: str, step: int) -> str:
@@ -344,6 +424,8 @@ def new_journal(experiment: Experiment, source: str, text: str, controller: cont
         "max_age": controller.max_age,
         "ramp": [{"rate": step.rate, "hold": step.hold} for step in experiment.ramp],
         "steady_state": [check.definition() for check in experiment.checks],
+        "settle": experiment.settle,
+        "warnings": list(experiment.warnings),
         "expires_at": None,
         "steps": [],
         "writes": [],
@@ -541,6 +623,8 @@ class Runner:
         self.journal.data["started_at"] = instant(self.started_at)
         try:
             self._save()
+            for warning in self.experiment.warnings:
+                self._say(f"Warning: {warning}.", "warn")
             self._preflight()
             aborted = self._steady_state_before()
             if aborted is None:
@@ -555,9 +639,11 @@ class Runner:
             stop_failure = self._stop_safely(kill=breach is not None and self.experiment.on_breach == "kill")
         interrupted = interrupted or bool(self.guard.received)
         final: Reading | None = None
+        unsettled: list[Reading] = []
         if breach is None and aborted is None and failure is None and not interrupted and stop_failure is None:
             try:
-                final = self._steady_state_after()
+                self._settle()
+                final, unsettled = self._steady_state_after()
             except (Interrupted, KeyboardInterrupt):
                 interrupted = True
             except Exception as error:
@@ -570,6 +656,7 @@ class Runner:
                 failure=failure,
                 stop_failure=stop_failure,
                 interrupted=interrupted or bool(self.guard.received),
+                unsettled=unsettled,
             )
 
     def _preflight(self) -> None:
@@ -589,9 +676,15 @@ class Runner:
             )
 
     def _steady_state_before(self) -> Reading | None:
-        """The first check that does not pass, or None. Reads every check, for the record."""
+        """The first check that does not pass, or None. Reads every check, for the record, but
+        the comparisons: there is no control group before the start."""
         self._say("Steady state before the start:")
-        readings = [self._read(check, Phase.BEFORE) for check in self.experiment.checks]
+        readings = []
+        for check in self.experiment.checks:
+            if isinstance(check, CompareCheck):
+                self._say(f"  {check.name}: judged once the experiment runs (no control group yet)", "detail")
+            else:
+                readings.append(self._read(check, Phase.BEFORE))
         self._save()
         return next((r for r in readings if not r.status.passed), None)
 
@@ -622,7 +715,7 @@ class Runner:
                 )
                 for check in self.experiment.checks:
                     reading = self._read(check, Phase.DURING, index)
-                    if not reading.status.passed:
+                    if reading.status.stops:  # a comparison without enough data goes on
                         self._save()
                         return reading
                 self._save()
@@ -675,7 +768,21 @@ class Runner:
         self._show()
         self._save()
 
-    def _steady_state_after(self) -> Reading | None:
+    def _settle(self) -> None:
+        """Wait `settle`, the config disabled, for the last metrics to reach CloudWatch."""
+        if self.experiment.settle <= 0:
+            return
+        self.progress.phase = "settling"
+        self._show()
+        self._say(
+            f"Waiting {span(self.experiment.settle)} (settle) for the last metrics to reach CloudWatch before the final"
+            " judgement."
+        )
+        self.sleep(self.experiment.settle)
+
+    def _steady_state_after(self) -> tuple[Reading | None, list[Reading]]:
+        """The first reading that breaches (or has no data), and the comparisons that did not
+        pass, judged once on all the data."""
         self.progress.phase = "checking the steady state after the end"
         self._show()
         self._say("Steady state after the end:")
@@ -683,28 +790,33 @@ class Runner:
         for check in self.experiment.checks:
             readings.append(self._read(check, Phase.AFTER))
         self._save()
-        return next((r for r in readings if not r.status.passed), None)
+        failed = next((r for r in readings if r.status.stops), None)
+        return failed, [r for r in readings if not r.status.passed and not r.status.stops]
 
     def _read(self, check: Check, phase: Phase, step: int | None = None) -> Reading:
-        context = Context(self.cloudwatch, self.clock(), phase, self.started_at)
+        previous = self.progress.latest.get(check.name)
+        context = Context(self.cloudwatch, self.clock(), phase, self.started_at, previous)
         reading = check.read(context)
-        self.journal.data["checks"].append(
-            {
-                "at": instant(reading.at),
-                "phase": phase.value,
-                "step": None if step is None else step + 1,
-                "check": reading.check,
-                "kind": reading.kind,
-                "value": reading.value,
-                "status": reading.status.value,
-                "detail": reading.detail,
-            }
-        )
+        entry: dict[str, Any] = {
+            "at": instant(reading.at),
+            "phase": phase.value,
+            "step": None if step is None else step + 1,
+            "check": reading.check,
+            "kind": reading.kind,
+            "value": reading.value,
+            "status": reading.status.value,
+            "detail": reading.detail,
+        }
+        if reading.data is not None:
+            entry["comparison"] = dict(reading.data)
+        self.journal.data["checks"].append(entry)
         self.progress.latest[reading.check] = reading
         if reading.status.passed:  # during the run, a live display shows passes in its panel instead
             level = "detail" if phase is Phase.DURING else "ok"
-        else:
+        elif reading.status.stops or phase is Phase.AFTER:
             level = "error" if reading.status is Status.BREACH else "warn"
+        else:  # a comparison still waiting for data, or undecided: the panel shows it
+            level = "detail"
         self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
         self._show()
         return reading
@@ -830,11 +942,12 @@ class Runner:
         failure: BaseException | None,
         stop_failure: control.ControlError | None,
         interrupted: bool,
+        unsettled: list[Reading] | None = None,
     ) -> Outcome:
         """The verdict: a breach rejects, then an interrupt, then an error ends the run; an
-        aborted start; the check after the end. The control-group work adds its final
-        judgement of the comparisons here (inconclusive). The exit code is the verdict's,
-        unless an error, or a stop that could not be written, says more (1-4)."""
+        aborted start; the check after the end; then a comparison that did not pass at the end
+        makes it inconclusive. The exit code is the verdict's, unless an error, or a stop that
+        could not be written, says more (1-4)."""
         step = self.progress.step
         where = "" if step is None else f" at step {step + 1} (rate {percent(self.experiment.ramp[step].rate)})"
         stopped = "the experiment was stopped" if self._attempted_write else "nothing was written"
@@ -854,6 +967,7 @@ class Runner:
                 "value": reading.value,
                 "status": reading.status.value,
                 "detail": reading.detail,
+                **({"comparison": dict(reading.data)} if reading.data is not None else {}),
             }
         elif interrupted:
             name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
@@ -872,6 +986,10 @@ class Runner:
                 f"Aborted: the steady state did not hold before the start ({aborted.check} {_what(aborted)});"
                 f" {stopped}."
             )
+        elif unsettled:
+            verdict = Verdict.INCONCLUSIVE
+            found = "; ".join(f"{r.check}: {_what(r)}" for r in unsettled)
+            reason = f"Inconclusive: no breach, but {found}; {stopped}."
         else:
             top = max(step.rate for step in self.experiment.ramp)
             count = len(self.experiment.ramp)
@@ -880,6 +998,9 @@ class Runner:
                 f"The hypothesis held: the steady state held through {count} step{'s' if count != 1 else ''}"
                 f" (up to rate {percent(top)}) and after the end."
             )
+            judged = [r for r in self.progress.latest.values() if r.kind == CompareCheck.kind]
+            if judged:
+                reason = reason[:-1] + "; " + "; ".join(f"{r.check}: {_what(r)}" for r in judged) + "."
         error = failure if isinstance(failure, control.ControlError) else stop_failure
         crash = failure if failure is not None and not isinstance(failure, control.ControlError) else None
         if crash is not None:
@@ -914,7 +1035,10 @@ def _crash(error: BaseException) -> str:
 
 
 def _what(reading: Reading) -> str:
-    """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`."""
+    """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`; a comparison
+    in its own words (`the error rate rose by 4 points, ...`)."""
+    if reading.data is not None and "words" in reading.data:
+        return str(reading.data["words"])
     if reading.status is Status.NO_DATA:
         return f"had no data ({reading.detail})" if reading.detail else "had no data"
     shown = format_value(reading.value)

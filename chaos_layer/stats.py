@@ -66,7 +66,7 @@ def percentile_floor(quantile: float, floor: int) -> int:
     compared: max(floor, 10 / (1 - quantile)), so that at least 10 values lie beyond it."""
     if not 0 < quantile < 1:
         raise ValueError("quantile must be between 0 and 1")
-    return max(floor, math.ceil(round(PERCENTILE_TAIL_VALUES / (1 - quantile), 9)))
+    return max(floor, math.ceil(round(PERCENTILE_TAIL_VALUES / (1 - quantile), 6)))  # 0.999 is not exact
 
 
 def samples_per_group(p_control: float, p_treatment: float, z_alpha: float, z_beta: float) -> int:

@@ -85,6 +85,35 @@ class Aws:
             ],
         )
 
+    def group(
+        self,
+        group: str,
+        invocations: int,
+        errors: int = 0,
+        at: float = 0.0,
+        duration_ms: float = 100.0,
+        experiment: str = "checkout-latency",
+        namespace: str = "ChaosLayer",
+    ) -> None:
+        """One batch of a control group's records, as CloudWatch aggregates them: `invocations`
+        invocations of `group`, `errors` of them failed, each taking `duration_ms`."""
+        dimensions = [{"Name": "experiment", "Value": experiment}, {"Name": "group", "Value": group}]
+        stamp = datetime.fromtimestamp(at, timezone.utc)
+
+        def datum(name: str, total: float, low: float, high: float, unit: str) -> dict[str, Any]:
+            values = {"SampleCount": invocations, "Sum": total, "Minimum": low, "Maximum": high}
+            return {"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "StatisticValues": values,
+                    "Unit": unit}  # fmt: skip
+
+        self.cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                datum("Invocations", invocations, 1, 1, "Count"),
+                datum("Errors", errors, 0 if errors < invocations else 1, 1 if errors else 0, "Count"),
+                datum("Duration", duration_ms * invocations, duration_ms, duration_ms, "Milliseconds"),
+            ],
+        )
+
     def value(self, name: str) -> str | None:
         try:
             return str(self.ssm.get_parameter(Name=name)["Parameter"]["Value"])

@@ -132,7 +132,7 @@ def test_every_problem_of_a_file_at_once() -> None:
         "hypothesis: must not be empty",
         "parameter: must be an SSM parameter name: `run` does not write s3:// or appconfig:// yet",
         "faults: must list at least one fault",
-        "steady_state[0]: must have exactly one of alarm, metric (found alarm and metric)",
+        "steady_state[0]: must have exactly one of alarm, metric, compare (found alarm and metric)",
         "steady_state[1].metric.period: must be 1, 5, 10, 30 or a multiple of 60 seconds",
         "steady_state[1]: needs min, max or both: the bounds the metric must stay within",
         "ramp[0].rate: must be a number between 0 and 1, not a string",
@@ -148,8 +148,6 @@ def test_every_problem_of_a_file_at_once() -> None:
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
-        ({"compare": "errors", "max_increase": 0.01},
-         "steady_state[0].compare: compare entries come with control groups, which this version does not run"),
         ({"alarm": ""}, "steady_state[0].alarm: must not be empty"),
         ({"alarm": "a", "max": 1}, "steady_state[0].max: unknown key"),
         ({"metric": {"namespace": "N", "name": "M", "statistic": "Median"}, "max": 1},
@@ -178,8 +176,9 @@ def test_the_same_check_twice_is_refused() -> None:
 
 
 def test_an_empty_steady_state_or_ramp_is_refused() -> None:
-    assert "steady_state: must list at least one check (an alarm or a metric), not an empty array" in problems(
-        experiment_document(steady_state=[])
+    assert (
+        "steady_state: must list at least one check (an alarm, a metric or a comparison), not an empty array"
+        in problems(experiment_document(steady_state=[]))
     )
     assert "ramp: must list at least one step" in problems(experiment_document(ramp=[]))
 

@@ -160,7 +160,15 @@ def test_z_must_be_positive() -> None:
 
 @pytest.mark.parametrize(
     ("quantile", "floor", "needed"),
-    [(0.99, 100, 1000), (0.999, 100, 10_000), (0.5, 100, 100), (0.9, 100, 100), (0.95, 100, 200), (0.99, 5000, 5000)],
+    [
+        (0.99, 100, 1000),
+        (0.999, 100, 10_000),
+        (99.9 / 100, 100, 10_000),
+        (0.5, 100, 100),
+        (0.9, 100, 100),
+        (0.95, 100, 200),
+        (0.99, 5000, 5000),
+    ],
 )
 def test_a_percentile_needs_ten_values_beyond_it(quantile: float, floor: int, needed: int) -> None:
     assert percentile_floor(quantile, floor) == needed
