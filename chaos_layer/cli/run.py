@@ -41,6 +41,7 @@ class Display:
         self.now = now
         self.live_mode = console.is_terminal
         self.progress: runner.Progress | None = None
+        self.checks: dict[str, checks.Check] = {}  # by name, for how the panel shows a comparison
         self._live: Live | None = None
 
     def __enter__(self) -> Display:
@@ -91,17 +92,29 @@ class _Panel:
             return head
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
         table.add_column("check")
+        # A comparison shows its two groups side by side, then the difference.
+        comparing = any(reading.data is not None for reading in progress.latest.values())
+        if comparing:
+            table.add_column("treatment")
+            table.add_column("control")
         table.add_column("latest")
         table.add_column("status")
         table.add_column("read")
         for name, reading in progress.latest.items():
             style = "green" if reading.status.passed else "red" if reading.status is Status.BREACH else "yellow"
-            table.add_row(
-                Text(name),
-                Text(reading.describe()),
+            cells = [Text(name)]
+            if comparing:
+                data = reading.data
+                cells += [Text(checks.side(data, group) if data else "") for group in ("treatment", "control")]
+            latest = reading.describe()
+            if reading.data is not None and isinstance(check := self.display.checks.get(name), checks.CompareCheck):
+                latest = check.difference(reading.status, reading.data)
+            cells += [
+                Text(latest),
                 Text(reading.status.value, style=style),
                 Text(f"{runner.span(now - reading.at)} ago"),
-            )
+            ]
+            table.add_row(*cells)
         return Group(head, table)
 
 
@@ -180,9 +193,11 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
 
         Exit codes: 0 the hypothesis held, 5 rejected (the steady state was breached; the
         experiment was stopped), 6 aborted (the steady state did not hold before the start;
-        nothing was written), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was stopped),
-        1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the config is
-        left disabled.
+        nothing was written), 7 inconclusive (no breach, but a comparison of the treatment with
+        the control group did not pass at the end: too little data, or an interval that straddles
+        the allowed increase), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was
+        stopped), 1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the
+        config is left disabled.
         """
         experiment, text = runner.load_experiment(file)
         kill_switch = experiment.kill_switch or os.environ.get(settings.KILL_SWITCH_ENV) or settings.DEFAULT_KILL_SWITCH
@@ -201,6 +216,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console.print(Text(f"Experiment {experiment.name}: {experiment.hypothesis}", style="bold"))
         console.print(Text(f"Journal: {path}"))
         display = Display(console, clock)
+        display.checks = {check.name: check for check in experiment.checks}
         guard = runner.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
         with guard, display:
             outcome = runner.Runner(

@@ -141,6 +141,59 @@ def test_the_live_panel_on_a_terminal(cli, aws, time_machine, tmp_path, monkeypa
     assert "left in the step" not in out  # the panel shows the time left instead of a line per poll
 
 
+COMPARING = {
+    "steady_state": [{"alarm": "checkout-errors"}, {"compare": "errors", "max_increase": 0.02}],
+    "ramp": [{"rate": 0.1, "hold": "30s"}],
+    "poll": "10s",
+}
+
+
+def groups(aws: Aws, time_machine: TimeMachine, treatment: tuple[int, int], control: tuple[int, int]) -> None:
+    for offset in (5, 15, 25):
+        time_machine.at(offset, lambda: aws.group("treatment", *treatment, at=time_machine.now))
+        time_machine.at(offset, lambda: aws.group("control", *control, at=time_machine.now))
+
+
+def test_an_inconclusive_comparison_exits_7(cli, aws, time_machine, tmp_path) -> None:
+    steady(aws, time_machine)
+    groups(aws, time_machine, (20, 0), (20, 0))
+    result = cli("run", write(tmp_path / "compare.yaml", experiment_document(**COMPARING)), "--journal", "j.json")
+    assert result.exit_code == 7, result.output
+    assert "compare errors: judged once the experiment runs (no control group yet)" in result.stdout
+    assert (
+        "Verdict: inconclusive. Inconclusive: no breach, but compare errors: too few invocations to compare:"
+        " treatment 60, control 60, of the 100 each group needs: inconclusive; the experiment was stopped."
+    ) in result.stdout
+    assert json.loads((tmp_path / "j.json").read_text())["exit_code"] == 7
+    assert aws.config()["enabled"] is False
+
+
+def test_plain_output_shows_both_groups_at_every_poll(cli, aws, time_machine, tmp_path) -> None:
+    steady(aws, time_machine)
+    groups(aws, time_machine, (400, 4), (400, 4))
+    result = cli("run", write(tmp_path / "compare.yaml", experiment_document(**COMPARING)), "--journal", "j.json")
+    assert result.exit_code == 0, result.output
+    assert (
+        "compare errors: treatment 1.00% of 800 | control 1.00% of 800: 0 points, 95 % bounds -0.88 to +0.88"
+        " (allowed +2) [ok]"
+    ) in result.stdout
+
+
+def test_the_live_panel_shows_both_groups_side_by_side(cli, aws, time_machine, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    steady(aws, time_machine)
+    groups(aws, time_machine, (400, 4), (400, 4))
+    result = cli("run", write(tmp_path / "compare.yaml", experiment_document(**COMPARING)), "--journal", "j.json")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    header = next(line for line in out.splitlines() if "treatment" in line and "control" in line and "latest" in line)
+    assert header.index("treatment") < header.index("control") < header.index("latest")
+    row = next(line for line in out.splitlines() if line.strip().startswith("compare errors") and "of 1,200" in line)
+    assert "1.00% of 1,200" in row
+    assert row.count("of 1,200") == 2  # one cell per group
+    assert "0 points, 95 % bounds" in row
+
+
 # report
 
 
