@@ -432,11 +432,16 @@ class Controller:
         """Whether the kill switch is engaged, by the library's rule."""
         return self._fetch(config=False).killed
 
-    def read_config(self) -> tuple[Stored, dict[str, Any]]:
-        """The config and its JSON object, which may be invalid for this version."""
+    def stored_config(self) -> Stored:
+        """The config as stored, whatever it holds."""
         stored = self._fetch(kill_switch=False).config
         if stored is None:
             raise NotFound(f"parameter {self.parameter} not found")
+        return stored
+
+    def read_config(self) -> tuple[Stored, dict[str, Any]]:
+        """The config and its JSON object, which may be invalid for this version."""
+        stored = self.stored_config()
         parsed = parse(stored.value)
         if parsed.document is None:  # the problems name what is wrong, never the value
             raise InvalidConfig("the config is invalid", parsed.problems or [Problem("", "must be a JSON object")])

@@ -325,24 +325,55 @@ def status(
 
 
 @app.command(name="validate")
+@aws_options
 def validate_command(
-    file: Annotated[str, typer.Argument(help="Config file (JSON), or - for stdin.", show_default=False)],
+    aws: AwsOptions,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="Config file (JSON), or - for stdin; none: the config stored at --param.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Check a config file with the library's own rules; lists every problem. Exit 0 or 1."""
-    text = _read_file(file)
+    """Check a config with the library's own rules; lists every problem. Exit 0 or 1.
+
+    Checks a file, or with no file the config stored where --param says (SSM, S3 or
+    AppConfig, as deployed), as the library would read it (exit 4 when there is none).
+    """
+    if file is not None:
+        if aws.parameter is not None:
+            raise control.UsageError("give a file or --param, not both")
+        text = _read_file(file)
+        name = file
+    else:
+        controller = _controller(aws)
+        text, name = controller.stored_config().value, controller.parameter
     try:
         config = control.validate_text(text)
     except control.InvalidConfig as error:
-        output.problems(sys.stdout, f"{file}: invalid", error.problems)
+        output.problems(sys.stdout, f"{name}: invalid", error.problems)
         raise typer.Exit(EXIT_INVALID) from None
     try:
         legacy = is_legacy(json.loads(text))
     except ValueError:
         legacy = False
-    output.valid(file, config, legacy)
+    output.valid(name, config, legacy)
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    draft_04: Annotated[
+        bool,
+        typer.Option(
+            "--draft-04",
+            help="The same schema in JSON Schema draft-04, compact: what an AppConfig JSON Schema validator takes.",
+        ),
+    ] = False,
+) -> None:
     """Print the config's JSON Schema (draft 2020-12), for editors."""
-    typer.echo(resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8"), nl=False)
+    text = resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8")
+    if draft_04:
+        from chaos_layer.cli.draft04 import to_draft_04
+
+        text = json.dumps(to_draft_04(json.loads(text)), separators=(",", ":"), ensure_ascii=False) + "\n"
+    typer.echo(text, nl=False)
