@@ -68,7 +68,7 @@ class _RequestLog:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.targets: list[str] = []
-        self.rest: list[tuple[str, str]] = []
+        self.rest: list[tuple[str, str, bool]] = []  # method, path, conditional (If-None-Match)
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -77,7 +77,8 @@ class _RequestLog:
             if target:
                 self.targets.append(target)
             elif not environ.get("PATH_INFO", "").startswith("/moto-api"):
-                self.rest.append((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+                request = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+                self.rest.append((*request, "HTTP_IF_NONE_MATCH" in environ))
         return self.app(environ, start_response)
 
 
@@ -201,9 +202,14 @@ class S3Bucket:
     def delete(self, key: str) -> None:
         self.server._without_logging(lambda: self.client().delete_object(Bucket=self.name, Key=key))
 
-    def gets(self, key: str) -> int:
-        """GETs of this object the server answered since the test began (304s included)."""
-        return self.server._log.rest.count(("GET", f"/{self.name}/{key}"))
+    def gets(self, key: str, *, conditional: bool | None = None) -> int:
+        """GETs of this object the server answered since the test began (304s included);
+        `conditional`: only those with (True) or without (False) If-None-Match."""
+        return sum(
+            1
+            for method, path, with_etag in self.server._log.rest
+            if (method, path) == ("GET", f"/{self.name}/{key}") and conditional in (None, with_etag)
+        )
 
 
 @pytest.fixture
