@@ -105,7 +105,12 @@ class TestS3:
     ) -> None:
         parsed: list[str] = []
         parse = chaos_layer.source.parse
-        monkeypatch.setattr(chaos_layer.source, "parse", lambda text: parsed.append(text) or parse(text))
+
+        def counted(text: str) -> Any:
+            parsed.append(text)
+            return parse(text)
+
+        monkeypatch.setattr(chaos_layer.source, "parse", counted)
         s3.put("orders.json", CONFIG)
         function, handler = deploy(s3.location("orders.json"))
 
