@@ -13,6 +13,8 @@
   front of moto), with AWS_ENDPOINT_URL_APPCONFIG(DATA) and AWS_APPCONFIG_EXTENSION_HTTP_PORT
   pointing there; `.profile(...)` creates an application, environment and profile,
   `.deploy(...)` writes and deploys a version as an operator would with the AWS CLI.
+- `scripted_http`: answers every request with one status, headers and body (an S3 that says
+  AccessDenied, an agent that says 502), so the real client stacks parse real answers.
 - `lambda_context`: builds a Lambda-like context (function_name, aws_request_id, ...).
 - `clock`, `sleeps`: the decorator's `clock=` and `sleep=` seams (`clock.advance(seconds)`,
   `sleeps.calls` lists the seconds slept, nothing really sleeps).
@@ -26,6 +28,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -394,3 +397,54 @@ def config_json(**overrides: Any) -> str:
     }
     document.update(overrides)
     return json.dumps(document)
+
+
+class ScriptedHttp:
+    """Answers every request with `.answer` = (status, headers, body); counts requests."""
+
+    def __init__(self) -> None:
+        self.answer: tuple[int, dict[str, str], bytes] = (500, {}, b"")
+        self.requests: list[tuple[str, str]] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                scripted.requests.append((self.command, self.path))
+                status, headers, body = scripted.answer
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def scripted_http() -> Iterator[ScriptedHttp]:
+    server = ScriptedHttp()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -4,8 +4,6 @@
   `.answer_values(...)`), so the real botocore stack parses real error bodies; counts requests.
 - `hanging_endpoint`: accepts TCP connections and never answers; counts connections.
 - `closed_port`: a loopback port nothing listens on (connections are refused).
-- `scripted_http`: answers every request with one status, headers and body (an S3 that says
-  AccessDenied, an agent that says 502), so the real client stacks parse real answers.
 """
 
 from __future__ import annotations
@@ -143,54 +141,3 @@ def closed_port() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-class ScriptedHttp:
-    """Answers every request with `.answer` = (status, headers, body); counts requests."""
-
-    def __init__(self) -> None:
-        self.answer: tuple[int, dict[str, str], bytes] = (500, {}, b"")
-        self.requests: list[tuple[str, str]] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                scripted.requests.append((self.command, self.path))
-                status, headers, body = scripted.answer
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-@pytest.fixture
-def scripted_http() -> Iterator[ScriptedHttp]:
-    server = ScriptedHttp()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -21,8 +21,8 @@ import pytest
 import chaos_layer.source
 from chaos_layer import inject_fault
 from chaos_layer.control import Controller, clients
-from tests.conftest import AppConfig, FakeClock, MotoServer, S3Bucket
-from tests.functional.conftest import HangingEndpoint, ScriptedHttp
+from tests.conftest import AppConfig, FakeClock, MotoServer, S3Bucket, ScriptedHttp
+from tests.functional.conftest import HangingEndpoint
 
 SSM_PARAM = "/chaos-layer/orders"
 SSM_KILL = "/chaos-layer/kill-switch"
