@@ -64,6 +64,9 @@ def deploy(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> Deploy:
 
 @pytest.fixture
 def ssm_endpoint(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """SSM on the moto server, warmed up: moto loads its SSM backend on the first request,
+    which can take longer than the library's one-second timeouts."""
+    moto_server._without_logging(lambda: moto_server.client().get_parameters(Names=[SSM_KILL]))
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint_url)
     return moto_server
 
@@ -220,7 +223,7 @@ class TestS3:
         assert "timeout" in warning.lower()
 
     def test_a_malformed_location_is_a_problem_not_an_error(
-        self, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+        self, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
     ) -> None:
         function, handler = deploy("s3://only-a-bucket")
         run_for_a_period(function, clock)
