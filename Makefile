@@ -16,7 +16,7 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2
 PYTHON313 ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
 	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer bench-sources
+.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
@@ -72,6 +72,10 @@ unit: $(STAMP)
 	CHAOS_LAYER_TEST_PY313='$(PYTHON313)' $(BIN)/pytest
 
 test: lint typecheck unit template-lint sam-check
+
+# chaos_layer/schema.json and the README's reference tables, from the declarations
+schema: $(STAMP)
+	$(BIN)/python -m chaos_layer.reference
 
 demo: layer
 	$(BIN)/python examples/demo.py

@@ -1,38 +1,93 @@
-"""The config document: parsed and validated from JSON into frozen dataclasses, no I/O."""
+"""The config document: its keys declared once (chaos_layer.contract), parsed and validated
+from JSON into frozen objects, no I/O."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeGuard
 
+from chaos_layer.blast_radius import COHORT, MATCH, TARGETS, Check, Cohort, Match, Targets
 from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
+from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Kind, Number, Text, Timestamp, derived, field
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.faults import MAX_DELAY_MS, ExceptionFault, Fault, LatencyFault, StatusCodeFault, parse_fault
-from chaos_layer.targeting import Cohort, Match, Targets
-from chaos_layer.validation import Fields, join
+from chaos_layer.faults import FAULTS, Fault
+from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
+BLAST_RADIUS = "blast radius"  # the README section that documents a key
 
 
-@dataclass(frozen=True)
-class Config:
-    enabled: bool
-    experiment: str = DEFAULT_EXPERIMENT
-    expires_at: datetime | None = None
-    rate: float = 1.0
-    faults: tuple[Fault, ...] = ()
-    dry_run: bool = False
-    targets: Targets | None = None
-    match: Match | None = None
-    cohort: Cohort | None = None
+def blast_radius_control(kind: Kind, doc: str) -> Any:
+    """A blast-radius control: optional, documented with the others."""
+    return field(kind, doc, default=None, section=BLAST_RADIUS)
+
+
+class Config(Declared, kw_only=False):
+    schema_name = "config"
+    examples = (
+        {
+            "enabled": True,
+            "experiment": "checkout-latency",
+            "expires_at": "2026-11-27T15:00:00Z",
+            "rate": 0.05,
+            "faults": [{"type": "latency", "delay_ms": 300}],
+        },
+        {"enabled": False, "faults": []},
+        {
+            "enabled": True,
+            "experiment": "checkout-canary",
+            "dry_run": True,
+            "rate": 0.5,
+            "targets": {"functions": ["checkout-*"], "qualifiers": ["live"]},
+            "match": [
+                {"path": "requestContext.http.method", "equals": "POST"},
+                {"path": "rawPath", "regex": "^/orders(/|$)"},
+                {"path": "headers.x-chaos-opt-out", "exists": False},
+            ],
+            "cohort": {"key": "requestContext.authorizer.jwt.claims.sub", "percent": 5, "salt": "2026-11"},
+            "faults": [{"type": "latency", "delay_ms": 300}],
+        },
+    )
+    enabled: bool = field(Boolean(), "false: nothing is injected.")
+    experiment: str = field(
+        Text(non_empty=True), "Label carried into every log line and metric.", default=DEFAULT_EXPERIMENT
+    )
+    expires_at: datetime | None = field(
+        Timestamp(),
+        "ISO-8601 timestamp with a UTC offset; after this instant nothing is injected.",
+        default=None,
+        examples=("2026-11-27T15:00:00Z",),
+    )
+    rate: float = field(RATE, "Fraction (0..1) of invocations inside the blast radius.", default=1.0)
+    faults: tuple[Fault, ...] = field(
+        FAULTS,
+        "The faults, each drawn with its own rate: those that surround the handler (latency, ...) come before"
+        " those that end the invocation, each group in config order. Required when enabled.",
+        default=(),
+        required_if="enabled",
+    )
+    dry_run: bool = field(
+        Boolean(),
+        "true: every selected invocation is logged and counted (marked dry_run) but nothing is injected.",
+        default=False,
+        section=BLAST_RADIUS,
+    )
+    targets: Targets | None = blast_radius_control(
+        TARGETS, "Only these functions (glob patterns on the name) and aliases or versions."
+    )
+    match: Match | None = blast_radius_control(
+        MATCH, "Conditions on the event, all of which must hold for an invocation to be in the blast radius."
+    )
+    cohort: Cohort | None = blast_radius_control(
+        COHORT, "The same percent of users (or tenants, ...) every time: the values at key in the event."
+    )
     # The controls' checks, cheapest first; empty without controls, so they cost nothing.
-    checks: tuple[Callable[[Any, Any], bool], ...] = field(init=False, repr=False, compare=False)
+    checks: tuple[Check, ...] = derived()
 
     def __post_init__(self) -> None:
-        controls = (self.targets, self.match, self.cohort)
+        controls = (getattr(self, name) for name in CONTROL_KEYS)
         object.__setattr__(self, "checks", tuple(control.admits for control in controls if control is not None))
 
     def expires_at_epoch(self) -> float | None:
@@ -44,22 +99,11 @@ class Config:
         return self.enabled and bool(self.faults) and (expiry is None or now < expiry)
 
 
-def parse_timestamp(fields: Fields, key: str) -> datetime | None:
-    if not fields.has(key):
-        return None
-    text = fields.string(key)
-    if not isinstance(fields.raw(key), str):  # already reported as not a string
-        return None
-    try:
-        # Python 3.10's fromisoformat does not take a trailing "Z".
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        fields.problem(key, "must be an ISO-8601 timestamp such as 2026-11-27T15:00:00Z")
-        return None
-    if value.tzinfo is None:
-        fields.problem(key, "must include a UTC offset, such as Z or +01:00")
-        return None
-    return value
+# The document's keys; those of its blast radius (dry_run and the controls); and the controls
+# that narrow who is hit, in the order they are checked (`status` shows them as the limits).
+TOP_LEVEL_KEYS = frozenset(declared.name for declared in Config.config_fields)
+BLAST_RADIUS_KEYS = frozenset(declared.name for declared in Config.config_fields if declared.section == BLAST_RADIUS)
+CONTROL_KEYS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
 
 
 def is_legacy(document: object) -> TypeGuard[Mapping[str, Any]]:
@@ -75,42 +119,36 @@ def parse_config(document: object) -> Config:
     if is_legacy(document):
         return _parse_legacy(document)
     problems: list[Problem] = []
-    fields = Fields(document, "", problems)
-    enabled = fields.boolean("enabled")
-    experiment = fields.string("experiment", DEFAULT_EXPERIMENT, non_empty=True)
-    expires_at = parse_timestamp(fields, "expires_at")
-    rate = fields.rate()
-    raw_faults = fields.array("faults", required=enabled)
-    faults = [parse_fault(item, join("faults", i), problems) for i, item in enumerate(raw_faults)]
-    dry_run = fields.boolean("dry_run", False)
-    targets = Targets.parse(fields.raw("targets"), "targets", problems) if fields.has("targets") else None
-    match = Match.parse(fields.raw("match"), "match", problems) if fields.has("match") else None
-    cohort = Cohort.parse(fields.raw("cohort"), "cohort", problems) if fields.has("cohort") else None
-    fields.finish()
-    if problems:
+    config = Config.parse(document, "", problems)
+    if config is None:
         raise ConfigError(problems)
-    ordered = sorted((f for f in faults if f is not None), key=lambda f: f.phase)
-    return Config(enabled, experiment, expires_at, rate, tuple(ordered), dry_run, targets, match, cohort)
+    return config
 
 
 def _parse_legacy(document: Mapping[str, Any]) -> Config:
     """chaos-lambda 0.3's format, meaning what it meant there: one fault, the handler still
-    runs for `status_code` (its status code is replaced), `exception` raises Exception."""
+    runs for `status_code` (its status code is replaced), `exception` raises Exception.
+    A fixed format, so its rules are written out here rather than declared."""
+    from chaos_layer.faults.exception import ExceptionFault
+    from chaos_layer.faults.latency import LatencyFault
+    from chaos_layer.faults.status_code import StatusCodeFault
+
     problems: list[Problem] = []
     fields = Fields(document, "", problems)
-    enabled = fields.boolean("is_enabled")
-    rate = fields.rate()
-    kind = fields.string("fault_type", "" if not enabled else None)
+    enabled = fields.read("is_enabled", Boolean()) is True
+    rate = fields.read("rate", RATE, 1.0)
+    kind = fields.read("fault_type", Text(), REQUIRED if enabled else "")
     fault: Fault | None = None
     if kind == "latency":
-        delay = fields.number("delay", minimum=0, maximum=MAX_DELAY_MS)
-        fault = LatencyFault(min_ms=delay, max_ms=delay)
+        delay = fields.read("delay", WAIT_MS)
+        fault = None if problems else LatencyFault(min_ms=delay, max_ms=delay)
     elif kind == "exception":
-        fault = ExceptionFault(exception="Exception", message=fields.string("exception_msg"))
+        message = fields.read("exception_msg", Text())
+        fault = None if problems else ExceptionFault(exception="Exception", message=message)
     elif kind == "status_code":
-        code = int(fields.number("error_code", minimum=100, maximum=599, integer=True))
-        fault = StatusCodeFault(status_code=code, prevent_execution=False)
-    elif enabled and kind:
+        code = fields.read("error_code", Number(100, 599, integer=True))
+        fault = None if problems else StatusCodeFault(status_code=code, prevent_execution=False)
+    elif enabled and isinstance(kind, str) and kind:
         fields.problem("fault_type", "must be latency, exception or status_code")
     for key in LEGACY_KEYS:  # the example configs carry every key whatever the fault type
         fields.raw(key)

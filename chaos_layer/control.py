@@ -27,7 +27,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chaos_layer import settings
-from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config, parse_config
+from chaos_layer.config import (
+    CONTROL_KEYS,
+    TOP_LEVEL_KEYS,
+    Config,
+    is_legacy,
+    kill_switch_engaged,
+    load_config,
+    parse_config,
+)
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
 from chaos_layer.source.base import APPCONFIG, SourceError
@@ -46,7 +54,7 @@ from chaos_layer.stores import (
 )
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
-CORE_KEYS = frozenset({"enabled", "experiment", "expires_at", "rate", "faults", "dry_run"})
+CORE_KEYS = TOP_LEVEL_KEYS - set(CONTROL_KEYS)
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
 CONFIG_CONTENT_TYPE = "application/json"

@@ -11,11 +11,11 @@ from random import Random
 from typing import Any, TypeVar, overload
 
 from chaos_layer import settings
+from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
-from chaos_layer.faults import Fault, Invocation
+from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
-from chaos_layer.targeting import draw_faults, in_blast_radius
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class Experiment:
         config = cache.active
         if config is None or not in_blast_radius(config, event, context, self.random):
             return None
-        faults = draw_faults(config, self.random)
+        faults = draw(config.faults, self.random)
         return (config, faults) if faults else None
 
     def _inject(
@@ -132,15 +132,7 @@ class Experiment:
                 _report(experiment, fault, context, dry_run=True)
             return run_handler()
         invocation = Invocation(event, context, self.sleep, self.random)
-
-        def proceed(index: int) -> Any:
-            if index == len(faults):
-                return run_handler()
-            fault = faults[index]
-            _report(experiment, fault, context)
-            return fault.apply(invocation, lambda: proceed(index + 1))
-
-        return proceed(0)
+        return run(faults, invocation, run_handler, lambda fault: _report(experiment, fault, context))
 
 
 def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:

@@ -41,7 +41,21 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "ur
 # What only operators use, never a function: the operator API, the CLI (whose dependencies
 # are not in the layer) and the experiment tooling built on them; a module or a package each.
 OPERATOR_ONLY = frozenset(
-    {"__main__.py", "cli", "control.py", "stores.py", "runner", "runner.py", "report", "report.py", "ctk", "ctk.py"}
+    {
+        "__main__.py",
+        "cli",
+        "control.py",
+        "stores.py",
+        "runner",
+        "runner.py",
+        "report",
+        "report.py",
+        "ctk",
+        "ctk.py",
+        "checks",
+        "checks.py",
+        "reference.py",  # writes schema.json and the README tables
+    }
 )
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
 DIST_INFO_DROPPED = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})

@@ -1,4 +1,4 @@
-"""The `chaos-layer` command. Its packages (Typer, Rich) come with the `cli` extra; the
+"""The `chaos-layer` command. Its packages (Typer, Rich, PyYAML, pygal) come with the `cli` extra; the
 layer itself never imports this package."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import re
 import sys
 from importlib import metadata
 
-# The top-level packages of the `cli` extra (Click comes with Typer).
-CLI_PACKAGES = frozenset({"typer", "rich", "click"})
+# The top-level packages of the `cli` extra (Click comes with Typer; yaml is PyYAML).
+CLI_PACKAGES = frozenset({"typer", "rich", "click", "yaml", "pygal"})
 DISTRIBUTION = "chaos-layer"
 _CLI_EXTRA = re.compile(r"""extra\s*==\s*["']cli["']""")
 

@@ -23,7 +23,9 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from chaos_layer import __version__, control
+from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import output
+from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
     Strategy,
@@ -162,7 +164,7 @@ def _read_file(path: str) -> str:
         raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
-@app.command()
+@app.command(cls=fault_flags.FaultCommand)
 @aws_options
 def start(
     aws: AwsOptions,
@@ -181,6 +183,7 @@ def start(
         typer.Option(help="Return this HTTP status code instead of running the handler.", show_default=False),
     ] = None,
     body: Annotated[str | None, typer.Option(help="Response body of the --status-code.", show_default=False)] = None,
+    fault: Annotated[list[str] | None, typer.Option(help=fault_flags.HELP, show_default=False)] = None,
     file: Annotated[
         str | None,
         typer.Option(
@@ -228,6 +231,7 @@ def start(
         faults.append(exception_fault(exception, message))
     if status_code is not None:
         faults.append(status_code_fault(status_code, body))
+    faults += [fault_flags.parse(spec) for spec in fault or []]
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
     document: dict[str, Any] | None = None
@@ -377,3 +381,6 @@ def schema(
 
         text = json.dumps(to_draft_04(json.loads(text)), separators=(",", ":"), ensure_ascii=False) + "\n"
     typer.echo(text, nl=False)
+
+
+run_commands.register(app, EXIT_CODES)  # run, report

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from chaos_layer._patches import exempt
 from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source.base import (
@@ -55,6 +56,7 @@ __all__ = [
     "Stored",
     "default_client",
     "kind",
+    "location_problem",
     "parse",
 ]
 
@@ -96,6 +98,22 @@ class Parsed:
     def legacy(self) -> bool:
         """In chaos-lambda's format."""
         return is_legacy(self.document)
+
+
+def location_problem(location: str) -> str | None:
+    """Why `location` names no config or kill switch (a malformed s3:// or appconfig://), or None."""
+    try:
+        if kind(location) == S3:
+            from chaos_layer.source.s3 import split
+
+            split(location)
+        elif kind(location) == APPCONFIG:
+            from chaos_layer.source.appconfig import split as split_profile
+
+            split_profile(location)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def parse(text: str) -> Parsed:
@@ -153,7 +171,8 @@ class ParameterReader:
         wanted = [location for location, on in ((self.parameter, config), (self.kill_switch, kill_switch)) if on]
         found: dict[str, Stored] = {}
         for provider, locations in self._batches(wanted).items():
-            found.update(provider.get(locations))
+            with exempt():  # the library's own read: no injected fault touches it
+                found.update(provider.get(locations))
         return Snapshot(
             found.get(self.parameter) if config else None, found.get(self.kill_switch) if kill_switch else None
         )
@@ -175,7 +194,8 @@ class ParameterReader:
             return _failed_read(self.parameter, error)
         for provider, locations in batches.items():
             try:
-                found.update(provider.get(locations))
+                with exempt():  # the library's own read: no injected fault touches it
+                    found.update(provider.get(locations))
             except Exception as error:
                 failure = failure or _failed_read(" and ".join(locations), error)
         snapshot = Snapshot(found.get(self.parameter), found.get(self.kill_switch))

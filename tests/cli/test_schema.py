@@ -1,9 +1,11 @@
 """chaos_layer/schema.json must accept exactly the documents the library accepts.
 
-The library (chaos_layer.config.parse_config) is the source of truth. These tests find
-which keys it reads (by watching `Fields`) and which fault types it knows (FAULT_TYPES),
-so a new fault type or key fails here until schema.json describes it. Each fault type's
-`$defs` entry needs `examples` (valid fault objects): the generated documents start from them.
+The schema is generated from the declarations (chaos_layer.reference), and validation is
+driven by the same declarations (chaos_layer.contract), through other code: these tests
+check the two agree. The library (chaos_layer.config.parse_config) is the source of truth:
+the keys the schema lists must be the declared ones and the ones the library reads (watched
+on `Fields`), for every fault type of the registry. Each fault type's `examples` (valid
+fault objects) are in its `$defs` entry: the generated documents start from them.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from chaos_layer.config import LEGACY_KEYS, parse_config
+from chaos_layer.config import LEGACY_KEYS, Config, parse_config
+from chaos_layer.contract import Fields
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.faults import EXCEPTIONS, FAULT_TYPES
-from chaos_layer.validation import Fields
+from chaos_layer.faults import FAULT_TYPES
+from chaos_layer.faults.exception import EXCEPTIONS
 
 SCHEMA: dict[str, Any] = json.loads(resources.files("chaos_layer").joinpath("schema.json").read_text())
 DEFS: dict[str, Any] = SCHEMA["$defs"]
@@ -61,7 +64,7 @@ def keys_read(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     finish = Fields.finish
 
     def spy(self: Fields) -> None:
-        seen.setdefault(self.location, set()).update(self._seen)
+        seen.setdefault(self.location, set()).update(self.seen)
         finish(self)
 
     monkeypatch.setattr(Fields, "finish", spy)
@@ -90,13 +93,14 @@ def test_each_fault_type_has_the_keys_the_library_reads(kind: str, keys_read: di
     # a bare fault takes the library through its "what is missing" branches, the examples through the rest
     for fault in [{"type": kind}, *fault_examples(kind)]:
         library_problems({"enabled": True, "faults": [fault]})
-    assert set(DEFS[kind]["properties"]) == keys_read["faults[0]"]
+    declared = {"type"} | {key.name for key in FAULT_TYPES[kind].config_fields}
+    assert set(DEFS[kind]["properties"]) == keys_read["faults[0]"] == declared
 
 
 def test_the_top_level_has_the_keys_the_library_reads(keys_read: dict[str, set[str]]) -> None:
     for document in [{"enabled": True}, *DEFS["config"]["examples"]]:
         library_problems(document)
-    assert set(DEFS["config"]["properties"]) == keys_read[""]
+    assert set(DEFS["config"]["properties"]) == keys_read[""] == {key.name for key in Config.config_fields}
 
 
 def test_the_legacy_format_has_the_keys_the_library_reads() -> None:

@@ -57,7 +57,7 @@ def test_the_wheel_declares_the_cli_extra_and_the_command(dist: Path) -> None:
         entry_points = archive.read("chaos_layer-0.1.0.dist-info/entry_points.txt").decode()
     assert "cli" in fields.get_all("Provides-Extra", [])
     cli = sorted(r.partition(";")[0].strip() for r in fields.get_all("Requires-Dist", []) if "'cli'" in r)
-    assert cli == ["rich>=13", "typer>=0.12"]
+    assert cli == ["pygal>=3", "pyyaml>=6", "rich>=13", "typer>=0.12"]
     assert "chaos-layer = chaos_layer.cli:main" in entry_points
 
 

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from chaos_layer import inject_fault
-from chaos_layer.targeting import cohort_bucket
+from chaos_layer.blast_radius import cohort_bucket
 from tests.conftest import ACCOUNT_ID, REGION, FakeClock, FakeLambdaContext, MotoServer, RecordingSleep
 
 PARAM = "/chaos-layer/shared"

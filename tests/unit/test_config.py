@@ -10,7 +10,9 @@ import pytest
 
 from chaos_layer.config import Config, kill_switch_engaged, load_config, parse_config
 from chaos_layer.exceptions import ConfigError
-from chaos_layer.faults import ExceptionFault, LatencyFault, StatusCodeFault
+from chaos_layer.faults.exception import ExceptionFault
+from chaos_layer.faults.latency import LatencyFault
+from chaos_layer.faults.status_code import StatusCodeFault
 
 SPEC_EXAMPLE: dict[str, Any] = {
     "enabled": True,

@@ -1,10 +1,10 @@
-"""Who is inside the blast radius, and which faults each selected invocation gets.
+"""Who is inside the blast radius: the controls `targets`, `match` and `cohort`.
 
-The top-level `rate` and the optional controls `targets`, `match` and `cohort` combine with
-AND and are checked cheapest first: one random draw, then the function's name and qualifier,
-then a few lookups in the event, then one hash. A config without controls has no checks, so
-they cost nothing unless used. Each control parses itself here, like a fault type does in
-faults.py; `Config` keeps the parsed controls and the tuple of their checks.
+The top-level `rate` and the optional controls combine with AND and are checked cheapest
+first: one random draw, then the function's name and qualifier, then a few lookups in the
+event, then one hash. A config without controls has no checks, so they cost nothing unless
+used. Each control declares its keys (chaos_layer.contract) and checks an invocation with
+`admits(event, context)`; `Config` keeps the parsed controls and the tuple of their checks.
 """
 
 from __future__ import annotations
@@ -14,17 +14,27 @@ import hashlib
 import importlib
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from random import Random
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
-from chaos_layer.exceptions import Problem
-from chaos_layer.faults import Fault
-from chaos_layer.validation import Fields, describe, is_number, join
-
-if TYPE_CHECKING:
-    from chaos_layer.config import Config
+from chaos_layer.contract import (
+    INVALID,
+    Boolean,
+    Choice,
+    Declared,
+    Field,
+    Kind,
+    ListOf,
+    Nested,
+    Number,
+    Text,
+    derived,
+    either,
+    field,
+    is_number,
+    state,
+)
 
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 # An unqualified ARN invokes $LATEST.
@@ -37,27 +47,24 @@ COHORT_BUCKETS = 1_000_000
 TESTS = ("equals", "prefix", "regex", "exists")
 PATH_HINT = "must be a dotted path such as requestContext.http.method or Records.0.eventSource"
 
+Check = Callable[[Any, Any], bool]
 
-def in_blast_radius(config: Config, event: Any, context: Any, random: Random) -> bool:
+
+class Radius(Protocol):
+    """What the blast radius needs of a config."""
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def checks(self) -> tuple[Check, ...]: ...
+
+
+def in_blast_radius(config: Radius, event: Any, context: Any, random: Random) -> bool:
     if config.rate < 1 and random.random() >= config.rate:
         return False
     checks = config.checks
     return not checks or all(admits(event, context) for admits in checks)
-
-
-def draw_faults(config: Config, random: Random) -> list[Fault]:
-    """Every drawn fault of phase 0 (they surround the handler), then at most one later fault:
-    the first one drawn ends the invocation, and a second would only blend into its outcome
-    (e.g. one status fault replacing the code of another's response)."""
-    drawn: list[Fault] = []
-    ended = False
-    for fault in config.faults:  # sorted by phase
-        if fault.phase > 0 and ended:
-            break
-        if fault.rate >= 1 or random.random() < fault.rate:
-            drawn.append(fault)
-            ended = fault.phase > 0
-    return drawn
 
 
 # --- event paths ---------------------------------------------------------------------------
@@ -87,15 +94,15 @@ def lookup(document: Any, path: tuple[str, ...]) -> Any:
     return current
 
 
-def parse_path(fields: Fields, key: str) -> tuple[str, ...]:
-    text = fields.string(key)
-    if not isinstance(fields.raw(key), str):  # missing or not a string: already reported
-        return ()
-    steps = tuple(text.split("."))
-    if not all(steps):
-        fields.problem(key, PATH_HINT)
-        return ()
-    return steps
+class DottedPath(Text):
+    """Keys separated by dots; a number indexes a list. Becomes the tuple of keys."""
+
+    def __init__(self) -> None:
+        super().__init__(rules=((r"[^.]+(\.[^.]+)*\Z", PATH_HINT),), label="dotted path")
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        path, problem = super().check(value)
+        return (INVALID, problem) if problem is not None else (tuple(path.split(".")), None)
 
 
 def json_equal(left: Any, right: Any) -> bool:
@@ -139,27 +146,35 @@ def invoked_qualifier(context: Any) -> str | None:
     return parts[7] if len(parts) == 8 and parts[7] else None
 
 
-@dataclass(frozen=True)
-class Targets:
+class Targets(Declared, kw_only=False):
     """Glob patterns on the function name, and exact aliases or versions."""
 
-    functions: tuple[str, ...] = ()
-    qualifiers: tuple[str, ...] = ()
-    _names: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    schema_name = "targets"
+    description = (
+        "Only the named functions (glob patterns on the function name) and aliases or versions (from the invoked"
+        " ARN; $LATEST when unqualified) are in the blast radius."
+    )
+    examples = ({"functions": ["orders-*", "checkout"], "qualifiers": ["live", "$LATEST"]},)
+    functions: tuple[str, ...] = field(
+        ListOf(Text(), non_empty=True, empty_hint="leave it out to target every function"),
+        "Glob patterns (* and ?) on the function name, such as orders-*.",
+        default=(),
+    )
+    qualifiers: tuple[str, ...] = field(
+        ListOf(Text(), non_empty=True, empty_hint="leave it out to target every alias and version"),
+        "Aliases or versions, such as live or 3; $LATEST for an unqualified ARN.",
+        default=(),
+    )
+    choices = (
+        Choice(
+            ("functions",), ("qualifiers",), at_most_one=False, at="", missing="must have functions, qualifiers or both"
+        ),
+    )
+    _names: re.Pattern[str] | None = derived()
 
     def __post_init__(self) -> None:
         names = re.compile("|".join(map(fnmatch.translate, self.functions))) if self.functions else None
         object.__setattr__(self, "_names", names)
-
-    @classmethod
-    def parse(cls, value: object, location: str, problems: list[Problem]) -> Targets:
-        fields = Fields(value, location, problems)
-        functions = _non_empty_list(fields, "functions", "target every function")
-        qualifiers = _non_empty_list(fields, "qualifiers", "target every alias and version")
-        if isinstance(value, Mapping) and not fields.has("functions") and not fields.has("qualifiers"):
-            fields.problem("", "must have functions, qualifiers or both")
-        fields.finish()
-        return cls(tuple(functions), tuple(qualifiers))
 
     def admits(self, event: Any, context: Any) -> bool:
         if self._names is not None:
@@ -169,45 +184,67 @@ class Targets:
         return not self.qualifiers or invoked_qualifier(context) in self.qualifiers
 
 
-def _non_empty_list(fields: Fields, key: str, instead: str) -> list[str]:
-    values = fields.string_list(key)
-    if fields.has(key) and isinstance(fields.raw(key), list) and not fields.raw(key):
-        fields.problem(key, f"must not be empty (leave it out to {instead})")
-    return values
-
-
 # --- match ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Condition:
+class Regex(Text):
+    """A Python regular expression that runs in bounded time on bounded input."""
+
+    def __init__(self) -> None:
+        super().__init__(max_length=MAX_PATTERN_LENGTH, label="regular expression", format="regex")
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        pattern, problem = super().check(value)
+        if problem is not None:
+            return INVALID, problem
+        try:
+            re.compile(pattern)
+        except re.error as error:  # its message may quote the pattern: give the position only
+            where = "" if error.pos is None else f" (error at position {error.pos})"
+            return INVALID, f"must be a valid regular expression{where}"
+        if _nests_repetition(pattern):
+            return INVALID, "must not repeat a repetition, such as (a+)+ or (\\w+\\s?)*: it can take exponential time"
+        return pattern, None
+
+
+class Condition(Declared, kw_only=False):
     """One test on the value at `path` in the event."""
 
-    path: tuple[str, ...]
-    test: str
-    operand: Any
-    _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    schema_name = "condition"
+    description = (
+        "One test on the value at path in the event: exactly one of equals (any JSON value), prefix, regex"
+        " (searched in string values) or exists."
+    )
+    path: tuple[str, ...] = field(
+        DottedPath(), "Where in the event: keys separated by dots, a number indexes a list, e.g. Records.0.eventSource."
+    )
+    test: str = state()
+    operand: Any = state()
+    equals: ClassVar[Field] = field(Kind(), "The value there equals this JSON value.", store=False)
+    prefix: ClassVar[Field] = field(Text(), "The value there is a string that starts with this.", store=False)
+    regex: ClassVar[Field] = field(
+        Regex(),
+        "The value there is a string this Python regular expression is found in (anchor it with ^ and $);"
+        " a repetition inside an open-ended repetition, such as (a+)+, is refused.",
+        store=False,
+    )
+    exists: ClassVar[Field] = field(Boolean(), "true: there is a value there; false: there is none.", store=False)
+    choices = (
+        Choice(
+            *((test,) for test in TESTS),
+            at="",
+            missing=f"must have exactly one of {either(TESTS)}",
+        ),
+    )
+    _regex: re.Pattern[str] | None = derived()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_regex", re.compile(self.operand) if self.test == "regex" else None)
 
     @classmethod
-    def parse(cls, value: object, location: str, problems: list[Problem]) -> Condition:
-        fields = Fields(value, location, problems)
-        path = parse_path(fields, "path")
-        given = [test for test in TESTS if fields.has(test)]
-        if isinstance(value, Mapping) and len(given) != 1:
-            fields.problem("", "must have exactly one of equals, prefix, regex or exists")
-        test = given[0] if given else "exists"
-        regex = None
-        if test == "equals":
-            operand: Any = fields.raw("equals")
-        elif test == "prefix":
-            operand = fields.string("prefix")
-        elif test == "regex":
-            operand = fields.string("regex")
-            regex = _compile(fields, "regex", operand) if isinstance(fields.raw("regex"), str) else None
-        else:
-            operand = fields.boolean("exists", True)
-        fields.finish()
-        return cls(path, test, operand, regex)
+    def build(cls, values: dict[str, Any]) -> Condition:
+        test = next(name for name in TESTS if name in values)
+        return cls(values["path"], test, values[test])
 
     def holds(self, event: Any) -> bool:
         value = lookup(event, self.path)
@@ -220,22 +257,6 @@ class Condition:
         if self.test == "prefix":
             return value.startswith(self.operand)
         return self._regex is not None and self._regex.search(value[:MAX_REGEX_INPUT]) is not None
-
-
-def _compile(fields: Fields, key: str, pattern: str) -> re.Pattern[str] | None:
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        fields.problem(key, f"must be at most {MAX_PATTERN_LENGTH} characters")
-        return None
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:  # its message may quote the pattern: give the position only
-        where = "" if error.pos is None else f" (error at position {error.pos})"
-        fields.problem(key, f"must be a valid regular expression{where}")
-        return None
-    if _nests_repetition(pattern):
-        fields.problem(key, "must not repeat a repetition, such as (a+)+ or (\\w+\\s?)*: it can take exponential time")
-        return None
-    return compiled
 
 
 def _nests_repetition(pattern: str) -> bool:
@@ -275,20 +296,10 @@ def _nests_repetition(pattern: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(Declared, kw_only=False):
     """Conditions on the event, all of which must hold."""
 
-    conditions: tuple[Condition, ...]
-
-    @classmethod
-    def parse(cls, value: object, location: str, problems: list[Problem]) -> Match:
-        if not isinstance(value, list):
-            problems.append(Problem(location, f"must be an array, not {describe(value)}"))
-            return cls(())
-        if not value:
-            problems.append(Problem(location, "must not be empty (leave it out to match every event)"))
-        return cls(tuple(Condition.parse(item, join(location, i), problems) for i, item in enumerate(value)))
+    conditions: tuple[Condition, ...] = state()
 
     def admits(self, event: Any, context: Any) -> bool:
         return all(condition.holds(event) for condition in self.conditions)
@@ -304,30 +315,38 @@ def cohort_bucket(salt: str, member: str) -> int:
     return int.from_bytes(digest[:8], "big") % COHORT_BUCKETS
 
 
-@dataclass(frozen=True)
-class Cohort:
+class Cohort(Declared, kw_only=False):
     """The `percent` of members (the values at `key`) whose bucket falls below it. Raising
     the percent keeps everyone already in; changing the salt picks another group."""
 
-    key: tuple[str, ...]
-    percent: float
-    salt: str = ""
-    _limit: float = field(init=False, repr=False, compare=False)
+    schema_name = "cohort"
+    description = (
+        "A sticky group: percent of the distinct values at key (a user or tenant id), picked by a stable hash"
+        " of salt and value."
+    )
+    examples = ({"key": "requestContext.authorizer.claims.sub", "percent": 5},)
+    key: tuple[str, ...] = field(DottedPath(), "Where the member's id is in the event, such as a user or tenant id.")
+    percent: float = field(Number(0, 100), "Percent (0..100) of the members inside the blast radius.")
+    salt: str = field(Text(), "Another salt picks another group of the same size.", default="")
+    _limit: float = derived()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_limit", self.percent / 100 * COHORT_BUCKETS)
-
-    @classmethod
-    def parse(cls, value: object, location: str, problems: list[Problem]) -> Cohort:
-        fields = Fields(value, location, problems)
-        key = parse_path(fields, "key")
-        percent = fields.number("percent", minimum=0, maximum=100)
-        salt = fields.string("salt", "")
-        fields.finish()
-        return cls(key, percent, salt)
 
     def admits(self, event: Any, context: Any) -> bool:
         member = lookup(event, self.key)
         if isinstance(member, bool) or not isinstance(member, (str, int)) or member == "":
             return False
         return cohort_bucket(self.salt, str(member)) < self._limit
+
+
+# The controls, as the config document's keys take them.
+TARGETS = Nested(Targets, narrows=True)
+MATCH = ListOf(
+    Nested(Condition, label="condition"),
+    non_empty=True,
+    empty_hint="leave it out to match every event",
+    into=Match,
+    narrows=True,
+)
+COHORT = Nested(Cohort, narrows=True)

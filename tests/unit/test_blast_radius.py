@@ -9,9 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chaos_layer.config import Config, parse_config
-from chaos_layer.exceptions import ConfigError
-from chaos_layer.targeting import (
+from chaos_layer.blast_radius import (
     MAX_PATTERN_LENGTH,
     MAX_REGEX_INPUT,
     Cohort,
@@ -23,6 +21,8 @@ from chaos_layer.targeting import (
     invoked_qualifier,
     json_equal,
 )
+from chaos_layer.config import Config, parse_config
+from chaos_layer.exceptions import ConfigError
 from tests.conftest import ACCOUNT_ID, REGION, FakeLambdaContext
 
 FAULT = {"type": "status_code", "status_code": 503}

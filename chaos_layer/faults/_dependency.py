@@ -12,33 +12,37 @@ of that client (`client.exceptions.ProvisionedThroughputExceededException` is ca
 `except ClientError`), with the response dict a real error carries. It is raised before
 botocore's retry loop, so it reaches the handler as an error the SDK gave up on, at once.
 
-Threads: the patch is process-wide. In Lambda one execution environment serves one
-invocation at a time, so calls from threads the handler starts are affected too (as they
-should be), as are background threads, but only while the invocation runs. Overlapping
-invocations in one process (local tests with threads) each add their own rule under a
-lock; the original method comes back when the last one ends, whatever the order.
+The patch is process-wide while any dependency fault is in force (chaos_layer._patches
+says what that means for threads); the library's own SSM read is exempt.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from random import Random
+from typing import Any, Protocol, cast
 
 from botocore.client import BaseClient
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-if TYPE_CHECKING:
-    from chaos_layer.faults import DependencyFault, Invocation
+from chaos_layer import _patches
 
 MESSAGE = "Injected by chaos-layer"
-# The library's own SSM read: never failed or slowed, whatever the config says.
-OWN_MODULES = frozenset({"chaos_layer.source"})
+
+
+class Failure(Protocol):
+    """What to do to which calls: a DependencyFault."""
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def delay_ms(self) -> float | None: ...
+
+    def matches(self, service_name: str, endpoint_prefix: str, operation: str) -> bool: ...
+
 
 # Status codes for codes whose service model does not say (most do not).
 _STATUS_BY_CODE = {
@@ -60,93 +64,61 @@ _STATUS_BY_CODE = {
 }
 
 
-@dataclass(frozen=True, eq=False)
 class _Rule:
-    fault: DependencyFault
-    invocation: Invocation
+    __slots__ = ("failure", "random", "sleep")
+
+    def __init__(self, failure: Failure, sleep: Callable[[float], None], random: Random) -> None:
+        self.failure = failure
+        self.sleep = sleep
+        self.random = random
 
 
-_lock = threading.Lock()
-_rules: tuple[_Rule, ...] = ()  # replaced, never mutated, so the patched method reads it without the lock
-_installed: Callable[..., Any] | None = None
+def _targets() -> list[_patches.Target]:
+    return [(BaseClient, "_make_api_call", _patched)]
+
+
+_PATCHES: _patches.Patches[_Rule] = _patches.Patches(_targets)
 
 
 @contextmanager
-def injected(fault: DependencyFault, invocation: Invocation) -> Iterator[None]:
-    rule = _Rule(fault, invocation)
-    _add(rule)
-    try:
+def injected(failure: Failure, sleep: Callable[[float], None], random: Random) -> Iterator[None]:
+    with _PATCHES.applied(_Rule(failure, sleep, random)):
         yield
-    finally:
-        _remove(rule)
 
 
 def active() -> bool:
     """Whether any dependency fault is in force (for tests and diagnostics)."""
-    return bool(_rules)
-
-
-def _add(rule: _Rule) -> None:
-    global _rules, _installed
-    with _lock:
-        if not _rules:
-            original = BaseClient.__dict__["_make_api_call"]
-            _installed = _patched(original)
-            setattr(BaseClient, "_make_api_call", _installed)  # noqa: B010 - a private method, not in the stubs
-        _rules = (*_rules, rule)
-
-
-def _remove(rule: _Rule) -> None:
-    global _rules, _installed
-    with _lock:
-        _rules = tuple(r for r in _rules if r is not rule)
-        if _rules or _installed is None:
-            return
-        # If someone patched on top of us meanwhile, theirs stays and ours (now inert,
-        # with no rules) stays under it rather than dropping their patch.
-        installed, _installed = _installed, None
-        if BaseClient.__dict__.get("_make_api_call") is installed:
-            setattr(BaseClient, "_make_api_call", installed.__wrapped__)  # noqa: B010
+    return _PATCHES.active()
 
 
 def _patched(original: Any) -> Callable[..., Any]:
     def _make_api_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
-        rules = _rules
+        rules = _PATCHES.rules
         if rules:
             model = self.meta.service_model
-            matching = [
-                r for r in rules if r.fault.matches(model.service_name, model.endpoint_prefix or "", operation_name)
-            ]
-            if matching and not _called_by_chaos_layer():
+            prefix = model.endpoint_prefix or ""
+            matching = [r for r in rules if r.failure.matches(model.service_name, prefix, operation_name)]
+            if matching and not _patches.exempted():
                 for rule in matching:
-                    if rule.fault.delay_ms is not None:
-                        rule.invocation.sleep(rule.fault.delay_ms / 1000)
+                    if rule.failure.delay_ms is not None:
+                        rule.sleep(rule.failure.delay_ms / 1000)
                 for rule in matching:
-                    if rule.fault.error is not None:
+                    if rule.failure.error is not None:
                         raise _error(self, rule, operation_name)
-        return original.__get__(self, type(self))(operation_name, api_params)
+        return original(self, operation_name, api_params)
 
     _make_api_call.__wrapped__ = original  # type: ignore[attr-defined]
     return _make_api_call
 
 
-def _called_by_chaos_layer() -> bool:
-    frame: FrameType | None = sys._getframe(2)
-    while frame is not None:
-        if frame.f_globals.get("__name__") in OWN_MODULES:
-            return True
-        frame = frame.f_back
-    return False
-
-
 def _error(client: Any, rule: _Rule, operation_name: str) -> Exception:
-    code = rule.fault.error or ""
+    code = rule.failure.error or ""
     endpoint_url = client.meta.endpoint_url
     if code == "connection":
         return EndpointConnectionError(endpoint_url=endpoint_url)
     if code == "timeout":
         return ReadTimeoutError(endpoint_url=endpoint_url)
-    request_id = str(uuid.UUID(int=rule.invocation.random.getrandbits(128), version=4))
+    request_id = str(uuid.UUID(int=rule.random.getrandbits(128), version=4))
     response: dict[str, Any] = {
         "Error": {"Code": code, "Message": MESSAGE},
         "ResponseMetadata": {

@@ -15,7 +15,8 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from chaos_layer import _dependency, inject_fault
+from chaos_layer import inject_fault
+from chaos_layer.faults import _dependency
 from tests.conftest import REGION, MotoServer, RecordingSleep
 
 PARAMETER = "/chaos-layer/dependency"

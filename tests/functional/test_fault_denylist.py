@@ -25,7 +25,8 @@ import urllib3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import EndpointConnectionError
 
-from chaos_layer import _network, inject_fault
+from chaos_layer import inject_fault
+from chaos_layer.faults import _network
 from tests.conftest import REGION, MotoServer, RecordingSleep
 
 PARAMETER = "/chaos-layer/denylist"

@@ -21,24 +21,23 @@ patched:
 Only TCP over IPv4/IPv6 is affected; Unix sockets and UDP are not, nor the Lambda Runtime
 API the runtime itself talks to. Everything is restored when the last denylist of the
 invocation ends (in `finally`, so also after a handler exception). Threads: the patch is
-process-wide, see chaos_layer._dependency for what that means in Lambda.
+process-wide, see chaos_layer._patches for what that means in Lambda.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import os
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-_MISSING = object()
+from chaos_layer import _patches
 
 
 def normalize_host(host: str) -> str:
@@ -55,12 +54,14 @@ def normalize_host(host: str) -> str:
     return str(ip)
 
 
-@dataclass(eq=False)
 class _Rule:
-    patterns: tuple[str, ...]
-    ports: frozenset[int]
-    # Addresses that names matching `patterns` resolved to during this invocation.
-    resolved: set[str] = field(default_factory=set)
+    __slots__ = ("patterns", "ports", "resolved")
+
+    def __init__(self, patterns: tuple[str, ...], ports: frozenset[int]) -> None:
+        self.patterns = patterns
+        self.ports = ports
+        # Addresses that names matching `patterns` resolved to during this invocation.
+        self.resolved: set[str] = set()
 
     def matches_name(self, host: str) -> bool:
         return any(fnmatchcase(host, pattern) for pattern in self.patterns)
@@ -71,25 +72,15 @@ class _Rule:
         return host in self.resolved or self.matches_name(host)
 
 
-_lock = threading.Lock()
-_rules: tuple[_Rule, ...] = ()  # replaced, never mutated: the patched functions read it without the lock
-_saved: dict[tuple[Any, str], Any] = {}
-_installed: dict[tuple[Any, str], Any] = {}
-
-
 @contextmanager
 def denied(hosts: tuple[str, ...], ports: tuple[int, ...] = ()) -> Iterator[None]:
-    rule = _Rule(hosts, frozenset(ports))
-    _add(rule)
-    try:
+    with _PATCHES.applied(_Rule(hosts, frozenset(ports))):
         yield
-    finally:
-        _remove(rule)
 
 
 def active() -> bool:
     """Whether any denylist is in force (for tests and diagnostics)."""
-    return bool(_rules)
+    return _PATCHES.active()
 
 
 def _runtime_api() -> tuple[str, int] | None:
@@ -107,7 +98,7 @@ def _denied(host: Any, port: Any, server_name: Any = None) -> bool:
     if (host, port) == _runtime_api():
         return False
     names = [host] if not server_name else [host, normalize_host(str(server_name))]
-    return any(rule.denies(name, port) for rule in _rules for name in names)
+    return any(rule.denies(name, port) for rule in _PATCHES.rules for name in names)
 
 
 def _is_outbound_tcp(sock: socket.socket) -> bool:
@@ -120,7 +111,7 @@ def _refused() -> ConnectionRefusedError:
 
 def _connect(original: Any) -> Callable[..., Any]:
     def connect(self: socket.socket, address: Any) -> Any:
-        if _rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+        if _PATCHES.rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
             raise _refused()
         return original(self, address)
 
@@ -129,7 +120,7 @@ def _connect(original: Any) -> Callable[..., Any]:
 
 def _connect_ex(original: Any) -> Callable[..., Any]:
     def connect_ex(self: socket.socket, address: Any) -> Any:
-        if _rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+        if _PATCHES.rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
             return errno.ECONNREFUSED
         return original(self, address)
 
@@ -140,7 +131,7 @@ def _tls_send(original: Any) -> Callable[..., Any]:
     """An already open TLS connection to a denied host is cut on its next send."""
 
     def send(self: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
-        if _rules and not getattr(self, "server_side", True) and _is_outbound_tcp(self):
+        if _PATCHES.rules and not getattr(self, "server_side", True) and _is_outbound_tcp(self):
             try:
                 peer = self.getpeername()
             except OSError:
@@ -162,42 +153,34 @@ def _remember(host: Any, addresses: list[str]) -> None:
     if not isinstance(host, str) or not addresses:
         return
     name = normalize_host(host)
-    for rule in _rules:
+    for rule in _PATCHES.rules:
         if rule.matches_name(name):
             rule.resolved.update(normalize_host(a) for a in addresses)
 
 
-def _getaddrinfo(original: Any) -> Callable[..., Any]:
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        results = original(host, *args, **kwargs)
-        if _rules:
-            _remember(host, [str(r[4][0]) for r in results if r[0] in (socket.AF_INET, socket.AF_INET6)])
-        return results
+def _resolver(addresses: Callable[[Any], list[str]]) -> Callable[[Any], Callable[..., Any]]:
+    """Patches a name lookup so that, while a denylist is in force, the addresses a denied
+    name resolves to (`addresses` of its result) are remembered."""
 
-    return getaddrinfo
+    def wrap(original: Any) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(host, *args, **kwargs)
+            if _PATCHES.rules:
+                _remember(host, addresses(result))
+            return result
 
+        return resolve
 
-def _gethostbyname(original: Any) -> Callable[..., Any]:
-    def gethostbyname(host: Any) -> Any:
-        address = original(host)
-        if _rules:
-            _remember(host, [address])
-        return address
-
-    return gethostbyname
+    return wrap
 
 
-def _gethostbyname_ex(original: Any) -> Callable[..., Any]:
-    def gethostbyname_ex(host: Any) -> Any:
-        result = original(host)
-        if _rules:
-            _remember(host, list(result[2]))
-        return result
-
-    return gethostbyname_ex
+_getaddrinfo = _resolver(lambda infos: [str(i[4][0]) for i in infos if i[0] in (socket.AF_INET, socket.AF_INET6)])
+_gethostbyname = _resolver(lambda address: [address])
+_gethostbyname_ex = _resolver(lambda result: list(result[2]))
 
 
-def _patches() -> list[tuple[Any, str, Callable[[Any], Callable[..., Any]]]]:
+def _targets() -> list[_patches.Target]:
     import ssl
 
     return [
@@ -210,31 +193,4 @@ def _patches() -> list[tuple[Any, str, Callable[[Any], Callable[..., Any]]]]:
     ]
 
 
-def _add(rule: _Rule) -> None:
-    global _rules
-    with _lock:
-        if not _rules:
-            for owner, name, wrap in _patches():
-                _saved[(owner, name)] = vars(owner).get(name, _MISSING)
-                patched = wrap(getattr(owner, name))
-                _installed[(owner, name)] = patched
-                setattr(owner, name, patched)
-        _rules = (*_rules, rule)
-
-
-def _remove(rule: _Rule) -> None:
-    global _rules
-    with _lock:
-        _rules = tuple(r for r in _rules if r is not rule)
-        if _rules:
-            return
-        for (owner, name), saved in _saved.items():
-            # Leave a patch someone put on top of ours; ours underneath is inert now.
-            if vars(owner).get(name) is not _installed.get((owner, name)):
-                continue
-            if saved is _MISSING:
-                delattr(owner, name)  # inherited again, e.g. socket.socket.connect from _socket.socket
-            else:
-                setattr(owner, name, saved)
-        _saved.clear()
-        _installed.clear()
+_PATCHES: _patches.Patches[_Rule] = _patches.Patches(_targets)

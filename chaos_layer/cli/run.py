@@ -1,0 +1,256 @@
+"""`chaos-layer run` and `chaos-layer report`: a whole experiment from a file, and its journal
+as an HTML page. The loop itself is chaos_layer.runner; this module builds its clients and
+shows its progress: a live panel on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from chaos_layer import checks, control, report, runner, settings
+from chaos_layer.checks import Status
+
+# Seams for tests: time, and the client factories (same signature as control.ssm_client).
+clock: Callable[[], float] = time.time
+sleep: Callable[[float], None] = time.sleep
+ssm_factory: Callable[..., Any] = control.ssm_client
+cloudwatch_factory: Callable[..., Any] = checks.cloudwatch_client
+
+STYLES = {"info": "", "ok": "green", "warn": "yellow", "error": "bold red", "detail": "dim"}
+VERDICT_STYLES = {"held": "bold green", "rejected": "bold red"}
+
+
+class Display:
+    """The runner's Observer. On a terminal: event lines above a live panel (step, rate, time
+    left, each check's latest reading); elsewhere: every line, readings included, plain."""
+
+    def __init__(self, console: Console, now: Callable[[], float]) -> None:
+        self.console = console
+        self.now = now
+        self.live_mode = console.is_terminal
+        self.progress: runner.Progress | None = None
+        self._live: Live | None = None
+
+    def __enter__(self) -> Display:
+        if self.live_mode:
+            self._live = Live(_Panel(self), console=self.console, refresh_per_second=2, transient=False)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def say(self, text: str, level: str = "info") -> None:
+        if self.live_mode and level == "detail":
+            return  # the panel shows it
+        stamp = datetime.fromtimestamp(self.now(), timezone.utc).strftime("%H:%M:%S")
+        self.console.print(Text(f"{stamp} {text}", style=STYLES.get(level, "")))
+
+    def update(self, progress: runner.Progress) -> None:
+        self.progress = progress
+        if self._live is not None:
+            self._live.refresh()
+
+
+class _Panel:
+    """Rendered at every refresh, so the time left counts down between polls."""
+
+    def __init__(self, display: Display) -> None:
+        self.display = display
+
+    def __rich__(self) -> RenderableType:
+        progress = self.display.progress
+        if progress is None:
+            return Text("")
+        now = self.display.now()
+        head = Text(f"{progress.experiment}: {progress.phase}", style="bold")
+        if progress.step is not None and progress.rate is not None and progress.phase == "running":
+            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {runner.percent(progress.rate)}")
+            if progress.step_ends_at is not None:
+                head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
+            if progress.run_ends_at is not None:
+                head.append(f"   run ends in {runner.span(progress.run_ends_at - now)}")
+        if not progress.latest:
+            return head
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+        table.add_column("check")
+        table.add_column("latest")
+        table.add_column("status")
+        table.add_column("read")
+        for name, reading in progress.latest.items():
+            style = "green" if reading.status.passed else "red" if reading.status is Status.BREACH else "yellow"
+            table.add_row(
+                Text(name),
+                Text(reading.describe()),
+                Text(reading.status.value, style=style),
+                Text(f"{runner.span(now - reading.at)} ago"),
+            )
+        return Group(head, table)
+
+
+def _max_age(flag: float | None, env: str, default: float) -> float:
+    """The flag, then the variable, then the default; an unusable variable says so."""
+    if flag is not None:
+        return flag
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise control.UsageError(f"{env} must be a number of seconds, zero or more")
+    return value
+
+
+def _journal_path(given: str | None, experiment: str, now: float) -> Path:
+    if given:
+        return Path(given)
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment).strip("-.") or "experiment"
+    return Path(f"{safe}-{stamp}.journal.json")
+
+
+def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], int]) -> None:
+    """Adds `run` and `report` to the CLI; `exit_codes` is the CLI's mapping of errors."""
+
+    def exit_code(error: control.ControlError) -> int:
+        return next((code for kind, code in exit_codes.items() if isinstance(error, kind)), 1)
+
+    @app.command(name="run")
+    def run_command(
+        file: Annotated[str, typer.Argument(help="Experiment file (YAML or JSON).", show_default=False)],
+        journal: Annotated[
+            str | None,
+            typer.Option(
+                "--journal",
+                "-j",
+                help="Write the journal here (default: EXPERIMENT-TIME.journal.json in this directory).",
+                show_default=False,
+            ),
+        ] = None,
+        region: Annotated[
+            str | None,
+            typer.Option(
+                "--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False
+            ),
+        ] = None,
+        profile: Annotated[
+            str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
+        ] = None,
+        endpoint_url: Annotated[
+            str | None,
+            typer.Option(
+                "--endpoint-url",
+                help="Endpoint URL for SSM and CloudWatch, e.g. a local moto server"
+                " (default: AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL).",
+                show_default=False,
+            ),
+        ] = None,
+        max_age: Annotated[
+            float | None,
+            typer.Option(
+                "--max-age",
+                min=0,
+                help=f"Your functions' cache period in seconds (default: {settings.MAX_AGE_ENV}, else 5).",
+                show_default=False,
+            ),
+        ] = None,
+    ) -> None:
+        """Run a whole experiment: check the steady state, ramp the blast radius step by step,
+        stop at once on a breach, keep a journal.
+
+        Exit codes: 0 the hypothesis held, 5 rejected (the steady state was breached; the
+        experiment was stopped), 6 aborted (the steady state did not hold before the start;
+        nothing was written), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was stopped),
+        1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the config is
+        left disabled.
+        """
+        experiment, text = runner.load_experiment(file)
+        kill_switch = experiment.kill_switch or os.environ.get(settings.KILL_SWITCH_ENV) or settings.DEFAULT_KILL_SWITCH
+        period = _max_age(max_age, settings.MAX_AGE_ENV, settings.DEFAULT_MAX_AGE)
+        idle = _max_age(None, runner.IDLE_MAX_AGE_ENV, runner.DEFAULT_IDLE_MAX_AGE)
+        ssm = ssm_factory(region=region, profile=profile, endpoint_url=endpoint_url)
+        cloudwatch = cloudwatch_factory(region=region, profile=profile, endpoint_url=endpoint_url)
+        clients = control.Clients(region, profile, endpoint_url, ssm=ssm)  # S3 from the same settings
+        controller = control.Controller(clients, experiment.parameter, kill_switch, max_age=period, clock=clock)
+        path = _journal_path(journal, experiment.name, clock())
+        record = runner.Journal(path, runner.new_journal(experiment, file, text, controller))
+        try:
+            record.save()
+        except OSError:
+            raise control.UsageError(str(record.failure)) from None
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(Text(f"Experiment {experiment.name}: {experiment.hypothesis}", style="bold"))
+        console.print(Text(f"Journal: {path}"))
+        display = Display(console, clock)
+        guard = runner.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
+        with guard, display:
+            outcome = runner.Runner(
+                experiment,
+                controller,
+                cloudwatch,
+                record,
+                observer=display,
+                clock=clock,
+                sleep=sleep,
+                idle_max_age=idle,
+                guard=guard,
+                error_exit_code=exit_code,
+            ).run()
+            with guard.shielded(deliver=False):
+                display.close()
+                style = VERDICT_STYLES.get(outcome.verdict.value, "bold yellow")
+                console.print(Text(f"Verdict: {outcome.verdict.value}. {outcome.reason}", style=style))
+                console.print(Text(f"Journal: {path} (chaos-layer report {path} -o report.html)"))
+        if guard.received:
+            # Interrupted, stopped, and on the way out: another Ctrl-C must not turn exit code
+            # 130 into death by SIGINT. (Only after an interrupt, so tests' processes keep theirs.)
+            for signum in runner.SignalGuard.SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
+        if outcome.crash is not None:
+            raise outcome.crash
+        if outcome.error is not None:
+            raise outcome.error
+        raise typer.Exit(outcome.exit_code)
+
+    @app.command(name="report")
+    def report_command(
+        journal: Annotated[str, typer.Argument(help="Journal written by `run`.", show_default=False)],
+        output: Annotated[
+            str | None,
+            typer.Option("--output", "-o", help="HTML file to write (default: the journal's name, .html).",
+                         show_default=False),
+        ] = None,
+    ) -> None:  # fmt: skip
+        """Render a run's journal as one self-contained HTML page (no network needed to view it)."""
+        data = report.load_journal(journal)
+        target = Path(output) if output else Path(journal).with_suffix(".html")
+        page = report.render(data)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(page, encoding="utf-8")
+            os.replace(temporary, target)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise control.UsageError(f"cannot write {target}: {error.strerror or error}") from None
+        headline, _ = report.verdict_text(data)
+        typer.echo(f"Report: {target} ({headline.lower()})")

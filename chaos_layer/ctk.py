@@ -1,0 +1,123 @@
+"""Chaos Toolkit actions and probes for chaos-layer, as Python providers:
+
+    {"type": "action", "name": "inject-latency",
+     "provider": {"type": "python", "module": "chaos_layer.ctk", "func": "start_experiment",
+                  "arguments": {"parameter": "/chaos-layer/checkout",
+                                "faults": [{"type": "latency", "delay_ms": 300}],
+                                "rate": 0.05, "duration": "15m"}}}
+
+Chaos Toolkit brings steady-state hypotheses, rollbacks and its journal; these functions bring
+the faults inside Lambda handlers. Every config is validated with the library's own rules
+before it is written, and always expires (`duration`, 15 minutes unless told), so a run that
+dies leaves nothing injecting for long. Put `stop_experiment` in the rollbacks.
+
+AWS settings come from the experiment's `configuration` (`aws_region`, `aws_profile_name`, as
+chaostoolkit-aws names them, and `aws_endpoint_url`), else from the usual AWS variables and
+files. `chaos_layer_max_age` (else CHAOS_LAYER_MAX_AGE, else 5) is the functions' cache period:
+a stop or kill reaches every function within it. Errors are raised, so Chaos Toolkit marks the
+activity failed with the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from chaos_layer import control, settings
+
+__all__ = [
+    "engage_kill_switch",
+    "get_status",
+    "is_injecting",
+    "release_kill_switch",
+    "start_experiment",
+    "stop_experiment",
+]
+
+Configuration = Mapping[str, Any] | None
+
+
+def start_experiment(
+    parameter: str,
+    faults: list[dict[str, Any]],
+    rate: float = 1.0,
+    experiment: str = "chaostoolkit",
+    duration: str = "15m",
+    blast_radius: dict[str, Any] | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Write an enabled config with these faults, validated first; it expires after `duration`
+    (90s, 15m, 1h30m). `blast_radius` may hold dry_run, targets, match and cohort."""
+    if not faults:
+        raise control.InvalidConfig("the config has no faults, nothing was written", [])
+    controller = _controller(parameter, None, configuration)
+    expires_at = control.format_instant(controller.clock() + control.parse_duration(duration))
+    document = {
+        "enabled": True,
+        "experiment": experiment,
+        "expires_at": expires_at,
+        "rate": rate,
+        **(blast_radius or {}),
+        "faults": faults,
+    }
+    written = controller.write_config(document)
+    return {
+        "parameter": written.name,
+        "version": written.version,
+        "experiment": experiment,
+        "rate": rate,
+        "expires_at": expires_at,
+    }
+
+
+def stop_experiment(parameter: str, configuration: Configuration = None) -> dict[str, Any]:
+    """Disable the config, keeping the rest. Functions stop injecting within one cache period."""
+    controller = _controller(parameter, None, configuration)
+    written = controller.stop()
+    return {
+        "parameter": parameter,
+        "stopped": written is not None,
+        "version": None if written is None else written.version,
+        "reaches_every_function_within": controller.max_age,
+    }
+
+
+def engage_kill_switch(kill_switch: str | None = None, configuration: Configuration = None) -> dict[str, Any]:
+    """Engage the kill switch: every function using chaos-layer stops injecting."""
+    controller = _controller(None, kill_switch, configuration)
+    written = controller.kill()
+    return {"kill_switch": written.name, "engaged": True, "reaches_every_function_within": controller.max_age}
+
+
+def release_kill_switch(kill_switch: str | None = None, configuration: Configuration = None) -> dict[str, Any]:
+    """Release the kill switch: enabled configs inject again."""
+    controller = _controller(None, kill_switch, configuration)
+    written = controller.resume()
+    return {"kill_switch": written.name, "engaged": False, "reaches_every_function_within": controller.max_age}
+
+
+def get_status(parameter: str, kill_switch: str | None = None, configuration: Configuration = None) -> dict[str, Any]:
+    """What `chaos-layer status --json` prints: config, kill switch, and `injecting`."""
+    return dict(_controller(parameter, kill_switch, configuration).status().to_dict())
+
+
+def is_injecting(parameter: str, kill_switch: str | None = None, configuration: Configuration = None) -> bool:
+    """Whether faults are injected right now: a probe for a steady-state tolerance."""
+    return bool(_controller(parameter, kill_switch, configuration).status().injecting)
+
+
+def _controller(parameter: str | None, kill_switch: str | None, configuration: Configuration) -> control.Controller:
+    options = configuration or {}
+    client = control.ssm_client(
+        region=options.get("aws_region"),
+        profile=options.get("aws_profile_name"),
+        endpoint_url=options.get("aws_endpoint_url"),
+    )
+    kill_switch = settings.resolve_kill_switch(kill_switch)
+    max_age = options.get("chaos_layer_max_age", os.environ.get(settings.MAX_AGE_ENV) or settings.DEFAULT_MAX_AGE)
+    try:
+        seconds = float(max_age)
+    except (TypeError, ValueError):
+        raise control.UsageError("chaos_layer_max_age must be a number of seconds") from None
+    return control.Controller(client, parameter, kill_switch, max_age=seconds)

@@ -1,0 +1,66 @@
+"""`batch_failure`: part of an SQS, Kinesis or DynamoDB Streams batch is reported failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chaos_layer.contract import Number, field
+from chaos_layer.faults.base import Fault, Invocation
+
+# Where each stream or queue puts the id that a partial batch response names.
+BATCH_ITEM_IDS: dict[str, tuple[str, ...]] = {
+    "aws:sqs": ("messageId",),
+    "aws:kinesis": ("kinesis", "sequenceNumber"),
+    "aws:dynamodb": ("dynamodb", "SequenceNumber"),
+}
+
+
+def batch_item_ids(event: object) -> list[str]:
+    """The item identifiers of an SQS, Kinesis or DynamoDB Streams batch, in order."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        return []
+    ids: list[str] = []
+    for record in records:
+        source = record.get("eventSource") if isinstance(record, Mapping) else None
+        path = BATCH_ITEM_IDS.get(source) if isinstance(source, str) else None
+        value: Any = record
+        for key in path or ():
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if path and isinstance(value, str) and value not in ids:
+            ids.append(value)
+    return ids
+
+
+class BatchFailureFault(Fault):
+    """Reports a `fraction` of an SQS, Kinesis or DynamoDB Streams batch as failed in a
+    partial batch response, on top of the failures the handler reports itself."""
+
+    type = "batch_failure"
+    description = (
+        "For SQS, Kinesis and DynamoDB Streams events, reports a fraction of the batch's records as failed in"
+        " batchItemFailures, merged with the handler's own (the event source mapping needs"
+        " ReportBatchItemFailures)."
+    )
+    examples = ({"type": "batch_failure", "fraction": 0.2},)
+    fraction: float = field(
+        Number(0, 1), "Share (0..1) of the batch's records reported failed; at least one when above 0."
+    )
+
+    def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        ids = batch_item_ids(invocation.event)
+        # At least one record when fraction > 0, so a selected batch always sees a failure.
+        count = min(len(ids), max(1, round(self.fraction * len(ids)))) if ids and self.fraction > 0 else 0
+        chosen = set(invocation.random.sample(ids, count))
+        response = proceed()
+        if not ids:
+            return response
+        failures = [item for item in ids if item in chosen]
+        merged = dict(response) if isinstance(response, Mapping) else {}
+        own = merged.get("batchItemFailures")
+        reported: list[Any] = list(own) if isinstance(own, list) else []
+        known = {item.get("itemIdentifier") for item in reported if isinstance(item, Mapping)}
+        reported += [{"itemIdentifier": item} for item in failures if item not in known]
+        merged["batchItemFailures"] = reported
+        return merged

@@ -1,0 +1,40 @@
+"""`diskspace`: a file takes up disk space during the invocation (mechanics: _disk.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chaos_layer.contract import Number, Text, field
+from chaos_layer.faults.base import Fault, Invocation
+
+
+class DiskSpaceFault(Fault):
+    """Fills `path` with `mb` megabytes for the invocation, always keeping `min_free_mb`
+    free on its disk, and removes the file afterwards."""
+
+    type = "diskspace"
+    description = (
+        "Fills path with mb megabytes (MiB) for the invocation and removes the file afterwards, always leaving"
+        " min_free_mb free."
+    )
+    examples = ({"type": "diskspace", "mb": 100, "path": "/tmp", "min_free_mb": 32},)  # noqa: S108
+    mb: int = field(Number(1, integer=True), "Megabytes (MiB) to take.")
+    path: str = field(
+        Text(
+            non_empty=True,
+            rules=(("/", "must be an absolute path such as /tmp"), (r"[^\x00]*\Z", "must not contain a NUL character")),
+            label="absolute path",
+        ),
+        "The directory to fill.",
+        default="/tmp",  # noqa: S108 - Lambda's only writable directory; nothing secret is written
+    )
+    min_free_mb: int = field(
+        Number(0, integer=True), "Safety margin: the fill is reduced or skipped to keep this much free.", default=64
+    )
+
+    def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        from chaos_layer.faults import _disk
+
+        with _disk.filled(self.path, self.mb, self.min_free_mb):
+            return proceed()

@@ -1,0 +1,54 @@
+"""`exception`: raises an exception instead of running the handler."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+from chaos_layer.contract import Names, Text, field
+from chaos_layer.exceptions import InjectedFault
+from chaos_layer.faults.base import Fault, Invocation
+
+
+def _raisable_builtins() -> dict[str, type[Exception]]:
+    """Built-in subclasses of Exception (so never SystemExit, KeyboardInterrupt or
+    GeneratorExit) that can be raised with a single message."""
+    allowed: dict[str, type[Exception]] = {}
+    for name, value in vars(builtins).items():
+        if isinstance(value, type) and issubclass(value, Exception) and not name.startswith("_"):
+            try:
+                value("message")
+            except TypeError:  # e.g. UnicodeDecodeError, ExceptionGroup need more arguments
+                continue
+            allowed[name] = value
+    return allowed
+
+
+EXCEPTIONS: dict[str, type[Exception]] = {**_raisable_builtins(), "InjectedFault": InjectedFault}
+# Built-ins that only newer Pythons have: the schema, read by every version, leaves them out.
+NEWER_PYTHONS_ONLY = frozenset({"PythonFinalizationError"})
+
+
+class ExceptionFault(Fault):
+    type = "exception"
+    ends_invocation = True
+    description = "Raises the named exception with message instead of running the handler."
+    examples = (
+        {"type": "exception", "exception": "TimeoutError", "message": "injected"},
+        {"type": "exception"},
+    )
+    exception: str = field(
+        Names(
+            EXCEPTIONS,
+            "must name a built-in exception (a subclass of Exception) or InjectedFault",
+            documented=EXCEPTIONS.keys() - NEWER_PYTHONS_ONLY,
+            label="exception name",
+        ),
+        "A built-in subclass of Exception, such as TimeoutError, or InjectedFault.",
+        default="InjectedFault",
+    )
+    message: str = field(Text(), "The exception's message.", default="Injected by chaos-layer")
+
+    def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        raise EXCEPTIONS[self.exception](self.message)

@@ -1,0 +1,417 @@
+"""`chaos-layer report`: a run's journal as one self-contained HTML page.
+
+Everything is inline (styles, and the charts as SVG drawn by pygal without its tooltip
+script), so the page opens from a file, an e-mail attachment or an incident ticket with no
+network. Every value from the journal is escaped: a journal is data, never markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from chaos_layer import control
+
+HEADLINES = {
+    "held": "Hypothesis held",
+    "rejected": "Hypothesis rejected",
+    "aborted": "Aborted before the start",
+    "interrupted": "Interrupted",
+    "inconclusive": "Inconclusive",
+}
+COLOURS = {"ok": "#1a7f37", "breach": "#cf222e", "no_data": "#9a6700", "insufficient": "#9a6700"}
+REQUIRED = ("experiment", "hypothesis", "started_at", "steps", "checks")
+
+
+def load_journal(path: str) -> dict[str, Any]:
+    """Raises UsageError when the file cannot be read or is not a journal."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    except json.JSONDecodeError as error:
+        raise control.UsageError(f"{path} is not a journal: not JSON (line {error.lineno})") from None
+    if not isinstance(data, dict) or any(key not in data for key in REQUIRED):
+        raise control.UsageError(f"{path} is not a journal of chaos-layer run")
+    return data
+
+
+def render(journal: Mapping[str, Any]) -> str:
+    """The whole page."""
+    try:
+        import pygal  # noqa: F401
+    except ImportError:
+        raise control.UsageError("the report's charts need pygal: pip install 'chaos-layer[cli]'") from None
+    title = f"{journal.get('experiment', '?')}: chaos experiment report"
+    body = [
+        _verdict(journal),
+        _section("Hypothesis", f"<blockquote>{_e(journal.get('hypothesis', ''))}</blockquote>"),
+        _breach(journal),
+        _section("Steady state", "".join(_check(journal, d) for d in journal.get("steady_state") or [])),
+        _section("Ramp", _ramp_chart(journal) + _steps_table(journal)),
+        _section("Experiment", _summary(journal)),
+        _section("Config writes", _writes(journal)),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
+        f"<style>{CSS}</style></head><body><main>"
+        f"<h1>{_e(journal.get('experiment', '?'))}</h1>" + "".join(body) + "<footer>chaos-layer run journal, "
+        f"rendered {_e(_now())}</footer></main></body></html>\n"
+    )
+
+
+def verdict_text(journal: Mapping[str, Any]) -> tuple[str, str]:
+    """The headline and the sentence that explains it."""
+    verdict = journal.get("verdict")
+    if verdict is None:
+        last = _last_event(journal)
+        return "Unfinished", (
+            f"The journal ends at {last or journal.get('started_at')}, without a verdict: the runner was killed or"
+            f" crashed. The config it wrote expires at {journal.get('expires_at') or 'its expires_at'} at the latest."
+        )
+    return HEADLINES.get(str(verdict), str(verdict)), str(journal.get("reason") or "")
+
+
+def _verdict(journal: Mapping[str, Any]) -> str:
+    headline, reason = verdict_text(journal)
+    verdict = str(journal.get("verdict") or "unfinished")
+    code = journal.get("exit_code")
+    exit_note = "" if code is None else f" <span class='code'>exit code {_e(code)}</span>"
+    return (
+        f"<section class='verdict {_e(verdict)}' id='verdict'><p class='headline'>{_e(headline)}{exit_note}</p>"
+        f"<p class='reason'>{_e(reason)}</p></section>"
+    )
+
+
+def _breach(journal: Mapping[str, Any]) -> str:
+    breach = journal.get("breach")
+    stop = journal.get("stop") or {}
+    if not isinstance(breach, Mapping):
+        return ""
+    rows = [
+        ("check", breach.get("check")),
+        ("value", _value(breach.get("value"))),
+        ("status", breach.get("status")),
+        ("detail", breach.get("detail")),
+        ("at", breach.get("at")),
+        ("when", f"step {breach.get('step')}" if breach.get("step") else "after the end"),
+        ("config disabled at", stop.get("at") or ("not written: " + str(stop.get("error")) if stop else "-")),
+        ("every function stopped by", stop.get("reaches_all_by") or "-"),
+    ]
+    if stop.get("kill_switch"):
+        rows.append(("kill switch", "engaged" if stop.get("kill_switch_engaged") else "not engaged"))
+    return _section("Breach", _table(rows), css="breach")
+
+
+def _summary(journal: Mapping[str, Any]) -> str:
+    document = (journal.get("file") or {}).get("document") or {}
+    rows: list[tuple[str, Any]] = [
+        ("parameter", journal.get("parameter")),
+        ("kill switch", journal.get("kill_switch")),
+        ("on breach", journal.get("on_breach")),
+        ("faults", json.dumps(document.get("faults"), ensure_ascii=False)),
+    ]
+    if document.get("blast_radius"):
+        rows.append(("blast radius", json.dumps(document.get("blast_radius"), ensure_ascii=False)))
+    rows += [
+        ("poll", _seconds(journal.get("poll"))),
+        ("cache period", f"{_seconds(journal.get('max_age'))} (CHAOS_LAYER_MAX_AGE)"),
+        ("started", journal.get("started_at")),
+        ("ended", journal.get("ended_at") or "-"),
+        ("config expires at", journal.get("expires_at") or "-"),
+        ("file", (journal.get("file") or {}).get("path")),
+    ]
+    if journal.get("error"):
+        rows.append(("error", journal.get("error")))
+    return _table(rows)
+
+
+def _steps_table(journal: Mapping[str, Any]) -> str:
+    steps = journal.get("steps") or []
+    if not steps:
+        return "<p class='note'>No step was started: nothing was written.</p>"
+    rows = "".join(
+        "<tr>"
+        f"<td>{_e(step.get('step'))}</td><td>{_e(_percent(step.get('rate')))}</td><td>{_e(_seconds(step.get('hold')))}</td>"
+        f"<td>{_e(step.get('started_at'))}</td><td>{_e(step.get('ended_at') or '-')}</td>"
+        f"<td>{'completed' if step.get('completed') else 'stopped early'}</td></tr>"
+        for step in steps
+    )
+    return (
+        "<table class='grid'><thead><tr><th>step</th><th>rate</th><th>hold</th><th>started</th><th>ended</th>"
+        f"<th></th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _writes(journal: Mapping[str, Any]) -> str:
+    writes = journal.get("writes") or []
+    if not writes:
+        return "<p class='note'>None: nothing was written.</p>"
+    rows = []
+    for write in writes:
+        config = write.get("config") or {}
+        if write.get("error"):
+            what = f"failed: {write.get('error')}"
+        elif write.get("action") == "kill":
+            what = f"kill switch {write.get('parameter')} engaged"
+        else:
+            state = "enabled" if config.get("enabled") else "disabled"
+            rate = _percent(config.get("rate"))
+            what = f"{write.get('parameter')} version {write.get('version')}: {state}, rate {rate}"
+        rows.append(f"<tr><td>{_e(write.get('at'))}</td><td>{_e(write.get('action'))}</td><td>{_e(what)}</td></tr>")
+    return f"<table class='grid'><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _check(journal: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
+    name = str(definition.get("check"))
+    readings = [r for r in journal.get("checks") or [] if r.get("check") == name]
+    if definition.get("kind") == "metric":
+        bounds = ", ".join(
+            f"{label} {_value(definition.get(key))}"
+            for key, label in (("min", "min"), ("max", "max"))
+            if definition.get(key) is not None
+        )
+        title = f"{name}: must stay within {bounds} (period {definition.get('period')} s)"
+        body = _metric_chart(journal, definition, readings)
+    else:
+        title = f"{name}: must be OK"
+        body = _strip(readings)
+    listing = "".join(
+        f"<tr><td>{_e(r.get('at'))}</td><td>{_e(r.get('phase'))}</td><td>{_e(r.get('step') or '')}</td>"
+        f"<td>{_e(_value(r.get('value')))}</td><td class='{_e(r.get('status'))}'>{_e(r.get('status'))}</td>"
+        f"<td>{_e(r.get('detail'))}</td></tr>"
+        for r in readings
+    )
+    table = (
+        f"<details><summary>{len(readings)} readings</summary><table class='grid'><thead><tr><th>at</th><th>phase</th>"
+        f"<th>step</th><th>value</th><th>status</th><th>detail</th></tr></thead><tbody>{listing}</tbody></table></details>"
+    )
+    return f"<div class='check'><h3>{_e(title)}</h3>{body}{table}</div>"
+
+
+def _strip(readings: Sequence[Mapping[str, Any]]) -> str:
+    """An alarm's states over time, one cell per reading."""
+    if not readings:
+        return "<p class='note'>Never read.</p>"
+    cells = "".join(
+        f"<span class='cell {_e(r.get('status'))}' title='{_e(r.get('at'))}: {_e(r.get('value') or 'no data')}'>"
+        f"{_e(_clock(r.get('at')))} {_e(r.get('value') or 'no data')}</span>"
+        for r in readings
+    )
+    return f"<div class='strip'>{cells}</div>"
+
+
+# charts
+
+
+BLUE, RED, GREY = "#0969da", "#cf222e", "#8c959f"
+Series = tuple[str, list[tuple[datetime, float]], dict[str, Any], str]  # title, points, options, colour
+
+
+def _draw(title: str, series: list[Series]) -> str:
+    """One time chart, each series in its own colour (pygal colours series by position)."""
+    import pygal
+    from pygal.style import Style
+
+    style = Style(
+        background="white",
+        plot_background="white",
+        foreground="#24292f",
+        foreground_strong="#24292f",
+        foreground_subtle=GREY,
+        # pygal colours the left-axis series first, then those on the right axis
+        colors=tuple(c for _, _, o, c in series if not o.get("secondary"))
+        + tuple(c for _, _, o, c in series if o.get("secondary")),
+        font_family="system-ui, sans-serif",
+        label_font_size=12,
+        major_label_font_size=12,
+        legend_font_size=13,
+        title_font_size=15,
+    )
+    chart = pygal.DateTimeLine(
+        js=[],  # pygal's tooltip script would load from the network
+        disable_xml_declaration=True,
+        style=style,
+        width=900,
+        height=320,
+        title=title,
+        x_value_formatter=lambda value: value.strftime("%H:%M:%S"),
+        value_formatter=lambda value: f"{value:.4g}",
+        x_label_rotation=0,
+        truncate_label=-1,
+        truncate_legend=-1,
+        include_x_axis=True,  # values against zero, not against each other
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        dots_size=3,
+        print_values=False,
+    )
+    for name, points, options, _ in series:
+        chart.add(name, points, **options)
+    return _svg(chart)
+
+
+def _ramp_chart(journal: Mapping[str, Any]) -> str:
+    steps = journal.get("steps") or []
+    if not steps:
+        return ""
+    series: list[Series] = [
+        ("rate (%)", _rate_points(journal), {"show_dots": False, "stroke_style": {"width": 3}}, BLUE)
+    ]
+    breach = journal.get("breach")
+    at = _time(breach.get("at")) if isinstance(breach, Mapping) else None
+    if isinstance(breach, Mapping) and at is not None and breach.get("step"):
+        rate = float((steps[int(breach["step"]) - 1] or {}).get("rate") or 0) * 100
+        series.append((f"breach: {breach.get('check')}", [(at, rate)], {"dots_size": 8}, RED))
+    return _draw("Rate of the ramp steps (% of invocations)", series)
+
+
+def _rate_points(journal: Mapping[str, Any]) -> list[tuple[datetime, float]]:
+    """The ramp as a step line: each step's rate from its start to its end (or the stop)."""
+    points: list[tuple[datetime, float]] = []
+    for step in journal.get("steps") or []:
+        rate = float(step.get("rate") or 0) * 100
+        start = _time(step.get("started_at"))
+        end = _time(step.get("ended_at")) or _time(_stopped_at(journal)) or _time(step.get("ends_at"))
+        if start is not None:
+            points += [(start, rate)] + ([(end, rate)] if end is not None else [])
+    return points
+
+
+def _metric_chart(
+    journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]
+) -> str:
+    points = []
+    for reading in readings:
+        at, value = _time(reading.get("at")), reading.get("value")
+        if at is not None and isinstance(value, (int, float)):
+            points.append((at, float(value)))
+    if not points:
+        return "<p class='note'>No datapoint was read.</p>"
+    series: list[Series] = [("value", points, {}, BLUE)]
+    first, last = points[0][0], points[-1][0]
+    dashed = {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "8, 5"}}
+    for key in ("max", "min"):
+        bound = definition.get(key)
+        if isinstance(bound, (int, float)):
+            series.append((f"{key} {bound:g}", [(first, float(bound)), (last, float(bound))], dashed, RED))
+    ramp = _rate_points(journal)
+    if ramp:  # the ramp on the right-hand axis, to read each value against its step
+        dotted = {"secondary": True, "show_dots": False, "stroke_style": {"width": 1, "dasharray": "2, 3"}}
+        series.append(("rate (%), right axis", ramp, dotted, GREY))
+    breach = journal.get("breach")
+    if isinstance(breach, Mapping) and breach.get("check") == definition.get("check"):
+        at, value = _time(breach.get("at")), breach.get("value")
+        if at is not None and isinstance(value, (int, float)):
+            series.append(("breach", [(at, float(value))], {"dots_size": 8}, RED))
+    return _draw(f"{definition.get('statistic')} of {definition.get('name')}", series)
+
+
+def _svg(chart: Any) -> str:
+    """The chart as inline SVG, without the script pygal embeds for its optional tooltips (it
+    would carry titles and legends as JavaScript; serialized as XML they are escaped text)."""
+    from xml.etree import ElementTree
+
+    tree = chart.render_tree()
+    for parent in list(tree.iter()):
+        for child in list(parent):
+            if isinstance(child.tag, str) and child.tag.rpartition("}")[2] == "script":
+                parent.remove(child)
+    return f"<div class='chart'>{ElementTree.tostring(tree, encoding='unicode')}</div>"
+
+
+# small helpers
+
+
+def _section(title: str, body: str, css: str = "") -> str:
+    if not body:
+        return ""
+    return f"<section class='{css}'><h2>{_e(title)}</h2>{body}</section>"
+
+
+def _table(rows: Sequence[tuple[str, Any]]) -> str:
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v if v is not None else '-')}</td></tr>" for k, v in rows)
+    return f"<table class='facts'>{cells}</table>"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "no data" if value is None else str(value)
+
+
+def _percent(rate: object) -> str:
+    return f"{float(rate) * 100:.4g}%" if isinstance(rate, (int, float)) else "-"
+
+
+def _seconds(value: object) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    minutes, seconds = divmod(float(value), 60)
+    if not minutes:
+        return f"{seconds:g}s"
+    return f"{minutes:g}m {seconds:g}s" if seconds else f"{minutes:g}m"
+
+
+def _time(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    # pygal plots naive datetimes; the labels say UTC in the page's text.
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _clock(text: object) -> str:
+    value = _time(text)
+    return value.strftime("%H:%M:%S") if value else ""
+
+
+def _stopped_at(journal: Mapping[str, Any]) -> object:
+    stop = journal.get("stop")
+    return stop.get("at") if isinstance(stop, Mapping) else journal.get("ended_at")
+
+
+def _last_event(journal: Mapping[str, Any]) -> str | None:
+    times = [item.get("at") for key in ("checks", "writes") for item in journal.get(key) or []]
+    times = [t for t in times if isinstance(t, str)]
+    return max(times) if times else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#24292f;background:#f6f8fa;margin:0}
+main{max-width:960px;margin:0 auto;padding:24px}
+h1{margin:0 0 16px}h2{margin:28px 0 8px;font-size:20px}h3{font-size:16px;margin:20px 0 6px}
+section.verdict{border-radius:8px;padding:14px 18px;color:white;background:#57606a}
+section.verdict.held{background:#1a7f37}section.verdict.rejected{background:#cf222e}
+section.verdict.aborted,section.verdict.interrupted,section.verdict.inconclusive,section.verdict.unfinished{background:#9a6700}
+.verdict .headline{font-size:24px;font-weight:700;margin:0}.verdict .reason{margin:6px 0 0;font-size:16px}
+.verdict .code{font-size:14px;font-weight:400;opacity:.85;margin-left:12px}
+blockquote{margin:0;padding:10px 16px;background:white;border-left:4px solid #0969da;font-size:17px}
+section.breach table th{color:#cf222e}
+table{border-collapse:collapse;background:white}
+table.facts th{text-align:left;padding:4px 16px 4px 8px;vertical-align:top}
+table.facts td{padding:4px 8px;font-family:ui-monospace,monospace;font-size:13px;word-break:break-word}
+table.grid{width:100%;margin-top:8px}
+table.grid th,table.grid td{border:1px solid #d0d7de;padding:3px 8px;font-size:13px}
+td.ok{color:#1a7f37}td.breach{color:#cf222e;font-weight:700}td.no_data,td.insufficient{color:#9a6700}
+.chart{background:white;border:1px solid #d0d7de;border-radius:6px}.chart svg{width:100%;height:auto;display:block}
+.strip{display:flex;flex-wrap:wrap;gap:3px}.cell{padding:2px 6px;border-radius:4px;color:white;font-size:12px}
+.cell.ok{background:#1a7f37}.cell.breach{background:#cf222e}.cell.no_data{background:#9a6700}
+.note{color:#57606a}details{margin-top:6px}footer{margin-top:32px;color:#8c959f;font-size:12px}
+"""

@@ -1,0 +1,931 @@
+"""`chaos-layer run`: a whole experiment from one file, the loop a game day follows.
+
+1. Validate the whole file, the faults and blast radius with the library's own rules (the
+   config each ramp step would write goes through `control.validate`). Nothing is written
+   when the file is invalid.
+2. Check the steady state. Unless every check passes, the run is `aborted` and nothing is
+   written.
+3. For each ramp step, write the config with the step's rate, then read the checks every
+   `poll` until the step's hold is over. Every config the runner writes expires at the end
+   of the whole run plus a margin, so a runner that dies leaves nothing running for long.
+4. On a breach (or a check without data: a runner that cannot see the steady state cannot
+   say it holds), disable the config at once, engage the kill switch with `on_breach: kill`,
+   and end: the runner says when the stop will have reached every function (one cache
+   period) instead of waiting for it.
+5. After the last step, disable the config and check the steady state once more.
+
+Whatever ends the run (a breach, Ctrl-C or SIGTERM, an AWS error, a crash in a check), the
+stop runs in a `finally`, shielded from further signals and retried, and the journal is
+rewritten atomically after every event, so a crash keeps what happened.
+
+The verdict set leaves room for the control-group work: a `compare` check kind with an
+`insufficient` status, and an `inconclusive` verdict decided in `_judge`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Protocol
+
+from chaos_layer import control, settings
+from chaos_layer.checks import Check, Context, Phase, Reading, Status, format_value, parse_checks
+from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
+from chaos_layer.contract import Fields, describe, join
+from chaos_layer.exceptions import Problem
+from chaos_layer.source import location_problem
+
+IDLE_MAX_AGE_ENV = "CHAOS_LAYER_IDLE_MAX_AGE"
+DEFAULT_IDLE_MAX_AGE = 60.0
+DEFAULT_POLL = 15.0
+# expires_at = the end of the whole run plus this: room for the last poll and the stop.
+EXPIRY_MARGIN = 60.0
+STOP_ATTEMPTS = 3
+# Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
+RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
+ON_BREACH = ("stop", "kill")
+# `run` writes the config once per ramp step; AppConfig runs one deployment at a time per
+# environment (AppConfig.AllAtOnce then bakes 10 minutes), so a ramp there would stall.
+UNSUPPORTED_SOURCES = ("appconfig://",)
+JOURNAL_VERSION = 1
+
+
+class Verdict(str, Enum):
+    HELD = "held"
+    REJECTED = "rejected"
+    ABORTED = "aborted"
+    INTERRUPTED = "interrupted"
+    # The control-group work adds INCONCLUSIVE = "inconclusive" (exit 7).
+
+
+EXIT_CODES = {Verdict.HELD: 0, Verdict.REJECTED: 5, Verdict.ABORTED: 6, Verdict.INTERRUPTED: 130}
+
+
+# ---------------------------------------------------------------------------------------
+# The experiment file
+
+
+@dataclass(frozen=True)
+class Step:
+    rate: float
+    hold: float
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    hypothesis: str
+    parameter: str
+    kill_switch: str | None
+    faults: tuple[Any, ...]
+    blast_radius: Mapping[str, Any]
+    checks: tuple[Check, ...]
+    ramp: tuple[Step, ...]
+    poll: float
+    on_breach: str
+    document: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def duration(self) -> float:
+        return sum(step.hold for step in self.ramp)
+
+    def config(self, rate: float, expires_at: str, *, enabled: bool = True) -> dict[str, Any]:
+        """The config document the runner writes for a step (or, disabled, for the stop)."""
+        return {
+            "enabled": enabled,
+            "experiment": self.name,
+            "expires_at": expires_at,
+            "rate": rate,
+            **self.blast_radius,
+            "faults": list(self.faults),  # the long part last, for people reading the parameter
+        }
+
+
+def load_experiment(path: str) -> tuple[Experiment, str]:
+    """Read and validate an experiment file (YAML, or JSON: a `.json` file is read as JSON for
+    its exact error positions). Raises UsageError when it cannot be read, InvalidConfig with
+    every problem when it is invalid."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.UsageError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    return parse_experiment(decode(text, json_only=path.lower().endswith(".json"), name=path), path), text
+
+
+def decode(text: str, *, json_only: bool = False, name: str = "the experiment file") -> object:
+    if json_only:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            problem = Problem("", f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})")
+            raise _invalid(name, [problem]) from None
+    try:
+        import yaml
+    except ImportError:
+        raise control.UsageError(f"reading {name} needs PyYAML: pip install 'chaos-layer[cli]'") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        reason = getattr(error, "problem", None) or "cannot be parsed"
+        raise _invalid(name, [Problem("", f"not valid YAML ({where}{reason})")]) from None
+
+
+def _invalid(name: str, problems: list[Problem]) -> control.InvalidConfig:
+    return control.InvalidConfig(f"{name} is invalid, nothing was written", problems)
+
+
+def parse_experiment(document: object, name: str = "the experiment file") -> Experiment:
+    """Validate a decoded experiment file; raises InvalidConfig listing every problem."""
+    problems: list[Problem] = []
+    if not isinstance(document, Mapping):
+        problems.append(Problem("", f"must be an object, not {describe(document)}"))
+    else:
+        _plain_data(document, "", problems)
+    if problems:
+        raise _invalid(name, problems)
+    fields = Fields(document, "", problems)
+    experiment = fields.string("experiment", non_empty=True)
+    hypothesis = fields.string("hypothesis", non_empty=True)
+    parameter = fields.string("parameter", non_empty=True)
+    if parameter.startswith(UNSUPPORTED_SOURCES):
+        fields.problem(
+            "parameter",
+            "must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
+            " may still deploy the last one",
+        )
+    kill_switch = fields.string("kill_switch", "") or None
+    for key, location in (("parameter", parameter), ("kill_switch", kill_switch or "")):
+        if malformed := location_problem(location):
+            fields.problem(key, malformed)
+    raw_faults = fields.array("faults", required=True)
+    if fields.has("faults") and isinstance(fields.raw("faults"), list) and not raw_faults:
+        fields.problem("faults", "must list at least one fault")
+    blast_radius = _blast_radius(fields)
+    checks = parse_checks(fields.raw("steady_state"), "steady_state", problems)
+    ramp = _ramp(fields)
+    poll = _duration(fields, "poll", DEFAULT_POLL)
+    on_breach = fields.string("on_breach", "stop")
+    if isinstance(fields.raw("on_breach"), str) and on_breach not in ON_BREACH:
+        fields.problem("on_breach", "must be stop or kill")
+    fields.finish()
+    result = Experiment(
+        experiment,
+        hypothesis,
+        parameter,
+        kill_switch,
+        tuple(raw_faults),
+        blast_radius,
+        checks,
+        tuple(step for step, _ in ramp),
+        poll,
+        on_breach,
+        document if isinstance(document, Mapping) else {},
+    )
+    # The library's own rules on the config each step would write, with the file's locations.
+    if isinstance(document, Mapping) and raw_faults:
+        seen = {(p.location, p.message) for p in problems}
+        for index, (step, rate_given) in enumerate(ramp):
+            if not rate_given:
+                continue
+            try:
+                control.validate(result.config(step.rate, control.format_instant(0)))
+            except control.InvalidConfig as error:
+                for problem in error.problems:
+                    located = Problem(_locate(problem.location, index), problem.message)
+                    if (located.location, located.message) not in seen:
+                        seen.add((located.location, located.message))
+                        problems.append(located)
+    if problems:
+        raise _invalid(name, problems)
+    return result
+
+
+def _blast_radius(fields: Fields) -> dict[str, Any]:
+    raw = fields.raw("blast_radius")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        fields.problem("blast_radius", f"must be an object, not {describe(raw)}")
+        return {}
+    kept = {}
+    for key, value in raw.items():
+        if key in RUNNER_KEYS:
+            where = "ramp" if key == "rate" else "the top level" if key in ("experiment", "faults") else "the runner"
+            fields.problem(join("blast_radius", key), f"is set by {where}, not in blast_radius")
+        else:
+            kept[key] = value  # dry_run/targets/match/cohort, or unknown: the library's rules say
+    return kept
+
+
+def _ramp(fields: Fields) -> list[tuple[Step, bool]]:
+    raw = fields.array("ramp", required=True)
+    if fields.has("ramp") and isinstance(fields.raw("ramp"), list) and not raw:
+        fields.problem("ramp", "must list at least one step")
+    steps = []
+    for index, item in enumerate(raw):
+        step = Fields(item, join("ramp", index), fields.problems)
+        rate = step.raw("rate")
+        # The range is the library's rule (checked on the config); here only that it is there.
+        rate_given = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+        if not step.has("rate"):
+            step.problem("rate", "is required")
+        elif not rate_given:
+            step.problem("rate", f"must be a number between 0 and 1, not {describe(rate)}")
+        hold = _duration(step, "hold", None)
+        step.finish()
+        steps.append((Step(float(rate) if rate_given else 0.0, hold), rate_given))
+    return steps
+
+
+def _duration(fields: Fields, key: str, default: float | None) -> float:
+    """`15s`, `2m`, `1h30m`, or a number of seconds."""
+    if not fields.has(key):
+        if default is None:
+            fields.problem(key, "is required")
+        return default or 0.0
+    value = fields.raw(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value) and value > 0:
+            return float(value)
+    elif isinstance(value, str):
+        try:
+            return control.parse_duration(value)
+        except control.UsageError:
+            pass
+    fields.problem(key, "must be a duration such as 15s, 2m or 1h30m (or a number of seconds), longer than zero")
+    return default or 0.0
+
+
+def _locate(location: str, step: int) -> str:
+    """A config problem's location, in the experiment file."""
+    head = re.split(r"[.\[]", location, maxsplit=1)[0]
+    if head == "rate":
+        return f"ramp[{step}].rate" + location[len(head) :]
+    if not head or head in RUNNER_KEYS:
+        return location
+    return join("blast_radius", location)
+
+
+def _plain_data(value: object, location: str, problems: list[Problem]) -> None:
+    """YAML can hold what JSON cannot (dates, binary, sets, keys that are not strings); the
+    config must be JSON, and so must the journal that keeps the file."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(Problem(location, f"has a key that is not a string ({describe(key)}): quote it"))
+                continue
+            _plain_data(item, join(location, key), problems)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _plain_data(item, join(location, index), problems)
+    elif value is not None and not isinstance(value, (str, bool, int, float)):
+        problems.append(Problem(location, f"must be JSON data, not {describe(value)} (quote it in YAML)"))
+    elif isinstance(value, float) and not math.isfinite(value):
+        problems.append(Problem(location, "must be a finite number"))
+
+
+# ---------------------------------------------------------------------------------------
+# The journal
+
+
+def instant(seconds: float) -> str:
+    """UTC to the millisecond, with a Z."""
+    text = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+class Journal:
+    """One JSON object, rewritten atomically (a temporary file, then a rename) after every
+    event. After a first successful save, a failing save is reported once and the run goes on:
+    stopping the experiment matters more than the record."""
+
+    def __init__(self, path: Path | None, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.failure: str | None = None
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "w", encoding="utf-8") as file:
+                json.dump(self.data, file, indent=2, ensure_ascii=False)
+                file.write("\n")
+            os.replace(temporary, self.path)
+        except OSError as error:
+            self.failure = f"cannot write the journal {self.path}: {error.strerror or error}"
+            with suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise
+
+
+def new_journal(experiment: Experiment, source: str, text: str, controller: control.Controller) -> dict[str, Any]:
+    return {
+        "journal": JOURNAL_VERSION,
+        "experiment": experiment.name,
+        "hypothesis": experiment.hypothesis,
+        "verdict": None,
+        "reason": None,
+        "exit_code": None,
+        "started_at": None,
+        "ended_at": None,
+        "file": {"path": source, "text": text, "document": experiment.document},
+        "parameter": experiment.parameter,
+        "kill_switch": controller.kill_switch,
+        "on_breach": experiment.on_breach,
+        "poll": experiment.poll,
+        "max_age": controller.max_age,
+        "ramp": [{"rate": step.rate, "hold": step.hold} for step in experiment.ramp],
+        "steady_state": [check.definition() for check in experiment.checks],
+        "expires_at": None,
+        "steps": [],
+        "writes": [],
+        "checks": [],
+        "breach": None,
+        "stop": None,
+        "error": None,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Signals
+
+
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM. A BaseException, like KeyboardInterrupt, so that no `except
+    Exception` on the way (in a check, in botocore) swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class SignalGuard:
+    """SIGINT and SIGTERM raise Interrupted, once; later ones, and any that arrive inside
+    `shielded()`, are only recorded, so a second Ctrl-C cannot break off the stop. Installed
+    only in the main thread (the only one Python delivers signals to)."""
+
+    # SIGHUP too: a closed terminal or a dropped SSH session must stop the experiment as well.
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._raised = False
+        self._depth = 0
+        self._entered = 0
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalGuard:
+        """Installs the handlers; nested uses keep the outermost's."""
+        self._entered += 1
+        if self._entered == 1 and threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._entered -= 1
+        if self._entered:
+            return
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if self._depth or self._raised:
+            return
+        self._raised = True
+        raise Interrupted(signum)
+
+    def interrupt(self, signum: int) -> Interrupted:
+        """An interrupt that did not come through the handler (KeyboardInterrupt)."""
+        self.received.append(signum)
+        self._raised = True
+        return Interrupted(signum)
+
+    @contextmanager
+    def shielded(self, *, deliver: bool = True) -> Iterator[None]:
+        """No Interrupted inside; with `deliver`, one that arrived meanwhile is raised after."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if deliver and not self._depth and self.received and not self._raised:
+            self._raised = True
+            raise Interrupted(self.received[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class Progress:
+    """What the terminal shows while the experiment runs."""
+
+    experiment: str
+    steps: int
+    phase: str = "checking the steady state"
+    step: int | None = None  # 0-based
+    rate: float | None = None
+    step_ends_at: float | None = None
+    run_ends_at: float | None = None
+    latest: dict[str, Reading] = field(default_factory=dict)
+
+
+class Observer(Protocol):
+    def say(self, text: str, level: str = "info") -> None:
+        """One line for the log; level is info, ok, warn or error."""
+
+    def update(self, progress: Progress) -> None: ...
+
+
+class Silent:
+    def say(self, text: str, level: str = "info") -> None:
+        pass
+
+    def update(self, progress: Progress) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    verdict: Verdict
+    reason: str
+    exit_code: int
+    error: control.ControlError | None = None  # re-raised by the CLI for its exit code
+    crash: BaseException | None = None  # a bug: re-raised after the stop
+
+
+def percent(rate: float) -> str:
+    return f"{rate * 100:.4g}%"
+
+
+def span(seconds: float) -> str:
+    """`45s`, `2m`, `14m 32s`, `1h 5m`."""
+    total = max(0, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def clock_time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%H:%M:%SZ")
+
+
+class Runner:
+    """Runs one experiment. Clients, clock and sleep are injectable so tests drive it fast;
+    `sleep` must let `clock` move on (as time.sleep does)."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        controller: control.Controller,
+        cloudwatch: Any,
+        journal: Journal,
+        *,
+        observer: Observer | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        idle_max_age: float = DEFAULT_IDLE_MAX_AGE,
+        guard: SignalGuard | None = None,
+        error_exit_code: Callable[[control.ControlError], int] = lambda error: 1,
+    ) -> None:
+        self.experiment = experiment
+        self.controller = controller
+        self.cloudwatch = cloudwatch
+        self.journal = journal
+        self.observer = observer or Silent()
+        self.clock = clock
+        self.sleep = sleep
+        self.max_age = controller.max_age
+        self.idle_max_age = max(idle_max_age, controller.max_age)
+        self.guard = guard or SignalGuard()
+        self.error_exit_code = error_exit_code
+        self.progress = Progress(experiment.name, len(experiment.ramp))
+        self.started_at: float | None = None
+        self.expires_at: str | None = None
+        self._attempted_write = False
+        self._rate = 0.0
+
+    # the whole run
+
+    def run(self) -> Outcome:
+        with self.guard:
+            outcome = self._run()
+        self.progress.phase = f"done: {outcome.verdict.value}"
+        self._show()
+        return outcome
+
+    def _run(self) -> Outcome:
+        breach: Reading | None = None
+        aborted: Reading | None = None
+        failure: BaseException | None = None
+        interrupted = False
+        self.started_at = self.clock()
+        self.journal.data["started_at"] = instant(self.started_at)
+        try:
+            self._save()
+            self._preflight()
+            aborted = self._steady_state_before()
+            if aborted is None:
+                breach = self._ramp()
+        except (Interrupted, KeyboardInterrupt) as error:
+            interrupted = True
+            if isinstance(error, KeyboardInterrupt):
+                self.guard.interrupt(signal.SIGINT)
+        except Exception as error:  # an AWS error, or a crash in a check: stop, then report
+            failure = error
+        finally:
+            stop_failure = self._stop_safely(kill=breach is not None and self.experiment.on_breach == "kill")
+        interrupted = interrupted or bool(self.guard.received)
+        final: Reading | None = None
+        if breach is None and aborted is None and failure is None and not interrupted and stop_failure is None:
+            try:
+                final = self._steady_state_after()
+            except (Interrupted, KeyboardInterrupt):
+                interrupted = True
+            except Exception as error:
+                failure = error
+        with self.guard.shielded(deliver=False):
+            return self._judge(
+                breach=breach,
+                final=final,
+                aborted=aborted,
+                failure=failure,
+                stop_failure=stop_failure,
+                interrupted=interrupted or bool(self.guard.received),
+            )
+
+    def _preflight(self) -> None:
+        """Before anything is written: SSM answers, the kill switch is released, and no other
+        experiment is running in the parameter."""
+        state = self.controller.status()
+        if state.killed:
+            raise control.UsageError(
+                f"the kill switch {self.controller.kill_switch} is engaged, so nothing would be injected;"
+                " release it first (chaos-layer resume)"
+            )
+        if state.active:
+            name = state.config.experiment if state.config is not None else "?"
+            raise control.UsageError(
+                f"an experiment ({name!r}) is already running in {self.experiment.parameter};"
+                " stop it first (chaos-layer stop)"
+            )
+
+    def _steady_state_before(self) -> Reading | None:
+        """The first check that does not pass, or None. Reads every check, for the record."""
+        self._say("Steady state before the start:")
+        readings = [self._read(check, Phase.BEFORE) for check in self.experiment.checks]
+        self._save()
+        return next((r for r in readings if not r.status.passed), None)
+
+    def _ramp(self) -> Reading | None:
+        """Write each step and poll its checks; the first reading that does not pass, or None."""
+        assert self.started_at is not None
+        start = self.clock()
+        ends = start + self.experiment.duration
+        self.expires_at = control.format_instant(math.ceil(ends + EXPIRY_MARGIN))
+        self.journal.data["expires_at"] = self.expires_at
+        self.progress.run_ends_at = ends
+        step_end = start
+        for index, step in enumerate(self.experiment.ramp):
+            step_end += step.hold
+            self._write_step(index, step, step_end)
+            next_poll = self.clock() + self.experiment.poll
+            while True:
+                now = self.clock()
+                if now >= step_end:
+                    break
+                wake = min(next_poll, step_end)
+                self.sleep(max(0.0, wake - now))
+                now = self.clock()
+                self._say(
+                    f"Step {index + 1}/{len(self.experiment.ramp)} at rate {percent(step.rate)}:"
+                    f" {span(step_end - now)} left in the step, {span(ends - now)} in the run",
+                    "detail",
+                )
+                for check in self.experiment.checks:
+                    reading = self._read(check, Phase.DURING, index)
+                    if not reading.status.passed:
+                        self._save()
+                        return reading
+                self._save()
+                next_poll = wake + self.experiment.poll
+            self.journal.data["steps"][-1]["ended_at"] = instant(self.clock())
+            self.journal.data["steps"][-1]["completed"] = True
+            self._save()
+        return None
+
+    def _write_step(self, index: int, step: Step, ends_at: float) -> None:
+        assert self.expires_at is not None
+        document = self.experiment.config(step.rate, self.expires_at)
+        self.progress.phase = "running"
+        self.progress.step, self.progress.rate, self.progress.step_ends_at = index, step.rate, ends_at
+        now = self.clock()
+        self.journal.data["steps"].append(
+            {
+                "step": index + 1,
+                "rate": step.rate,
+                "hold": step.hold,
+                "started_at": instant(now),
+                "ends_at": instant(ends_at),
+                "ended_at": None,
+                "completed": False,
+            }
+        )
+        self._attempted_write = True
+        self._rate = step.rate
+        try:
+            written = self.controller.write_config(document)
+        except control.ControlError as error:
+            self._record_failure(f"step {index + 1}", error, document)
+            raise
+        self._record_write(f"step {index + 1}", written, document)
+        reach = (
+            f"every function starts injecting within {span(self.idle_max_age)} ({IDLE_MAX_AGE_ENV})"
+            if index == 0
+            else f"functions already injecting switch within {span(self.max_age)} ({settings.MAX_AGE_ENV})"
+        )
+        where = f"version {written.version}" if written.version is not None else written.summary()
+        self._say(
+            f"Step {index + 1}/{len(self.experiment.ramp)}: rate {percent(step.rate)} for {span(step.hold)}"
+            f" ({written.name} {where}); {reach}."
+        )
+        if index == 0 and step.hold < self.idle_max_age:
+            self._say(
+                f"Step 1 holds {span(step.hold)}, less than the {span(self.idle_max_age)} an idle function may take"
+                " to see the start: some functions may join only at a later step.",
+                "warn",
+            )
+        self._show()
+        self._save()
+
+    def _steady_state_after(self) -> Reading | None:
+        self.progress.phase = "checking the steady state after the end"
+        self._show()
+        self._say("Steady state after the end:")
+        readings = []
+        for check in self.experiment.checks:
+            readings.append(self._read(check, Phase.AFTER))
+        self._save()
+        return next((r for r in readings if not r.status.passed), None)
+
+    def _read(self, check: Check, phase: Phase, step: int | None = None) -> Reading:
+        context = Context(self.cloudwatch, self.clock(), phase, self.started_at)
+        reading = check.read(context)
+        self.journal.data["checks"].append(
+            {
+                "at": instant(reading.at),
+                "phase": phase.value,
+                "step": None if step is None else step + 1,
+                "check": reading.check,
+                "kind": reading.kind,
+                "value": reading.value,
+                "status": reading.status.value,
+                "detail": reading.detail,
+            }
+        )
+        self.progress.latest[reading.check] = reading
+        if reading.status.passed:  # during the run, a live display shows passes in its panel instead
+            level = "detail" if phase is Phase.DURING else "ok"
+        else:
+            level = "error" if reading.status is Status.BREACH else "warn"
+        self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
+        self._show()
+        return reading
+
+    def _say(self, text: str, level: str = "info") -> None:
+        """The display never decides the run: a terminal that is gone (SIGHUP) is ignored."""
+        try:
+            self.observer.say(text, level)
+        except Exception:
+            self.observer = Silent()
+
+    def _show(self) -> None:
+        try:
+            self.observer.update(self.progress)
+        except Exception:
+            self.observer = Silent()
+
+    # stopping
+
+    def _stop_safely(self, *, kill: bool) -> control.ControlError | None:
+        """Disable the config (and engage the kill switch), shielded from signals. The guard
+        raises only once, so a signal that slips in before the shield costs one more attempt."""
+        while True:
+            try:
+                with self.guard.shielded(deliver=False):
+                    return self._stop(kill=kill)
+            except Interrupted:
+                continue
+            except KeyboardInterrupt:  # no guard installed (not the main thread)
+                self.guard.interrupt(signal.SIGINT)
+
+    def _stop(self, *, kill: bool) -> control.ControlError | None:
+        if not self._attempted_write:
+            return None
+        assert self.expires_at is not None
+        self.progress.phase = "stopping"
+        self._show()
+        document = self.experiment.config(self._rate, self.expires_at, enabled=False)
+        stop = self.journal.data["stop"] = {"at": None, "reaches_all_by": None, "ok": False, "kill_switch": kill}
+        error = self._retry("stop", lambda: self.controller.write_config(document), document)
+        if error is None:
+            now = self.clock()
+            stop.update(at=instant(now), reaches_all_by=instant(now + self.max_age), ok=True)
+            self._say(
+                f"Stopped: {self.experiment.parameter} is disabled. Every function stops injecting by"
+                f" {clock_time(now + self.max_age)} (within {span(self.max_age)}, the cache period"
+                f" {settings.MAX_AGE_ENV}={self.max_age:g}); not waiting for it.",
+                "ok",
+            )
+        else:
+            stop["error"] = str(error)
+            self._say(
+                f"Could not disable {self.experiment.parameter}: {error}. It expires at {self.expires_at} at the"
+                f" latest; stop it now: chaos-layer stop --param {self.experiment.parameter}"
+                " (or chaos-layer kill).",
+                "error",
+            )
+        if kill:
+            kill_error = self._retry("kill", self.controller.kill, None)
+            stop["kill_switch_engaged"] = kill_error is None
+            if kill_error is None:
+                self._say(
+                    f"Kill switch {self.controller.kill_switch} engaged: every function using chaos-layer stops"
+                    f" injecting within {span(self.max_age)}. It stays engaged: chaos-layer resume releases it.",
+                    "ok",
+                )
+            else:
+                stop["kill_error"] = str(kill_error)
+                self._say(f"Could not engage the kill switch: {kill_error}.", "error")
+                error = error or kill_error
+        self._save()
+        return error
+
+    def _retry(
+        self, action: str, write: Callable[[], control.Written], document: dict[str, Any] | None
+    ) -> control.ControlError | None:
+        error: control.ControlError | None = None
+        for attempt in range(STOP_ATTEMPTS):
+            try:
+                written = write()
+            except control.ControlError as failed:
+                error = failed
+                self._record_failure(action, failed, document)
+                if attempt + 1 < STOP_ATTEMPTS:
+                    self.sleep(float(attempt + 1))
+                continue
+            self._record_write(action, written, document)
+            return None
+        return error
+
+    def _record_failure(self, action: str, error: control.ControlError, document: dict[str, Any] | None) -> None:
+        self.journal.data["writes"].append(
+            {
+                "at": instant(self.clock()),
+                "action": action,
+                "parameter": self.experiment.parameter if action != "kill" else self.controller.kill_switch,
+                "version": None,
+                "config": document,
+                "error": str(error),
+            }
+        )
+
+    def _record_write(self, action: str, written: control.Written, document: dict[str, Any] | None) -> None:
+        self.journal.data["writes"].append(
+            {
+                "at": instant(self.clock()),
+                "action": action,
+                "parameter": written.name,
+                "version": written.version,
+                "config": document,
+                "error": None,
+            }
+        )
+
+    # the verdict
+
+    def _judge(
+        self,
+        *,
+        breach: Reading | None,
+        final: Reading | None,
+        aborted: Reading | None,
+        failure: BaseException | None,
+        stop_failure: control.ControlError | None,
+        interrupted: bool,
+    ) -> Outcome:
+        """The verdict: a breach rejects, then an interrupt, then an error ends the run; an
+        aborted start; the check after the end. The control-group work adds its final
+        judgement of the comparisons here (inconclusive). The exit code is the verdict's,
+        unless an error, or a stop that could not be written, says more (1-4)."""
+        step = self.progress.step
+        where = "" if step is None else f" at step {step + 1} (rate {percent(self.experiment.ramp[step].rate)})"
+        stopped = "the experiment was stopped" if self._attempted_write else "nothing was written"
+        if stop_failure is not None:
+            stopped = "the stop could not be written"
+        reading = breach or final
+        if reading is not None:
+            when = where if breach is not None else " after the end"
+            verdict = Verdict.REJECTED
+            reason = f"The hypothesis was rejected: {reading.check} {_what(reading)}{when}; {stopped}."
+            self.journal.data["breach"] = {
+                "at": instant(reading.at),
+                "phase": "during" if breach is not None else "after",
+                "step": None if breach is None or step is None else step + 1,
+                "check": reading.check,
+                "kind": reading.kind,
+                "value": reading.value,
+                "status": reading.status.value,
+                "detail": reading.detail,
+            }
+        elif interrupted:
+            name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
+            verdict, reason = Verdict.INTERRUPTED, f"Interrupted by {name}{where}; {stopped}."
+        elif failure is not None:
+            # SPEC's verdicts only: an error cuts the run short (interrupted) or keeps it from
+            # starting (aborted); the journal's `error` and the exit code (1-4) say which error.
+            message = str(failure) if isinstance(failure, control.ControlError) else _crash(failure)
+            if self._attempted_write:
+                verdict, reason = Verdict.INTERRUPTED, f"Interrupted by an error{where}: {message}; {stopped}."
+            else:
+                verdict, reason = Verdict.ABORTED, f"Aborted by an error before the start: {message}; {stopped}."
+        elif aborted is not None:
+            verdict = Verdict.ABORTED
+            reason = (
+                f"Aborted: the steady state did not hold before the start ({aborted.check} {_what(aborted)});"
+                f" {stopped}."
+            )
+        else:
+            top = max(step.rate for step in self.experiment.ramp)
+            count = len(self.experiment.ramp)
+            verdict = Verdict.HELD
+            reason = (
+                f"The hypothesis held: the steady state held through {count} step{'s' if count != 1 else ''}"
+                f" (up to rate {percent(top)}) and after the end."
+            )
+        error = failure if isinstance(failure, control.ControlError) else stop_failure
+        crash = failure if failure is not None and not isinstance(failure, control.ControlError) else None
+        if crash is not None:
+            code = 1
+        elif error is not None:
+            code = self.error_exit_code(error)
+        else:
+            code = EXIT_CODES[verdict]
+        problems = [str(e) if isinstance(e, control.ControlError) else _crash(e) for e in (failure, stop_failure) if e]
+        self.journal.data.update(
+            verdict=verdict.value,
+            reason=reason,
+            exit_code=code,
+            error="; ".join(problems) or None,
+            ended_at=instant(self.clock()),
+        )
+        self._save()
+        return Outcome(verdict, reason, code, error, crash)
+
+    def _save(self) -> None:
+        had_failed = self.journal.failure is not None
+        try:
+            with self.guard.shielded():
+                self.journal.save()
+        except OSError:
+            if not had_failed:
+                self._say(f"{self.journal.failure}; the run goes on without it", "warn")
+
+
+def _crash(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _what(reading: Reading) -> str:
+    """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`."""
+    if reading.status is Status.NO_DATA:
+        return f"had no data ({reading.detail})" if reading.detail else "had no data"
+    shown = format_value(reading.value)
+    return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"

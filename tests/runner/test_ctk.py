@@ -1,0 +1,106 @@
+"""chaos_layer.ctk under a real Chaos Toolkit (`chaos run`, no network) against moto over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.runner.conftest import Aws
+
+CHAOS = Path(sys.executable).parent / "chaos"
+PARAM = "/chaos-layer/orders"
+
+
+def activity(kind: str, name: str, func: str, **arguments: Any) -> dict[str, Any]:
+    provider = {"type": "python", "module": "chaos_layer.ctk", "func": func, "arguments": arguments}
+    return {"type": kind, "name": name, "provider": provider}
+
+
+def experiment(method: list[dict[str, Any]]) -> dict[str, Any]:
+    not_injecting = activity("probe", "nothing-is-injected", "is_injecting", parameter=PARAM)
+    return {
+        "version": "1.0.0",
+        "title": "Orders survive 300 ms of latency",
+        "description": "chaos-layer's faults inside the handler, driven by Chaos Toolkit",
+        "configuration": {"aws_region": "us-east-1", "aws_endpoint_url": {"type": "env", "key": "MOTO_URL"}},
+        "steady-state-hypothesis": {
+            "title": "Nothing is injected outside the experiment",
+            "probes": [{**not_injecting, "tolerance": False}],
+        },
+        "method": method,
+        "rollbacks": [activity("action", "stop-the-experiment", "stop_experiment", parameter=PARAM)],
+    }
+
+
+def chaos_run(document: dict[str, Any], aws: Aws, tmp_path: Path) -> tuple[dict[str, Any], str]:
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(document))
+    journal = tmp_path / "journal.json"
+    result = subprocess.run(
+        [str(CHAOS), "--no-version-check", "--no-log-file", "run", "--journal-path", str(journal), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "MOTO_URL": aws.server.endpoint_url, "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert journal.exists(), result.stdout + result.stderr
+    return json.loads(journal.read_text()), result.stdout + result.stderr
+
+
+def outputs(journal: dict[str, Any]) -> dict[str, Any]:
+    return {run["activity"]["name"]: run for run in journal["run"]}
+
+
+def test_start_status_kill_release_and_stop_from_chaos_toolkit(aws: Aws, tmp_path: Path) -> None:
+    method = [
+        activity(
+            "action", "inject-latency", "start_experiment",
+            parameter=PARAM, faults=[{"type": "latency", "delay_ms": 300}], rate=0.05, duration="10m",
+            experiment="orders-latency", blast_radius={"targets": {"functions": ["orders"]}},
+        ),
+        activity("probe", "status-while-running", "get_status", parameter=PARAM),
+        activity("action", "big-red-button", "engage_kill_switch"),
+        activity("probe", "injecting-after-the-kill", "is_injecting", parameter=PARAM),
+        activity("action", "release", "release_kill_switch"),
+        activity("probe", "injecting-again", "is_injecting", parameter=PARAM),
+        activity("action", "end", "stop_experiment", parameter=PARAM),
+    ]  # fmt: skip
+    journal, log = chaos_run(experiment(method), aws, tmp_path)
+    assert journal["status"] == "completed", log
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+    assert journal["steady_states"]["after"]["steady_state_met"] is True
+    runs = outputs(journal)
+    assert all(run["status"] == "succeeded" for run in runs.values()), log
+    started = runs["inject-latency"]["output"]
+    assert (started["parameter"], started["version"], started["rate"]) == (PARAM, 1, 0.05)
+    status = runs["status-while-running"]["output"]
+    assert status["injecting"] is True
+    assert status["config"]["experiment"] == "orders-latency"
+    assert status["config"]["blast_radius"] == {"targets": {"functions": ["orders"]}}
+    assert status["config"]["expires_at"] == started["expires_at"]
+    assert runs["injecting-after-the-kill"]["output"] is False
+    assert runs["injecting-again"]["output"] is True
+    assert runs["end"]["output"]["stopped"] is True
+    assert json.loads(aws.value(PARAM) or "null")["enabled"] is False
+    assert aws.value("/chaos-layer/kill-switch") == "off"
+
+
+@pytest.mark.parametrize(
+    ("faults", "problem"),
+    [([{"type": "latency"}], "the config is invalid"), ([], "the config has no faults")],
+)
+def test_an_invalid_config_fails_the_action_and_writes_nothing(aws, tmp_path, faults, problem) -> None:
+    method = [activity("action", "inject", "start_experiment", parameter=PARAM, faults=faults)]
+    journal, log = chaos_run(experiment(method), aws, tmp_path)
+    run = outputs(journal)["inject"]
+    assert run["status"] == "failed", log
+    assert problem in run["exception"][-1]
+    assert aws.value(PARAM) is None

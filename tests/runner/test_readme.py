@@ -1,0 +1,100 @@
+"""The README's game day with `run`: its file is examples/game-day.yaml, its `aws cloudwatch`
+set-up runs with the real AWS CLI against moto, and then the run holds (and is rejected when
+the errors climb, as the README shows), on the time machine instead of two real minutes."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from chaos_layer import ctk
+from chaos_layer.cli import app as app_module
+from chaos_layer.cli import run as run_module
+from tests.runner.conftest import Aws, TimeMachine
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+SECTION = README[README.index("## Experiment runner") : README.index("## Benchmarks")]
+AWS = Path(sys.executable).with_name("aws")
+
+
+def blocks(language: str = "") -> list[str]:
+    """The section's fenced code blocks in this language ("" for plain ones)."""
+    found: list[str] = []
+    current: list[str] | None = None
+    keep = False
+    for line in SECTION.splitlines():
+        fence = line.strip()
+        if current is None and fence.startswith("```"):
+            current, keep = [], fence[3:] == language
+        elif current is not None and fence == "```":
+            if keep:
+                found.append("\n".join(current) + "\n")
+            current = None
+        elif current is not None:
+            current.append(line)
+    return found
+
+
+def test_the_readme_shows_the_example_file() -> None:
+    shown = SECTION.split("<!-- game-day.yaml -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    assert shown == (ROOT / "examples" / "game-day.yaml").read_text()
+
+
+def test_the_readme_ctk_action_names_a_real_function() -> None:
+    (action,) = [json.loads(block) for block in blocks("json")]
+    assert action["provider"]["module"] == "chaos_layer.ctk"
+    assert action["provider"]["func"] in ctk.__all__
+
+
+@pytest.fixture
+def game_day(aws: Aws, time_machine: TimeMachine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The README's set-up commands, run as written; then `chaos-layer run` on the time machine."""
+    monkeypatch.setattr(run_module, "clock", time_machine)
+    monkeypatch.setattr(run_module, "sleep", time_machine.sleep)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.server.endpoint_url)
+    monkeypatch.chdir(ROOT)
+    (script,) = [block for block in blocks() if "aws cloudwatch put-metric-alarm" in block]
+    commands = [line for line in script.replace("\\\n", " ").splitlines() if line.startswith("aws ")]
+    assert len(commands) == 3
+    for command in commands:
+        words = shlex.split(command)
+        result = subprocess.run([str(AWS), *words[1:]], capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+    journal = tmp_path / "game-day.journal.json"
+
+    def run() -> tuple[int, str, dict[str, Any]]:
+        result = CliRunner().invoke(
+            app_module.app, ["run", "examples/game-day.yaml", "--journal", str(journal)], catch_exceptions=False
+        )
+        return result.exit_code, result.stdout, json.loads(journal.read_text())
+
+    return run
+
+
+def test_the_readme_game_day_holds(game_day, aws: Aws, time_machine: TimeMachine) -> None:
+    code, out, journal = game_day()
+    assert code == 0, out
+    assert journal["verdict"] == "held"
+    assert "Verdict: held. The hypothesis held: the steady state held through 2 steps (up to rate 5%)" in out
+    assert time_machine.now - time_machine.start == 120  # two steps of a minute
+    assert (aws.config() or {}).get("enabled") is False
+
+
+def test_the_readme_game_day_is_rejected_when_errors_climb(game_day, aws: Aws, time_machine: TimeMachine) -> None:
+    time_machine.at(75, lambda: aws.metric(9, at=time_machine.now))
+    code, out, journal = game_day()
+    assert code == 5, out
+    assert journal["breach"]["value"] == 9.0
+    assert (
+        "Verdict: rejected. The hypothesis was rejected: AWS/Lambda Errors Sum (FunctionName=checkout) was 9 (max 5)"
+        " at step 2 (rate 5%); the experiment was stopped." in out
+    )
+    assert (aws.config() or {}).get("enabled") is False

@@ -1,0 +1,162 @@
+"""`chaos-layer report`: the page from real journals (runs on moto), and the page as headless
+Chromium lays it out: the verdict and the charts visible, and nothing loaded from anywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos_layer import report
+from tests.runner.conftest import Aws, TimeMachine, experiment_document
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed (apt-get install chromium): the report is not checked in a browser",
+)
+
+
+@pytest.fixture
+def rejected(aws: Aws, time_machine: TimeMachine, run_experiment) -> dict[str, Any]:
+    """A journal whose metric breached its max at step 2."""
+    aws.alarm("OK")
+    aws.metric(1, at=time_machine.now)
+    time_machine.at(9, lambda: aws.metric(2, at=time_machine.now))
+    time_machine.at(14, lambda: aws.metric(7, at=time_machine.now))
+    document = experiment_document(hypothesis="Checkout errors stay <b>under</b> 5 a minute & the p99 holds")
+    journal: dict[str, Any] = run_experiment(document).journal
+    assert journal["verdict"] == "rejected"
+    return journal
+
+
+def text_of(page: str) -> str:
+    """The page's words, without tags (the check a reader does)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_the_page_says_the_verdict_and_the_hypothesis_in_words(rejected) -> None:
+    page = report.render(rejected)
+    words = text_of(page)
+    assert "Hypothesis rejected" in words
+    assert (
+        "The hypothesis was rejected: AWS/Lambda Errors Sum (FunctionName=checkout) was 7 (max 5) at step 2"
+        " (rate 5%); the experiment was stopped." in words
+    )
+    # the hypothesis is text, never markup
+    assert "Checkout errors stay &lt;b&gt;under&lt;/b&gt; 5 a minute &amp; the p99 holds" in page
+    assert "<b>under</b>" not in page
+
+
+def test_the_page_shows_the_breach_the_steps_and_each_check_against_its_bounds(rejected) -> None:
+    page = report.render(rejected)
+    words = text_of(page)
+    assert "Breach" in words
+    assert "every function stopped by" in words
+    assert "AWS/Lambda Errors Sum (FunctionName=checkout): must stay within max 5 (period 60 s)" in words
+    assert "alarm checkout-errors: must be OK" in words
+    assert "stopped early" in words
+    assert "completed" in words
+    charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", page)
+    assert len(charts) == 2  # the metric, the ramp (the alarm is a strip of states)
+    assert "max 5" in page
+    assert "breach" in page
+
+
+def test_the_page_needs_no_network(rejected) -> None:
+    page = report.render(rejected)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page
+    assert "url(http" not in page
+    assert "<script" not in page
+
+
+def test_other_verdicts_in_words(aws, time_machine, run_experiment) -> None:
+    run = run_experiment(experiment_document())  # no alarm, no metric: aborted
+    page = report.render(run.journal)
+    assert "Aborted before the start" in text_of(page)
+    assert "nothing was written" in text_of(page)
+    assert "No step was started" in text_of(page)
+    unfinished = {**run.journal, "verdict": None, "reason": None, "expires_at": "2026-11-27T15:01:00Z"}
+    words = text_of(report.render(unfinished))
+    assert "Unfinished" in words
+    assert "expires at 2026-11-27T15:01:00Z at the latest" in words
+
+
+def probe_page(page: str, directory: Path) -> dict[str, Any]:
+    """Lays the page out in headless Chromium and reports what a reader sees: the verdict's box
+    and text, each chart's box and drawn lines, and every resource the page loaded."""
+    probe = """<script>
+    const box = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+      return {width: r.width, height: r.height, top: r.top + scrollY, visible: s.display !== 'none'
+              && s.visibility !== 'hidden' && parseFloat(s.opacity) > 0}; };
+    const verdict = document.querySelector('#verdict');
+    const result = {
+      verdict: {...box(verdict), text: verdict.innerText},
+      charts: [...document.querySelectorAll('.chart svg')].map(svg => ({...box(svg),
+        title: (svg.querySelector('.title') || {}).textContent,
+        lines: [...svg.querySelectorAll('path.line')].filter(p => p.getTotalLength() > 10).length,
+        dots: svg.querySelectorAll('.dots').length})),
+      resources: performance.getEntriesByType('resource').map(e => e.name),
+      page: {width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight},
+    };
+    const out = document.createElement('pre'); out.id = 'probe'; out.textContent = JSON.stringify(result);
+    document.body.appendChild(out);
+    </script>"""
+    path = directory / "probed.html"
+    path.write_text(page.replace("</body>", probe + "</body>"))
+    dom = chromium(directory, "--virtual-time-budget=3000", "--dump-dom", path.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    return dict(json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")))
+
+
+def chromium(directory: Path, *args: str) -> str:
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+        f"--user-data-dir={directory / 'chromium-profile'}", *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@needs_chromium
+def test_chromium_shows_the_verdict_and_the_charts(rejected, tmp_path) -> None:
+    seen = probe_page(report.render(rejected), tmp_path)
+    verdict = seen["verdict"]
+    assert verdict["visible"]
+    assert verdict["width"] > 500
+    assert verdict["height"] > 40
+    assert verdict["text"].startswith("Hypothesis rejected")
+    assert "was 7 (max 5) at step 2" in verdict["text"]
+    metric, ramp = seen["charts"]
+    for chart in (ramp, metric):
+        assert chart["visible"]
+        assert chart["width"] > 500
+        assert chart["height"] > 150
+        assert chart["top"] < seen["page"]["height"]
+    assert ramp["title"] == "Rate of the ramp steps (% of invocations)"
+    assert metric["title"] == "Sum of Errors"
+    assert metric["lines"] >= 2  # the readings and the max bound
+    assert metric["dots"] >= 4  # the readings, the breach among them
+    assert seen["resources"] == []  # nothing fetched: no network, no other file
+
+
+@needs_chromium
+def test_chromium_screenshot_of_the_report(rejected, tmp_path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text(report.render(rejected))
+    shot = tmp_path / "report.png"
+    chromium(tmp_path, "--window-size=1000,1800", f"--screenshot={shot}", path.as_uri())
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1000, 1800)

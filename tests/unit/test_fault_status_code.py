@@ -1,0 +1,57 @@
+"""The `status_code` fault on its own: the response it returns or replaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chaos_layer.faults.status_code import StatusCodeFault
+from tests.unit.fault_harness import Handler, invocation, only_fault
+from tests.unit.test_events import ALB, HTTP_V2, REST_V1
+
+
+class TestStatusCode:
+    @pytest.mark.parametrize("event", [REST_V1, HTTP_V2])
+    def test_prevent_execution_returns_the_response_without_running_the_handler(self, event: dict[str, Any]) -> None:
+        call, _ = invocation(event)
+        handler = Handler()
+        fault = only_fault(
+            {"type": "status_code", "status_code": 503, "body": '{"message": "busy"}', "headers": {"Retry-After": "1"}}
+        )
+
+        result = fault.apply(call, handler)
+
+        assert handler.runs == 0
+        assert result == {
+            "statusCode": 503,
+            "headers": {"Retry-After": "1"},
+            "body": '{"message": "busy"}',
+            "isBase64Encoded": False,
+        }
+
+    def test_alb_response(self) -> None:
+        call, _ = invocation(ALB)
+        result = only_fault({"type": "status_code", "status_code": 500}).apply(call, Handler())
+        assert result["statusDescription"] == "500 Internal Server Error"
+        assert result["isBase64Encoded"] is False
+
+    def test_without_prevent_execution_the_handler_runs_once_and_its_status_is_replaced(self) -> None:
+        call, _ = invocation(REST_V1)
+        handler = Handler({"statusCode": 200, "headers": {"x-order": "42"}, "body": "created"})
+        fault = only_fault({"type": "status_code", "status_code": 500, "prevent_execution": False})
+
+        result = fault.apply(call, handler)
+
+        assert handler.runs == 1
+        assert result == {"statusCode": 500, "headers": {"x-order": "42"}, "body": "created"}
+
+    def test_the_handlers_exception_propagates_unchanged(self) -> None:
+        call, _ = invocation(REST_V1)
+
+        def failing() -> Any:
+            raise KeyError("the handler's own bug")
+
+        fault = StatusCodeFault(status_code=500, prevent_execution=False)
+        with pytest.raises(KeyError, match="the handler's own bug"):
+            fault.apply(call, failing)

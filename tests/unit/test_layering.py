@@ -1,0 +1,114 @@
+"""The package's imports follow one layering, with no circles: a module imports only from its
+own layer or the ones below it. Imports inside functions count (a lazy import is still an
+import); so do those under `if TYPE_CHECKING:`. A new module must be placed in LAYERS."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import chaos_layer
+from chaos_layer.faults import FAULT_TYPES
+
+PACKAGE = Path(chaos_layer.__file__).parent
+# Lowest first, as in the issue-9 layout: settings -> contract -> pipeline and faults ->
+# blast radius -> config -> sources -> decorator -> wrapper -> operator API -> CLI.
+LAYERS: list[set[str]] = [
+    {"constants", "settings", "exceptions"},
+    {"contract", "_patches"},
+    {"events"},
+    {"faults"},  # the fault types, their mechanics, the registry and the pipeline
+    {"blast_radius"},
+    {"config"},
+    {"source", "sources", "reference"},
+    {"observability"},
+    {"decorator"},
+    {"__init__"},  # the public API
+    {"wrapper"},
+    {"control", "stores"},  # the operator API, and where it keeps configs (one store per source)
+    {"runner", "checks", "ctk", "report"},
+    {"cli"},
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer(module: str) -> str:
+    """`chaos_layer.faults.latency` is in the layer of `faults`; the package itself is `__init__`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imported(module: str) -> Iterator[str]:
+    """The package's modules that `module` imports, wherever the import statement is."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])]
+                )
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in MODULES:  # `import chaos_layer.faults.x` imports that module
+                target = target.rpartition(".")[0] if target.startswith("chaos_layer.") else ""
+            if target and target != module:
+                yield target
+
+
+GRAPH = {module: sorted(set(imported(module))) for module in MODULES}
+# The registry imports each fault type's module by name, when it is first used.
+GRAPH["chaos_layer.faults"] = sorted({*GRAPH["chaos_layer.faults"], *(f"chaos_layer.faults.{k}" for k in FAULT_TYPES)})
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = sorted({layer(module) for module in MODULES} - RANK.keys())
+    assert not unplaced, f"place these in LAYERS: {unplaced}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_go_down_the_layers(module: str) -> None:
+    upward = [target for target in GRAPH[module] if RANK[layer(target)] > RANK[layer(module)]]
+    assert not upward, f"{module} imports from a higher layer: {upward}"
+
+
+def test_there_are_no_import_circles() -> None:
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in path:
+            raise AssertionError("import circle: " + " -> ".join([*path[path.index(module) :], module]))
+        if module in done:
+            return
+        path.append(module)
+        for target in GRAPH[module]:
+            visit(target)
+        path.pop()
+        done.add(module)
+
+    for module in MODULES:
+        visit(module)
+
+
+def test_the_walk_sees_lazy_imports_and_submodules() -> None:
+    """The walk itself: an import inside a function, and `from package import submodule`."""
+    assert "chaos_layer.faults._dependency" in GRAPH["chaos_layer.faults.dependency"]
+    assert "chaos_layer.faults.base" in GRAPH["chaos_layer.faults"]
+    assert "chaos_layer.decorator" in GRAPH["chaos_layer"]
