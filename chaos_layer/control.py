@@ -57,6 +57,8 @@ from chaos_layer.stores import (
 CORE_KEYS = TOP_LEVEL_KEYS - set(CONTROL_KEYS)
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
+# AppConfig serves a deployment's version once it is baking or complete.
+SERVED_STATES = frozenset({"BAKING", "COMPLETE"})
 CONFIG_CONTENT_TYPE = "application/json"
 KILL_SWITCH_CONTENT_TYPE = "text/plain"
 __all__ = ["DEFAULT_STRATEGY", "PARAMETER_TYPES", "Clients", "Deployment", "Written"]
@@ -478,11 +480,13 @@ class Controller:
         if stored is None:
             return status
         parsed = parse(stored.value)
+        deployed = status.deployment
+        served = deployed is not None and deployed.state in SERVED_STATES and (deployed.version or "").isdigit()
         return replace(
             status,
             found=True,
             parameter_type=stored.type,
-            version=stored.version,
+            version=int(deployed.version or 0) if served and deployed else stored.version,
             token=stored.token,
             legacy=parsed.legacy,
             config=parsed.config,

@@ -5,11 +5,12 @@ attaches as a layer. The agent serves its local cache on
 newly deployed versions every AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS (45 s by
 default), which adds to how long a stop takes to arrive.
 
-The agent's API (AppConfig user guide, "Retrieving configuration data from the agent"):
+The agent's API (its OpenAPI model in the AppConfig user guide):
 `GET /applications/APP/environments/ENV/configurations/PROFILE` answers 200 with the deployed
-content (header Configuration-Version), 404 when there is none, and 400, 500, 502 or 504 with
-a short text naming the failure. The standard library's urllib is enough for it: nothing is
-added to the layer and no proxy is ever used for localhost."""
+content (and the version in a header), 404 (ResourceNotFoundException) when there is none,
+and 400 or 500 (or another error status) with a short text naming the failure. The
+standard library's urllib is enough for it: nothing is added to the layer, and no proxy is
+ever used for localhost."""
 
 from __future__ import annotations
 

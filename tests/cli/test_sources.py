@@ -229,7 +229,7 @@ class TestAppConfig:
         )
         assert "injecting yes: the experiment is running" in lines
         state = json.loads(run("status", "--json", "--param", location).stdout)
-        assert state["parameter"]["source"] == "appconfig"
+        assert (state["parameter"]["source"], state["parameter"]["version"]) == ("appconfig", 2)
         assert {k: state["parameter"]["deployment"][k] for k in ("number", "state", "version", "strategy")} == {
             "number": 2,
             "state": "BAKING",
