@@ -170,6 +170,8 @@ def _writes(journal: Mapping[str, Any]) -> str:
 def _check(journal: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
     name = str(definition.get("check"))
     readings = [r for r in journal.get("checks") or [] if r.get("check") == name]
+    if definition.get("kind") == "compare":
+        return _comparison(journal, definition, readings)
     if definition.get("kind") == "metric":
         bounds = ", ".join(
             f"{label} {_value(definition.get(key))}"
@@ -206,10 +208,149 @@ def _strip(readings: Sequence[Mapping[str, Any]]) -> str:
     return f"<div class='strip'>{cells}</div>"
 
 
+def _comparison(
+    journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Sequence[Mapping[str, Any]]
+) -> str:
+    """A comparison: both groups over time, the difference and its bounds against the allowed
+    increase, the sample sizes at every poll, and the verdict in words."""
+    name = str(definition.get("check"))
+    errors = definition.get("compare") == "errors"
+    if errors:
+        allowed = f"{_number(float(definition.get('max_increase') or 0) * 100)} points"
+        title = f"{name}: the error rate of the treatment at most {allowed} above the control"
+    else:
+        allowed = f"{_number(definition.get('max_increase_ms'))} ms"
+        title = (
+            f"{name}: the {definition.get('statistic')} duration of the treatment at most {allowed} above the control"
+        )
+    judged = [r for r in readings if isinstance(r.get("comparison"), Mapping)]
+    final = next((r for r in reversed(judged) if r.get("phase") == "after"), None)
+    breach = journal.get("breach")
+    if isinstance(breach, Mapping) and breach.get("check") == name:
+        final = breach
+    last = final or (judged[-1] if judged else None)
+    words = str((last or {}).get("comparison", {}).get("words") or "Never compared: the run ended before a poll.")
+    if last is not None and last is not final:
+        words = f"At the last poll ({_clock(last.get('at'))}), before the run ended: {words}"
+    status = str((last or {}).get("status") or "no_data")
+    needs = definition.get("needs")
+    floor = definition.get("min_samples")
+    notes = []
+    if isinstance(needs, int):
+        tail = "" if needs == floor else ", and 10 beyond the percentile"
+        notes.append(
+            f"Each group needs {needs:,} invocations before the comparison can judge (min_samples {floor}{tail})."
+        )
+    if errors:
+        notes.append(
+            f"The bounds are Newcombe's interval for the difference of two proportions, each a one-sided"
+            f" {definition.get('level') or '95 %'} bound: a breach at any poll is a safety stop, judged at"
+            f" {definition.get('level') or '95 %'} per look; a pass is judged once, at the end, on all the data."
+        )
+    else:
+        notes.append("A breach needs two polls in a row above the allowed increase; a pass is judged at the end.")
+    body = (
+        f"<p class='words {_e(status)}'>{_e(words[:1].upper() + words[1:])}</p>"
+        + _group_chart(judged, errors)
+        + _difference_chart(judged, errors, definition)
+        + "".join(f"<p class='note'>{_e(note)}</p>" for note in notes)
+        + _samples_table(judged, errors)
+    )
+    return f"<div class='check'><h3>{_e(title)}</h3>{body}</div>"
+
+
+def _group_points(readings: Sequence[Mapping[str, Any]], group: str, errors: bool) -> list[tuple[datetime, float]]:
+    points = []
+    for reading in readings:
+        at, side = _time(reading.get("at")), reading["comparison"].get(group) or {}
+        value = side.get("rate") if errors else side.get("statistic")
+        if at is not None and isinstance(value, (int, float)):
+            points.append((at, float(value) * (100 if errors else 1)))
+    return points
+
+
+def _group_chart(readings: Sequence[Mapping[str, Any]], errors: bool) -> str:
+    series: list[Series] = [
+        (label, points, {}, colour)
+        for label, group, colour in (("treatment", "treatment", ORANGE), ("control", "control", BLUE))
+        if (points := _group_points(readings, group, errors))
+    ]
+    if not series:
+        return "<p class='note'>No group had any data.</p>"
+    return _draw("Error rate of each group since the start (%)" if errors else "Duration of each group (ms)", series)
+
+
+def _difference_chart(readings: Sequence[Mapping[str, Any]], errors: bool, definition: Mapping[str, Any]) -> str:
+    scale = 100 if errors else 1
+    lines: dict[str, list[tuple[datetime, float]]] = {"difference": [], "lower": [], "upper": []}
+    for reading in readings:
+        at, comparison = _time(reading.get("at")), reading["comparison"]
+        for key, points in lines.items():
+            value = comparison.get(key)
+            if at is not None and isinstance(value, (int, float)):
+                points.append((at, float(value) * scale))
+    if not lines["difference"]:
+        return ""
+    dashed = {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "8, 5"}}
+    dotted = {"stroke_style": {"width": 2, "dasharray": "4, 3"}, "dots_size": 2}
+    first, last = lines["difference"][0][0], lines["difference"][-1][0]
+    allowed = float(definition.get("max_increase" if errors else "max_increase_ms") or 0) * scale
+    unit = "points" if errors else "ms"
+    series: list[Series] = [("treatment minus control", lines["difference"], {}, ORANGE)]
+    level = definition.get("level") or "95 %"
+    if lines["lower"]:
+        series.append((f"{level} lower bound", lines["lower"], dotted, GREY))
+        series.append((f"{level} upper bound", lines["upper"], dotted, GREY))
+    series.append((f"allowed increase {_number(allowed)} {unit}", [(first, allowed), (last, allowed)], dashed, RED))
+    title = "Treatment minus control (percentage points)" if errors else "Treatment minus control (ms)"
+    return _draw(title, series)
+
+
+def _samples_table(readings: Sequence[Mapping[str, Any]], errors: bool) -> str:
+    rows = []
+    for reading in readings:
+        comparison = reading["comparison"]
+        cells = [reading.get("at"), reading.get("phase")]
+        for group in ("treatment", "control"):
+            side = comparison.get(group) or {}
+            shown = _percent(side.get("rate")) if errors else _ms(side.get("statistic"))
+            cells.append(f"{side.get('invocations', 0):,} ({shown})")
+        difference = comparison.get("difference")
+        if not isinstance(difference, (int, float)):
+            cells.append("-")
+        elif errors:
+            cells.append(
+                f"{difference * 100:+.2f} [{float(comparison.get('lower', 0)) * 100:+.2f},"
+                f" {float(comparison.get('upper', 0)) * 100:+.2f}]"
+            )
+        else:
+            cells.append(f"{difference:+.0f} ms")
+        status = str(reading.get("status"))
+        rows.append(
+            "<tr>"
+            + "".join(f"<td>{_e(cell)}</td>" for cell in cells)
+            + f"<td class='{_e(status)}'>{_e(status)}</td></tr>"
+        )
+    head = "difference [bounds] (points)" if errors else "difference"
+    return (
+        f"<details open><summary>{len(readings)} readings: the sample sizes of each group</summary><table class='grid'>"
+        "<thead><tr><th>at</th><th>phase</th><th>treatment</th><th>control</th>"
+        f"<th>{_e(head)}</th><th>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
+    )
+
+
+def _number(value: object) -> str:
+    return f"{float(value):.4g}" if isinstance(value, (int, float)) else "-"
+
+
+def _ms(value: object) -> str:
+    return f"{float(value):,.0f} ms" if isinstance(value, (int, float)) else "-"
+
+
 # charts
 
 
-BLUE, RED, GREY = "#0969da", "#cf222e", "#8c959f"
+BLUE, RED, GREY, ORANGE = "#0969da", "#cf222e", "#8c959f", "#bc4c00"
 Series = tuple[str, list[tuple[datetime, float]], dict[str, Any], str]  # title, points, options, colour
 
 
@@ -413,5 +554,7 @@ td.ok{color:#1a7f37}td.breach{color:#cf222e;font-weight:700}td.no_data,td.insuff
 .chart{background:white;border:1px solid #d0d7de;border-radius:6px}.chart svg{width:100%;height:auto;display:block}
 .strip{display:flex;flex-wrap:wrap;gap:3px}.cell{padding:2px 6px;border-radius:4px;color:white;font-size:12px}
 .cell.ok{background:#1a7f37}.cell.breach{background:#cf222e}.cell.no_data{background:#9a6700}
-.note{color:#57606a}details{margin-top:6px}footer{margin-top:32px;color:#8c959f;font-size:12px}
+.note{color:#57606a}details{margin-top:6px}
+p.words{font-size:16px;padding:8px 12px;border-left:4px solid #9a6700;background:white}
+p.words.ok{border-color:#1a7f37}p.words.breach{border-color:#cf222e}footer{margin-top:32px;color:#8c959f;font-size:12px}
 """

@@ -160,3 +160,88 @@ def test_chromium_screenshot_of_the_report(rejected, tmp_path) -> None:
     header = shot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1000, 1800)
+
+
+# comparisons
+
+
+def comparing_journal(aws: Aws, time_machine: TimeMachine, run_experiment, treatment_errors: int) -> dict[str, Any]:
+    """A run comparing the groups' error rates: two steps, a poll every 10 s, 150 invocations per
+    group between polls, with `treatment_errors` of the treatment's failing from 25 s on."""
+    aws.alarm("OK")
+    for offset in (5, 15, 25, 35, 45, 55):
+        failing = 2 if offset < 25 else treatment_errors
+        time_machine.at(offset, lambda f=failing: aws.group("treatment", 150, f, at=time_machine.now))
+        time_machine.at(offset, lambda: aws.group("control", 150, 2, at=time_machine.now))
+    document = experiment_document(
+        steady_state=[{"alarm": "checkout-errors"}, {"compare": "errors", "max_increase": 0.02}],
+        ramp=[{"rate": 0.05, "hold": "20s"}, {"rate": 0.1, "hold": "40s"}],
+        poll="10s",
+    )
+    journal: dict[str, Any] = run_experiment(document).journal
+    return journal
+
+
+def test_a_held_comparison_in_words_charts_and_sample_sizes(aws, time_machine, run_experiment) -> None:
+    journal = comparing_journal(aws, time_machine, run_experiment, treatment_errors=3)
+    assert journal["verdict"] == "held"
+    page = report.render(journal)
+    words = text_of(page)
+    assert "compare errors: the error rate of the treatment at most 2 points above the control" in words
+    assert (
+        "The error rate rose by 0.44 points, 95 % upper bound 1.46 points, within the allowed 2 points: held" in words
+    )
+    assert "<title>Error rate of each group since the start (%)</title>" in page
+    assert "<title>Treatment minus control (percentage points)</title>" in page
+    assert "allowed increase 2 points" in page
+    assert "95 % lower bound" in page
+    assert "95 % upper bound" in page
+    # the sample sizes at every poll and at the end, each group in its own column
+    assert words.count("(1.333%)") >= 2
+    assert "900 (1.778%) 900 (1.333%)" in words
+    assert "Each group needs 100 invocations before the comparison can judge" in words
+    assert "a breach at any poll is a safety stop, judged at 95 % per look" in words
+
+
+def test_a_rejected_comparison_says_it_was_a_safety_stop(aws, time_machine, run_experiment) -> None:
+    journal = comparing_journal(aws, time_machine, run_experiment, treatment_errors=30)
+    assert journal["verdict"] == "rejected"
+    words = text_of(report.render(journal))
+    assert (
+        "The error rate rose by 6.22 points, 95 % lower bound 4.04 points, above the allowed 2 points: rejected"
+        " (a safety stop, 95 % per look)" in words
+    )
+    assert "Hypothesis rejected" in words
+
+
+def test_an_inconclusive_comparison_says_why(aws, time_machine, run_experiment) -> None:
+    aws.alarm("OK")
+    document = experiment_document(
+        steady_state=[{"compare": "duration", "statistic": "Average", "max_increase_ms": 250}],
+        ramp=[{"rate": 0.05, "hold": "20s"}],
+        poll="10s",
+    )
+    journal = run_experiment(document).journal
+    assert journal["verdict"] == "inconclusive"
+    page = report.render(journal)
+    words = text_of(page)
+    assert "Inconclusive" in words
+    assert "Too few invocations to compare: treatment 0, control 0, of the 100 each group needs: inconclusive" in words
+    assert "No group had any data." in words
+    assert "<svg" in page  # the ramp, still
+
+
+@needs_chromium
+def test_chromium_shows_both_groups_and_the_interval(aws, time_machine, run_experiment, tmp_path) -> None:
+    journal = comparing_journal(aws, time_machine, run_experiment, treatment_errors=3)
+    seen = probe_page(report.render(journal), tmp_path)
+    by_title = {chart["title"]: chart for chart in seen["charts"]}
+    groups = by_title["Error rate of each group since the start (%)"]
+    difference = by_title["Treatment minus control (percentage points)"]
+    for chart in (groups, difference):
+        assert chart["visible"]
+        assert chart["width"] > 500
+        assert chart["height"] > 150
+    assert groups["lines"] >= 2  # treatment and control
+    assert difference["lines"] >= 4  # the difference, its two bounds, the allowed increase
+    assert seen["resources"] == []
