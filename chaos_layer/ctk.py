@@ -21,15 +21,20 @@ activity failed with the message.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from chaos_layer import control, settings
+from chaos_layer.exceptions import Problem
 
 __all__ = [
     "engage_kill_switch",
+    "get_comparison",
     "get_status",
     "is_injecting",
+    "no_breach",
     "release_kill_switch",
     "start_experiment",
     "stop_experiment",
@@ -105,6 +110,71 @@ def get_status(parameter: str, kill_switch: str | None = None, configuration: Co
 def is_injecting(parameter: str, kill_switch: str | None = None, configuration: Configuration = None) -> bool:
     """Whether faults are injected right now: a probe for a steady-state tolerance."""
     return bool(_controller(parameter, kill_switch, configuration).status().injecting)
+
+
+def get_comparison(
+    experiment: str,
+    compare: str = "errors",
+    max_increase: float | None = None,
+    statistic: str = "Average",
+    max_increase_ms: float | None = None,
+    since: str = "15m",
+    namespace: str | None = None,
+    min_samples: int = 100,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """The treatment group against the control group now (an experiment started with
+    `control_group` in its blast radius), from both groups' metrics over the last `since`, as
+    `chaos-layer run` reads a `compare` entry: `errors` with `max_increase` (0.01 is one
+    point), or `duration` with `statistic` (Average, p50 .. p99.9) and `max_increase_ms`.
+
+    Returns `status` (ok, breach, inconclusive or insufficient), `breached`, both groups'
+    counts and rates or statistics, the difference, its bounds and the verdict in words. One
+    call is one look: `duration` counts as breached when it is over the allowed increase now
+    (`run` waits for two polls in a row). As a steady-state tolerance, use `no_breach`."""
+    from chaos_layer import checks
+
+    entry: dict[str, Any] = {"compare": compare}
+    if compare == "errors" and max_increase is not None:
+        entry["max_increase"] = max_increase
+    if compare == "duration":
+        entry["statistic"] = statistic
+        if max_increase_ms is not None:
+            entry["max_increase_ms"] = max_increase_ms
+    problems: list[Problem] = []
+    check = checks.PARSERS["compare"](entry, "", problems)
+    if problems or not isinstance(check, checks.CompareCheck):
+        raise control.InvalidConfig("the comparison is invalid", problems)
+    if not isinstance(min_samples, int) or isinstance(min_samples, bool) or min_samples < 1:
+        raise control.UsageError("min_samples must be a whole number, 1 or more")
+    check = replace(
+        check, experiment=experiment, namespace=namespace or settings.DEFAULT_METRICS_NAMESPACE, min_samples=min_samples
+    )
+    options = configuration or {}
+    cloudwatch = checks.cloudwatch_client(
+        region=options.get("aws_region"),
+        profile=options.get("aws_profile_name"),
+        endpoint_url=options.get("aws_endpoint_url"),
+    )
+    now = time.time()
+    started = now - control.parse_duration(since)
+    reading = check.read(checks.Context(cloudwatch, now, checks.Phase.DURING, started))
+    data = dict(reading.data or {})
+    return {
+        "check": reading.check,
+        "status": reading.status.value,
+        "breached": reading.status is checks.Status.BREACH or bool(data.get("exceeded")),
+        "passed": reading.status.passed,
+        "since": control.format_instant(started),
+        "description": reading.detail,
+        **data,
+    }
+
+
+def no_breach(value: Mapping[str, Any] | None = None) -> bool:
+    """A steady-state tolerance for `get_comparison`: true unless the comparison breached
+    (`{"type": "probe", ..., "func": "no_breach"}`: Chaos Toolkit passes the probe's value)."""
+    return isinstance(value, Mapping) and value.get("breached") is False
 
 
 def _controller(parameter: str | None, kill_switch: str | None, configuration: Configuration) -> control.Controller:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,54 @@ def test_an_invalid_config_fails_the_action_and_writes_nothing(aws, tmp_path, fa
     assert run["status"] == "failed", log
     assert problem in run["exception"][-1]
     assert aws.value(PARAM) is None
+
+
+def group_metrics(aws: Aws, treatment_errors: int) -> None:
+    """Both groups' records of the last minutes, as CloudWatch holds them."""
+    now = time.time()
+    for minutes_ago in (3, 2, 1):
+        aws.group("treatment", 300, treatment_errors, at=now - 60 * minutes_ago, experiment="orders-throttling")
+        aws.group("control", 300, 3, at=now - 60 * minutes_ago, experiment="orders-throttling")
+
+
+def comparison_probe(**arguments: Any) -> dict[str, Any]:
+    probe = activity("probe", "treatment-against-control", "get_comparison", experiment="orders-throttling",
+                     compare="errors", max_increase=0.02, since="10m", **arguments)  # fmt: skip
+    provider = {"type": "python", "module": "chaos_layer.ctk", "func": "no_breach", "arguments": {}}
+    tolerance = {"type": "probe", "name": "no-breach", "provider": provider}
+    return {**probe, "tolerance": tolerance}
+
+
+def test_the_comparison_probe_as_a_steady_state_tolerance(aws: Aws, tmp_path: Path) -> None:
+    group_metrics(aws, treatment_errors=4)
+    document = experiment([activity("probe", "the-comparison-now", "get_comparison", experiment="orders-throttling",
+                                    compare="errors", max_increase=0.02, since="10m")])  # fmt: skip
+    document["steady-state-hypothesis"]["probes"].append(comparison_probe())
+    journal, log = chaos_run(document, aws, tmp_path)
+    assert journal["status"] == "completed", log
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+    comparison = outputs(journal)["the-comparison-now"]["output"]
+    assert (comparison["status"], comparison["breached"]) == ("ok", False)
+    assert comparison["treatment"] == {"invocations": 900, "errors": 12, "rate": pytest.approx(12 / 900)}
+    assert comparison["control"] == {"invocations": 900, "errors": 9, "rate": pytest.approx(9 / 900)}
+    assert comparison["words"].startswith("the error rate rose by 0.33 points, 95 % upper bound")
+
+
+def test_a_breached_comparison_fails_the_steady_state(aws: Aws, tmp_path: Path) -> None:
+    group_metrics(aws, treatment_errors=60)
+    document = experiment([])
+    document["steady-state-hypothesis"]["probes"].append(comparison_probe())
+    journal, log = chaos_run(document, aws, tmp_path)
+    assert journal["steady_states"]["before"]["steady_state_met"] is False, log
+    assert "Steady state probe 'treatment-against-control' is not in the given tolerance" in log
+    (probe,) = [p for p in journal["steady_states"]["before"]["probes"] if p["activity"]["name"].startswith("treat")]
+    assert probe["output"]["status"] == "breach"
+    assert probe["tolerance_met"] is False
+
+
+def test_an_invalid_comparison_fails_the_probe(aws: Aws, tmp_path: Path) -> None:
+    method = [activity("probe", "bad", "get_comparison", experiment="x", compare="errors", max_increase=3)]
+    journal, log = chaos_run(experiment(method), aws, tmp_path)
+    run = outputs(journal)["bad"]
+    assert run["status"] == "failed", log
+    assert "the comparison is invalid" in run["exception"][-1]

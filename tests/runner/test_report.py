@@ -3,6 +3,7 @@ Chromium lays it out: the verdict and the charts visible, and nothing loaded fro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -169,10 +170,13 @@ def comparing_journal(aws: Aws, time_machine: TimeMachine, run_experiment, treat
     """A run comparing the groups' error rates: two steps, a poll every 10 s, 150 invocations per
     group between polls, with `treatment_errors` of the treatment's failing from 25 s on."""
     aws.alarm("OK")
+
+    def batch(failing: int) -> None:
+        aws.group("treatment", 150, failing, at=time_machine.now)
+        aws.group("control", 150, 2, at=time_machine.now)
+
     for offset in (5, 15, 25, 35, 45, 55):
-        failing = 2 if offset < 25 else treatment_errors
-        time_machine.at(offset, lambda f=failing: aws.group("treatment", 150, f, at=time_machine.now))
-        time_machine.at(offset, lambda: aws.group("control", 150, 2, at=time_machine.now))
+        time_machine.at(offset, functools.partial(batch, 2 if offset < 25 else treatment_errors))
     document = experiment_document(
         steady_state=[{"alarm": "checkout-errors"}, {"compare": "errors", "max_increase": 0.02}],
         ramp=[{"rate": 0.05, "hold": "20s"}, {"rate": 0.1, "hold": "40s"}],
