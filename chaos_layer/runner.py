@@ -967,7 +967,8 @@ class Runner:
         if reading is not None:
             when = where if breach is not None else " after the end"
             verdict = Verdict.REJECTED
-            reason = f"The hypothesis was rejected: {reading.check} {_what(reading)}{when}; {stopped}."
+            subject = f"{reading.check}:" if reading.data is not None else reading.check
+            reason = f"The hypothesis was rejected: {subject} {_what(reading)}{when}; {stopped}."
             self.journal.data["breach"] = {
                 "at": instant(reading.at),
                 "phase": "during" if breach is not None else "after",

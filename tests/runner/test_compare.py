@@ -124,7 +124,11 @@ def test_a_rise_in_errors_stops_the_run_within_one_poll(aws, time_machine, run_e
         "the error rate rose by 6.22 points, 95 % lower bound 4.04 points, above the allowed 2 points: rejected"
         " (a safety stop, 95 % per look)"
     )
-    assert "a safety stop, 95 % per look" in run.journal["reason"]
+    assert run.journal["reason"] == (
+        "The hypothesis was rejected: compare errors: the error rate rose by 6.22 points, 95 % lower bound 4.04"
+        " points, above the allowed 2 points: rejected (a safety stop, 95 % per look) at step 2 (rate 10%); the"
+        " experiment was stopped."
+    )
     assert not compare_readings(run.journal, "after")
 
 

@@ -1,0 +1,90 @@
+"""A control group end to end (examples/control_group.py, the README's worked example): the
+checkout function, decorated, with a `dependency` fault throttling its DynamoDB writes and its
+own retry loop, invoked thousands of times; its EMF records read from its stdout and turned
+into PutMetricData calls as CloudWatch Logs would; judged by `chaos-layer run` itself, all on
+the demo's embedded moto server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("control_group_example", ROOT / "examples" / "control_group.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def final(journal: dict[str, Any], check: str) -> dict[str, Any]:
+    (reading,) = [r for r in journal["checks"] if r["check"] == check and r["phase"] == "after"]
+    return dict(reading)
+
+
+def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal_path = tmp_path / "journal.json"
+    code = example().run(outbox=True, journal=journal_path)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    journal = json.loads(journal_path.read_text())
+    assert journal["verdict"] == "held"
+    errors = final(journal, "compare errors")["comparison"]
+    treatment, control = errors["treatment"], errors["control"]
+    # the split: two groups of about the same size, 10 % then 25 % of the traffic each
+    assert treatment["invocations"] >= 300
+    assert abs(treatment["invocations"] - control["invocations"]) < 0.25 * control["invocations"]
+    # throttled writes were retried, then saved to the outbox: no request failed
+    assert (treatment["errors"], control["errors"]) == (0, 0)
+    assert errors["upper"] <= 0.01
+    # but the treatment paid for the retries: 50 + 100 ms of backoff in about 30 % of its invocations
+    duration = final(journal, "compare duration Average")["comparison"]
+    assert 25 < duration["difference"] < 100
+    assert "Traffic: 2,100 invocations" in out
+    assert "Verdict: held." in out
+    # the config the run wrote asked for a control group, and was left disabled
+    configs = [write["config"] for write in journal["writes"]]
+    assert all(config["control_group"] is True for config in configs)
+    assert configs[-1]["enabled"] is False
+
+
+def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal_path = tmp_path / "journal.json"
+    code = example().run(outbox=False, journal=journal_path)
+    out = capsys.readouterr().out
+    assert code == 5, out
+    journal = json.loads(journal_path.read_text())
+    breach = journal["breach"]
+    assert breach["check"] == "compare errors"
+    comparison = breach["comparison"]
+    assert min(comparison["treatment"]["invocations"], comparison["control"]["invocations"]) >= 100
+    assert comparison["control"]["errors"] == 0
+    assert 0.15 < comparison["treatment"]["rate"] < 0.45  # the 30 % of the treatment that was throttled
+    earlier = [r for r in journal["checks"] if r["check"] == "compare errors" and r["at"] < breach["at"]]
+    assert {r["status"] for r in earlier} == {"insufficient"}  # stopped at the first poll that could judge
+    assert journal["writes"][-1]["config"]["enabled"] is False
+    assert "a safety stop, 95 % per look" in out
+
+
+def test_the_example_leaves_the_process_as_it_found_it(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    from chaos_layer.cli import run as run_module
+
+    before = (dict(os.environ), sys.stdout, run_module.clock, run_module.sleep)
+    example().run(outbox=False, journal=tmp_path / "journal.json")
+    assert (dict(os.environ), sys.stdout, run_module.clock, run_module.sleep) == before
