@@ -46,6 +46,7 @@ EXPERIMENT_FILE = ROOT / "examples" / "checkout-compare.yaml"
 PARAMETER = "/chaos-layer/checkout"
 FUNCTION_NAME = "checkout"
 INVOCATIONS_PER_SECOND = 10
+WORK_S = 0.03  # what an invocation takes besides its waits, on the simulated clock
 TIMEOUT_MS = 3000
 EMF_BATCH = 500  # datums per PutMetricData call
 
@@ -98,18 +99,18 @@ class Invocations:
         self.cloudwatch = cloudwatch
         self.count = 0
         self.forwarded = 0
-        self._elapsed = 0.0  # within an invocation: its sleeps, on the simulated clock
-        self._real_start = 0.0
+        self._elapsed = 0.0  # within an invocation: the time it has taken so far
         handler_module.sleep = self.wait  # type: ignore[attr-defined]  # the function's backoff
-        self.handler = inject_fault(parameter=PARAMETER, clock=self, sleep=self.wait, random=Random(2026))(
-            handler_module.checkout
-        )
+
+        def checkout(event: Any, context: Any) -> Any:
+            self.wait(WORK_S)
+            return handler_module.checkout(event, context)
+
+        self.handler = inject_fault(parameter=PARAMETER, clock=self, sleep=self.wait, random=Random(2026))(checkout)
 
     def __call__(self) -> float:
         """Seconds since the epoch; inside an invocation, plus the time it has taken."""
-        if not self._real_start:
-            return self.now
-        return self.now + self._elapsed + (time.perf_counter() - self._real_start)
+        return self.now + self._elapsed
 
     def wait(self, seconds: float) -> None:
         self._elapsed += seconds
@@ -134,13 +135,13 @@ class Invocations:
             "body": json.dumps({"sku": f"sku-{self.count % 17}", "quantity": 1}),
             "isBase64Encoded": False,
         }
-        self._elapsed, self._real_start = 0.0, time.perf_counter()
+        self._elapsed = 0.0
         try:
             self.handler(event, Context(self))
         except Exception:
             pass  # Lambda reports the error to the caller; the record is already in the log stream
         finally:
-            self._real_start = 0.0
+            self._elapsed = 0.0
 
     def forward(self) -> None:
         """What CloudWatch Logs does with EMF records: one metric datum per metric value."""
@@ -226,7 +227,7 @@ def run(outbox: bool = True, journal: Path | None = None, experiment_file: Path 
         traffic = Invocations(function, stream, boto3.client("cloudwatch"))
         injected = Counter()
         logging.getLogger("chaos_layer").addHandler(injected)
-        print(f"Services: moto on {endpoint} (SSM, DynamoDB, SQS, CloudWatch)")
+        print("Services: moto on 127.0.0.1 (SSM, DynamoDB, SQS, CloudWatch)")
         state = "on" if outbox else "off"
         print(f"Function: checkout, {INVOCATIONS_PER_SECOND} invocations a simulated second, outbox {state}")
         saved_clock, saved_sleep = run_module.clock, run_module.sleep

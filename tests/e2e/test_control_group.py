@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,21 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+STAMP = re.compile(r"\d\d:\d\d:\d\d")  # times of day, which differ from run to run
+
+
+def readme_block(marker: str) -> list[str]:
+    """The lines of the README's output block after `<!-- marker -->`, but its `...` elisions."""
+    block = README.split(f"<!-- {marker} -->\n```\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line != "..."]
+
+
+def assert_shown(marker: str, out: str) -> None:
+    """Every line the README shows is a line of the run's output (times of day aside)."""
+    lines = {STAMP.sub("", line) for line in out.splitlines()}
+    missing = [line for line in readme_block(marker) if STAMP.sub("", line) not in lines]
+    assert not missing, "\n".join(missing)
 
 
 def example() -> ModuleType:
@@ -32,10 +48,11 @@ def final(journal: dict[str, Any], check: str) -> dict[str, Any]:
 
 
 def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal_path = tmp_path / "journal.json"
-    code = example().run(outbox=True, journal=journal_path)
+    monkeypatch.chdir(tmp_path)
+    journal_path = tmp_path / "checkout.journal.json"
+    code = example().run(outbox=True, journal=Path("checkout.journal.json"))
     out = capsys.readouterr().out
     assert code == 0, out
     journal = json.loads(journal_path.read_text())
@@ -53,6 +70,7 @@ def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
     assert 25 < duration["difference"] < 100
     assert "Traffic: 2,100 invocations" in out
     assert "Verdict: held." in out
+    assert_shown("worked example: held", out)
     # the config the run wrote asked for a control group, and was left disabled
     configs = [write["config"] for write in journal["writes"]]
     assert all(config["control_group"] is True for config in configs)
@@ -61,7 +79,7 @@ def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
 
 def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+) -> None:  # as the README shows
     journal_path = tmp_path / "journal.json"
     code = example().run(outbox=False, journal=journal_path)
     out = capsys.readouterr().out
@@ -77,6 +95,7 @@ def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_da
     assert {r["status"] for r in earlier} == {"insufficient"}  # stopped at the first poll that could judge
     assert journal["writes"][-1]["config"]["enabled"] is False
     assert "a safety stop, 95 % per look" in out
+    assert_shown("worked example: rejected", out)
 
 
 def test_the_example_leaves_the_process_as_it_found_it(tmp_path: Path) -> None:

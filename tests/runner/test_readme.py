@@ -4,7 +4,9 @@ the errors climb, as the README shows), on the time machine instead of two real 
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -14,14 +16,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from chaos_layer import ctk
+from chaos_layer import ctk, runner, stats
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
 from tests.runner.conftest import Aws, TimeMachine
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Experiment runner") : README.index("## Benchmarks")]
+SECTION = README[README.index("## Experiment runner") : README.index("## Control groups")]
+CONTROL_GROUPS = README[README.index("## Control groups") : README.index("## Benchmarks")]
 AWS = Path(sys.executable).with_name("aws")
 
 
@@ -98,3 +101,43 @@ def test_the_readme_game_day_is_rejected_when_errors_climb(game_day, aws: Aws, t
         " at step 2 (rate 5%); the experiment was stopped." in out
     )
     assert (aws.config() or {}).get("enabled") is False
+
+
+# Control groups
+
+
+def test_the_readme_shows_the_comparison_file() -> None:
+    shown = CONTROL_GROUPS.split("<!-- checkout-compare.yaml -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    assert shown == (ROOT / "examples" / "checkout-compare.yaml").read_text()
+    runner.parse_experiment(runner.decode(shown))  # and it is a valid experiment file
+
+
+def test_the_sizing_table_is_what_the_statistics_say() -> None:
+    """One-sided 95 %, power 80 %, a rise from 1 % to 3 % in the experiment's invocations."""
+    z_alpha, z_beta, baseline, rise = stats.Z_ONE_SIDED_95, 0.8416, 0.01, 0.02
+    table = CONTROL_GROUPS.split("<!-- sizing -->\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    per_group = stats.samples_per_group(baseline, baseline + rise, z_alpha, z_beta)
+    assert per_group == 603
+    for row in table:
+        share, hurt, total, whole_hurt, whole_total = (cell.strip() for cell in row.strip("|").split("|"))
+        rate = float(share.rstrip(" %")) / 100
+        whole = stats.samples_per_group(baseline, baseline + rate * rise, z_alpha, z_beta)
+        assert (hurt, total) == (f"{per_group:,}", f"{round(per_group / rate):,}")
+        assert (whole_hurt, whole_total) == (f"{round(rate * whole):,}", f"{whole:,}")
+    assert len(table) == 3
+    budget = 60_000
+    smallest = next(r / 1000 for r in range(1, 1000) if stats.samples_per_group(
+        baseline, baseline + r / 1000 * rise, z_alpha, z_beta) <= budget)  # fmt: skip
+    assert f"needs a {smallest * 100:.1f} %" in CONTROL_GROUPS
+    assert f"{smallest * 100:.1f} times as many users hurt" in CONTROL_GROUPS
+    assert round(per_group / budget * 100, 1) == 1.0
+
+
+def test_the_readme_comparison_probe_is_a_valid_activity() -> None:
+    (probe,) = [
+        json.loads(block) for block in re.findall(r"```json\n(.*?)```", CONTROL_GROUPS, re.S) if "probe" in block
+    ]
+    assert probe["provider"]["func"] in ctk.__all__
+    assert probe["tolerance"]["provider"]["func"] in ctk.__all__
+    arguments = probe["provider"]["arguments"]
+    assert set(arguments) <= set(inspect.signature(ctk.get_comparison).parameters)
