@@ -53,7 +53,7 @@ def start_experiment(
     configuration: Configuration = None,
 ) -> dict[str, Any]:
     """Write an enabled config with these faults, validated first; it expires after `duration`
-    (90s, 15m, 1h30m). `blast_radius` may hold dry_run, targets, match and cohort."""
+    (90s, 15m, 1h30m). `blast_radius` may hold dry_run, targets, match, cohort and control_group."""
     if not faults:
         raise control.InvalidConfig("the config has no faults, nothing was written", [])
     controller = _controller(parameter, None, configuration)
