@@ -123,17 +123,24 @@ class ParameterReader:
             snapshot = self.fetch()
         except Exception as error:  # fail safe: whatever goes wrong, the handler runs
             return _failed_read(self.parameter, error)
-        if snapshot.killed:
-            return Reading(killed=True)
-        if snapshot.config is None:
-            return Reading(problem=f"parameter {self.parameter} not found")
+        return self.interpret(None if snapshot.config is None else snapshot.config.value, snapshot.kill_switch_value)
+
+    def interpret(self, config: str | None, kill_switch: str | None) -> Reading:
+        """What a read that found these stored values means (the processes of one environment
+        that share a read check its values each with these rules)."""
+        stored = (config, kill_switch)
+        if kill_switch_engaged(kill_switch):
+            return Reading(killed=True, stored=stored)
+        if config is None:
+            return Reading(problem=f"parameter {self.parameter} not found", stored=stored)
         try:
-            parsed = parse(snapshot.config.value)
+            parsed = parse(config)
         except Exception as error:  # a bug of ours must still be cached, not retried per call
             return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
         if parsed.config is None:
-            return Reading(problem=f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}")
-        return Reading(config=parsed.config)
+            problem = f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}"
+            return Reading(problem=problem, stored=stored)
+        return Reading(config=parsed.config, stored=stored)
 
 
 def _failed_read(parameter: str, error: Exception) -> Reading:

@@ -338,11 +338,11 @@ class TestSwitches:
         assert function({}, None)["statusCode"] == 503
 
         ssm.put(KILL, "on")
-        clock.advance(5)
+        clock.advance(5)  # a kill reaches an injecting environment within max_age
         assert function({}, None) == OK
 
         ssm.put(KILL, " OFF ")
-        clock.advance(5)
+        clock.advance(60)  # a killed environment is idle: the release reaches it within the idle period
         assert function({}, None)["statusCode"] == 503
 
     def test_custom_kill_switch_name(self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -415,7 +415,7 @@ class TestCaching:
         clock.advance(seen_after * 0.5)
         assert function({}, None) == OK
 
-    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf"])
+    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf", "1e308", "301"])
     def test_unusable_max_age_falls_back_to_the_default_with_a_warning(
         self,
         ssm: SSM,
@@ -435,7 +435,7 @@ class TestCaching:
         function({}, None)
         assert ssm.calls == 2
         assert [r.getMessage() for r in caplog.records if "MAX_AGE" in r.getMessage()] == [
-            "CHAOS_LAYER_MAX_AGE must be a number of seconds, zero or more; using 5"
+            "CHAOS_LAYER_MAX_AGE must be a number of seconds from 0 to 300; using 5"
         ]
 
     def test_max_age_argument_wins_over_the_environment(
@@ -464,14 +464,33 @@ class TestCaching:
         self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
         assert function({}, None)["statusCode"] == 503
         ssm.put(KILL, "on")
         assert function({}, None) == OK  # no clock advance needed
+        ssm.put(KILL, "off")
+        assert function({}, None)["statusCode"] == 503  # nor for a release, with both periods 0
         for _ in range(3):
             function({}, None)
-        assert ssm.calls == 5
+        assert ssm.calls == 6
+
+    def test_max_age_zero_alone_sees_a_stop_at_once_but_a_start_within_the_idle_period(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        ssm.put(PARAM, BUSY)
+        function, _ = deploy()
+        assert function({}, None)["statusCode"] == 503
+        ssm.put(PARAM, {"enabled": False})
+        assert function({}, None) == OK  # injecting: read on every invocation
+        ssm.put(PARAM, BUSY)
+        clock.advance(44)  # idle: the 60 s idle period, shortened by at most a quarter
+        assert function({}, None) == OK
+        clock.advance(16)
+        assert function({}, None)["statusCode"] == 503
+        assert ssm.calls == 3
 
     @pytest.mark.parametrize("seed", range(20))
     def test_the_kill_switch_reaches_every_environment_within_max_age(
