@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from random import Random
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 
 from chaos_layer import inject_fault
+from chaos_layer.source.cache import READ_DEADLINE
 from tests.conftest import FakeClock, MotoServer
-from tests.functional.conftest import HangingEndpoint, ScriptedSSM
+from tests.functional.conftest import DrippingEndpoint, HangingEndpoint, ScriptedSSM
 
 PARAM = "/chaos-layer/orders"
 KILL = "/chaos-layer/kill-switch"
@@ -203,6 +205,23 @@ class TestEndpointProblems:
         assert len(hanging_endpoint.connections) == 1  # no retries, and the failure was cached
         [warning] = warnings(caplog)
         assert "timeout" in warning.lower()
+
+    def test_a_slow_drip_endpoint_holds_an_invocation_no_longer_than_the_read_deadline(
+        self, dripping_endpoint: DrippingEndpoint, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """One byte every 0.3 s never trips the client's 1 s read timeout (it applies per
+        receive): without an overall deadline, one invocation was held for the whole response."""
+        function, handler = deploy(dripping_endpoint.endpoint_url)
+        started = time.monotonic()
+        assert function({}, None) == OK
+        held = time.monotonic() - started
+        assert held < READ_DEADLINE + 3  # a minute of dripping, cut at the deadline
+        run_for_a_period(function, clock)  # later invocations are not held at all...
+        assert time.monotonic() - started < READ_DEADLINE + 6
+        assert handler.runs == 31
+        assert dripping_endpoint.connections == 1  # ...and start no second read meanwhile
+        [warning] = warnings(caplog)
+        assert f"longer than {READ_DEADLINE:g} s" in warning
 
     def test_throttling_slows_reads_down_multiplicatively_and_they_recover_gradually(
         self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
