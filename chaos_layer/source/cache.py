@@ -137,7 +137,7 @@ class ConfigCache:
         # No slower than the cap needs: recovering from further would take reads that change nothing.
         self._max_slowdown = min(MAX_SLOWDOWN, max(1.0, BACKOFF_CAP / max(self.idle_max_age, BACKOFF_BASE)))
         self._pending: _Read | None = None
-        self._adopted: Entry | None = None
+        self._adopted: tuple[Entry | None, Reading | None] = (None, None)  # the last entry taken, checked
         self._warned_until: dict[str, float] = {}
 
     # --- the refresh --------------------------------------------------------------------
@@ -273,15 +273,18 @@ class ConfigCache:
             return False
         from chaos_layer.source.shared import reading_of
 
-        if entry != self._adopted:
-            self._adopted = entry
-            self.reading = reading_of(entry, self.reader)
-        reading = self.reading
-        life = entry.valid_until
-        if self.active_here(reading, self.wall_clock()):  # never longer than our own max_age
-            life = min(life, entry.read_at + self.max_age)
+        taken, checked = self._adopted
+        reading = checked if taken == entry and checked is not None else reading_of(entry, self.reader)
+        life, next_read = entry.valid_until, entry.next_read
+        ours = entry.read_at + self.max_age
+        if ours < life and self.active_here(reading, self.wall_clock()):
+            # A process with a longer max_age read it: here it ends sooner, and is read afresh then.
+            if now >= ours and now != entry.read_at:
+                return False
+            life = next_read = ours
+        self._adopted = (entry, reading)
         self._slowdown = min(entry.slowdown, self._max_slowdown)
-        self._set(reading or Reading(), entry.read_at, life, entry.next_read, now)
+        self._set(reading, entry.read_at, life, next_read, now)
         return True
 
     def _entry(self) -> Entry:
@@ -297,7 +300,7 @@ class ConfigCache:
             problem=None if reading.stored is not None else reading.problem,
             throttled=reading.throttled,
         )
-        self._adopted = entry
+        self._adopted = (entry, reading)
         return entry
 
     def _warn(self, problem: str, now: float) -> None:

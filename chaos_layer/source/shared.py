@@ -129,8 +129,6 @@ class SharedFile:
                 info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
                     raise OSError(errno.EPERM, "not a file of this user", self.path)
-                if stat.S_IMODE(info.st_mode) != 0o600:
-                    os.fchmod(fd, 0o600)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -141,6 +139,9 @@ class SharedFile:
                 except FileNotFoundError:
                     current = -1
                 if current == info.st_ino:
+                    if stat.S_IMODE(info.st_mode) != 0o600:  # others could have written it: keep nothing of it
+                        os.fchmod(fd, 0o600)
+                        os.ftruncate(fd, 0)
                     return Lock(fd)
             except BaseException:
                 os.close(fd)
