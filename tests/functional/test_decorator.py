@@ -116,6 +116,29 @@ class TestForms:
         with pytest.raises(TypeError):
             inject_fault(Handler(), PARAM)  # type: ignore[call-overload]
 
+    @pytest.mark.parametrize(
+        ("options", "error", "message"),
+        [
+            ({"max_age": float("nan")}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": 1e308}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": -1}, ValueError, "max_age"),
+            ({"max_age": "5"}, TypeError, "max_age must be a number of seconds, not str"),
+            ({"idle_max_age": 3601}, ValueError, "idle_max_age must be a number of seconds from 0 to 3600"),
+            ({"idle_max_age": float("inf")}, ValueError, "idle_max_age"),
+            ({"idle_max_age": True}, TypeError, "idle_max_age must be a number of seconds, not bool"),
+            ({"max_age": 30, "idle_max_age": 10}, ValueError, "must not be below max_age"),
+        ],
+    )
+    def test_a_bad_period_option_fails_at_decoration(
+        self, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], error: type[Exception], message: str
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+        with pytest.raises(error, match=message):
+            inject_fault(**options)(Handler())
+        monkeypatch.setenv("CHAOS_LAYER_DISABLED", "true")
+        with pytest.raises(error, match=message):  # also when the library is switched off here
+            inject_fault(**options)(Handler())
+
     def test_context_may_be_none_or_omitted(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, BUSY)
         function, handler = deploy()
@@ -505,6 +528,31 @@ class TestCaching:
         ssm.put(KILL, "on")
         clock.advance(5)
         assert function({}, None) == OK
+
+    def test_periods_are_measured_on_the_monotonic_clock_not_the_wall_clock(self, ssm: SSM, clock: FakeClock) -> None:
+        ssm.put(PARAM, BUSY)
+        monotonic = FakeClock(now=500.0)
+        function = inject_fault(parameter=PARAM, boto3_client=ssm.client, clock=clock, monotonic=monotonic)(Handler())
+        assert function({}, None)["statusCode"] == 503
+        ssm.put(KILL, "on")
+        clock.advance(-3600)  # the wall clock is stepped back an hour...
+        monotonic.advance(5)  # ...while time goes on
+        assert function({}, None) == OK  # the kill switch is read within max_age all the same
+
+    def test_idle_max_age_from_the_argument_and_the_environment(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        ssm.put(PARAM, {"enabled": False})
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "600")
+        for options, seen_after in (({}, 600), ({"idle_max_age": 20}, 20)):
+            function, _ = deploy(**options)
+            assert function({}, None) == OK
+            ssm.put(PARAM, BUSY)
+            clock.advance(seen_after * 0.74)  # inside every jittered idle period
+            assert function({}, None) == OK
+            clock.advance(seen_after * 0.26)
+            assert function({}, None)["statusCode"] == 503
+            ssm.put(PARAM, {"enabled": False})
 
     def test_refreshes_of_a_fleet_are_spread_out(self, ssm: SSM, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)
