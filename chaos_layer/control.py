@@ -247,6 +247,7 @@ class Status:
     now: float
     max_age: float
     found: bool = False
+    idle_max_age: float | None = None
     parameter_type: str | None = None
     version: int | None = None
     legacy: bool = False
@@ -335,15 +336,16 @@ class Status:
             },
             "kill_switch": {"name": self.kill_switch, "engaged": self.killed, "value": self.kill_switch_value},
             "max_age": self.max_age,
+            "idle_max_age": self.max_age if self.idle_max_age is None else self.idle_max_age,
         }
 
 
 class Controller:
     """The config and kill-switch parameters of one deployment, through one SSM client.
 
-    `parameter`, `kill_switch` and `max_age` resolve as the library resolves them: the
-    argument, then CHAOS_LAYER_PARAM (or CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH and
-    CHAOS_LAYER_MAX_AGE, then the defaults.
+    `parameter`, `kill_switch`, `max_age` and `idle_max_age` resolve as the library resolves
+    them: the argument, then CHAOS_LAYER_PARAM (or CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH,
+    CHAOS_LAYER_MAX_AGE and CHAOS_LAYER_IDLE_MAX_AGE, then the defaults.
     """
 
     def __init__(
@@ -354,11 +356,15 @@ class Controller:
         *,
         clock: Callable[[], float] = time.time,
         max_age: float | None = None,
+        idle_max_age: float | None = None,
     ) -> None:
         self.client = client
         self._parameter = settings.resolve_parameter(parameter)
         self.kill_switch = settings.resolve_kill_switch(kill_switch)
-        self.max_age = settings.resolve_max_age(max_age)
+        try:  # how long a stop (max_age) and a start (idle_max_age) take to reach every function
+            self.max_age, self.idle_max_age = settings.resolve_periods(max_age, idle_max_age)
+        except (TypeError, ValueError) as error:
+            raise UsageError(str(error)) from None
         self.clock = clock
 
     @property
@@ -404,6 +410,7 @@ class Controller:
             kill_switch=self.kill_switch,
             now=self.clock(),
             max_age=self.max_age,
+            idle_max_age=self.idle_max_age,
             kill_switch_value=snapshot.kill_switch_value,
         )
         stored = snapshot.config

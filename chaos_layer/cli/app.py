@@ -146,7 +146,9 @@ def _option(help: str) -> Any:
 
 def _controller(aws: AwsOptions) -> control.Controller:
     client = client_factory(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
-    return control.Controller(client, aws.parameter, aws.kill_switch, max_age=aws.max_age, clock=clock)
+    return control.Controller(
+        client, aws.parameter, aws.kill_switch, max_age=aws.max_age, idle_max_age=aws.idle_max_age, clock=clock
+    )
 
 
 def _read_file(path: str) -> str:
@@ -293,7 +295,7 @@ def _switch(aws: AwsOptions, *, engage: bool) -> None:
     if engage:
         output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
     else:
-        output.propagation("Functions with an enabled config inject again", controller.max_age)
+        output.propagation("Functions with an enabled config inject again", controller.idle_max_age, idle=True)
 
 
 @app.command()
