@@ -19,6 +19,7 @@ period, not one per call. SPEC.md's "Polling periods" sets the rules:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -252,7 +253,8 @@ class ConfigCache:
             if self._adopt(shared.load(), now):
                 return
             self._read(now)
-            shared.store(self._entry())
+            with contextlib.suppress(OSError):  # unwritable: the others read for themselves
+                shared.store(self._entry())
 
     def _wait_for(self, shared: SharedFile, now: float) -> Lock | None:
         """The lock, once the process that holds it has read, within one read's deadline."""

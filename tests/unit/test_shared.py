@@ -254,6 +254,11 @@ class TestTheFile:
         assert fleet.store.reads == 1
         assert target.read_text() == "do not touch"  # ...and never writes through the link
 
+    def test_a_file_that_cannot_be_written_costs_no_second_read(self, fleet: Fleet, tmp_path: Path) -> None:
+        Path(SharedFile(CONFIG, KILL, str(tmp_path)).path + ".tmp").mkdir()  # the rename cannot happen
+        assert fleet.invoke(0)
+        assert fleet.store.reads == 1
+
     def test_values_in_the_file_are_checked_again_by_each_process(self, fleet: Fleet, tmp_path: Path) -> None:
         fleet.invoke(0)
         path = the_file(tmp_path)
