@@ -23,7 +23,7 @@ a real experiment, while no fault is drawn and nothing is logged per invocation.
 Scenarios (times in simulated seconds; the ramp is 0-300):
 - idle: the config is disabled; steady state 300-1200; a start at 1200.
 - active: the experiment runs from 0; steady state 300-1200; the kill switch is engaged at
-  1200 and released at 1320 (a start, seen as from an idle state); a stop at 1800.
+  1200 and released at 1260 (a start, seen as from an idle state); a stop at 1560.
 
 Figures per row: library reads/s (attempted, and succeeded), the share of the quota they
 take, the share of the application's reads throttled (all in the steady state); how long a
@@ -99,8 +99,8 @@ def scenario(name: str) -> list[Change]:
     return [
         Change(0, config_text(1, True), None, True, ""),
         Change(1200, config_text(1, True), "on", False, "stop"),  # the kill switch
-        Change(1320, config_text(1, True), "off", True, "start"),
-        Change(1800, config_text(2, False), "off", False, "stop"),
+        Change(1260, config_text(1, True), "off", True, "start"),
+        Change(1560, config_text(2, False), "off", False, "stop"),
     ]
 
 
@@ -213,7 +213,7 @@ def simulate(
 ) -> Row:
     """Run one fleet; see the module's docstring."""
     changes = scenario(experiment)
-    end = end if end is not None else (3000.0 if experiment == "idle" else 1900.0)
+    end = end if end is not None else (3000.0 if experiment == "idle" else 1620.0)
     clock, counts = Clock(), Counts()
     quota = Quota(quota_tps, quota_tps)
     ssm = SSM(clock, quota, counts)
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=32, help="processes per Managed Instances environment")
     parser.add_argument("--managed", type=int, nargs="*", default=[100], help="environments of Managed Instances rows")
     parser.add_argument(
-        "--higher", type=int, nargs="*", default=[1_000, 10_000], help="environments of rows at higher throughput"
+        "--higher", type=int, nargs="*", default=[1_000, 3_000], help="environments of rows at higher throughput"
     )
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 environments only")
     args = parser.parse_args(argv)
@@ -408,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+            row_began = time.monotonic()
             rows.append(simulate(size, experiment, processes, share, rate=args.rate, quota_tps=quota))
+            print(f"  ({time.monotonic() - row_began:.0f} s)", file=sys.stderr, flush=True)
     print(render(rows))
     print(
         f"\nSimulated: cold starts over {RAMP:.0f} s, {args.rate:g} invocations/s per process, the application's "
