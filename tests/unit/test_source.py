@@ -122,6 +122,13 @@ class TestParameterReader:
         assert reading.throttled
         assert reading.problem is not None
 
+    def test_a_reading_keeps_what_was_stored_so_another_process_can_check_it_again(self) -> None:
+        reading = read(FakeSSM({CONFIG: VALID, KILL: "off"}))
+        assert reading.stored == (VALID, "off")
+        again = ParameterReader(CONFIG, KILL, lambda: None).interpret(*reading.stored)
+        assert again == reading
+        assert read(FakeSSM(error=client_error("ThrottlingException"))).stored is None  # nothing was read
+
     def test_the_client_is_created_once(self) -> None:
         created: list[FakeSSM] = []
 
