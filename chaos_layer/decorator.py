@@ -8,7 +8,7 @@ import random as random_module
 import time
 from collections.abc import Callable
 from random import Random
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from chaos_layer import _clones, settings
 from chaos_layer.config import Config
@@ -16,6 +16,9 @@ from chaos_layer.faults import Fault, Invocation
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
 from chaos_layer.targeting import draw_faults, in_blast_radius
+
+if TYPE_CHECKING:
+    from chaos_layer.source.shared import SharedFile
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ def inject_fault(
     return decorate
 
 
-def _shared_file(reader: ParameterReader) -> Any:
+def _shared_file(reader: ParameterReader) -> SharedFile:
     from chaos_layer.source.shared import SharedFile  # only Lambda Managed Instances need it
 
     return SharedFile(reader.parameter, reader.kill_switch)
