@@ -183,6 +183,11 @@ class Targets(Declared, kw_only=False):
                 return False
         return not self.qualifiers or invoked_qualifier(context) in self.qualifiers
 
+    def admits_function(self, name: str) -> bool:
+        """Whether the function of this name is targeted, whatever alias or version is invoked
+        (one execution environment serves several aliases)."""
+        return self._names is None or self._names.match(name) is not None
+
 
 # --- match ---------------------------------------------------------------------------------
 

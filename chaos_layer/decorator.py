@@ -8,14 +8,17 @@ import random as random_module
 import time
 from collections.abc import Callable
 from random import Random
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from chaos_layer import settings
+from chaos_layer import _clones, settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+
+if TYPE_CHECKING:
+    from chaos_layer.source.shared import SharedFile
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +36,11 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    idle_max_age: float | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> Callable[[F], F]: ...
 
@@ -46,16 +51,20 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    idle_max_age: float | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> F | Callable[[F], F]:
     """Inject the faults of the experiment configured in SSM into a Lambda handler.
 
     Works bare (`@inject_fault`) or with keyword options. `boto3_client` (an SSM client),
-    `random`, `clock` (seconds since the epoch) and `sleep` are seams for tests.
+    `random`, `clock` (seconds since the epoch, for `expires_at`), `monotonic` (the cache
+    periods' clock; `clock` when only that is given) and `sleep` are seams for tests.
     """
+    settings.check_periods(max_age, idle_max_age)  # a bad option fails at decoration
 
     def decorate(function: F) -> F:
         if settings.is_disabled():
@@ -70,12 +79,17 @@ def inject_fault(
             return function
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
-        experiment = Experiment(
-            function,
-            ConfigCache(reader, settings.resolve_max_age(max_age), clock or time.time, random or Random()),
-            random or random_module.Random(),
-            sleep or time.sleep,
+        active_period, idle_period = settings.resolve_periods(max_age, idle_max_age)
+        cache = ConfigCache(
+            reader,
+            active_period,
+            idle_period,
+            clock=monotonic or clock or time.monotonic,
+            wall_clock=clock or time.time,
+            random=random,
+            shared=_shared_file(reader) if settings.shares_processes() else None,
         )
+        experiment = Experiment(function, cache, random or random_module.Random(), sleep or time.sleep, random is None)
         handle = experiment.handle
 
         @functools.wraps(function)
@@ -92,14 +106,35 @@ def inject_fault(
     return decorate
 
 
+def _shared_file(reader: ParameterReader) -> SharedFile:
+    from chaos_layer.source.shared import SharedFile  # only Lambda Managed Instances need it
+
+    return SharedFile(reader.parameter, reader.kill_switch)
+
+
 class Experiment:
     """One decorated handler and the cached state of its experiment."""
 
-    def __init__(self, handler: Callable[..., Any], cache: ConfigCache, random: Random, sleep: Callable[[float], None]):
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        cache: ConfigCache,
+        random: Random,
+        sleep: Callable[[float], None],
+        own_random: bool = False,
+    ):
         self.handler = handler
         self.cache = cache
         self.random = random
         self.sleep = sleep
+        self._own_random = own_random
+        _clones.track(self)
+
+    def after_clone(self) -> None:
+        """A restored or forked copy draws its own numbers and reads afresh."""
+        if self._own_random:
+            self.random.seed()
+        self.cache.after_clone()
 
     def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -26,7 +26,7 @@ def handler(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, clock: Fak
     pointed at the moto server the way a user would: AWS_ENDPOINT_URL_SSM."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint_url)
 
-    @inject_fault(parameter=PARAM, max_age=0, clock=clock, sleep=sleeps)
+    @inject_fault(parameter=PARAM, max_age=0, idle_max_age=0, clock=clock, sleep=sleeps)
     def orders(event: Any, context: Any) -> Any:
         return {"statusCode": 200, "body": "orders"}
 

@@ -299,7 +299,7 @@ def test_decorator_mode_uses_the_layer_without_the_exec_wrapper(
         """
         from chaos_layer import inject_fault
 
-        @inject_fault(max_age=0)
+        @inject_fault(max_age=0, idle_max_age=0)
         def handler(event, context):
             return {"statusCode": 200, "body": "decorated"}
         """

@@ -43,12 +43,18 @@ class Handler:
 
 
 class Function:
-    """One decorated handler, reading the shared parameter on every invocation (max_age=0)."""
+    """One decorated handler, reading the shared parameter on every invocation (both periods 0)."""
 
     def __init__(self, ssm_client: Any, clock: FakeClock, sleeps: RecordingSleep, seed: int) -> None:
         self.handler = Handler()
         self.invoke = inject_fault(
-            parameter=PARAM, max_age=0, boto3_client=ssm_client, clock=clock, sleep=sleeps, random=Random(seed)
+            parameter=PARAM,
+            max_age=0,
+            idle_max_age=0,
+            boto3_client=ssm_client,
+            clock=clock,
+            sleep=sleeps,
+            random=Random(seed),
         )(self.handler)
 
     def injected(self, event: Any = None, context: Any = None) -> bool:

@@ -36,6 +36,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.setenv("CHAOS_LAYER_HANDLER", "blast_radius_app.handler")
     monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
     monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+    monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
 
     def serve(name: str) -> Callable[..., Any]:
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)

@@ -116,6 +116,29 @@ class TestForms:
         with pytest.raises(TypeError):
             inject_fault(Handler(), PARAM)  # type: ignore[call-overload]
 
+    @pytest.mark.parametrize(
+        ("options", "error", "message"),
+        [
+            ({"max_age": float("nan")}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": 1e308}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": -1}, ValueError, "max_age"),
+            ({"max_age": "5"}, TypeError, "max_age must be a number of seconds, not str"),
+            ({"idle_max_age": 3601}, ValueError, "idle_max_age must be a number of seconds from 0 to 3600"),
+            ({"idle_max_age": float("inf")}, ValueError, "idle_max_age"),
+            ({"idle_max_age": True}, TypeError, "idle_max_age must be a number of seconds, not bool"),
+            ({"max_age": 30, "idle_max_age": 10}, ValueError, "must not be below max_age"),
+        ],
+    )
+    def test_a_bad_period_option_fails_at_decoration(
+        self, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], error: type[Exception], message: str
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+        with pytest.raises(error, match=message):
+            inject_fault(**options)(Handler())
+        monkeypatch.setenv("CHAOS_LAYER_DISABLED", "true")
+        with pytest.raises(error, match=message):  # also when the library is switched off here
+            inject_fault(**options)(Handler())
+
     def test_context_may_be_none_or_omitted(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, BUSY)
         function, handler = deploy()
@@ -338,11 +361,11 @@ class TestSwitches:
         assert function({}, None)["statusCode"] == 503
 
         ssm.put(KILL, "on")
-        clock.advance(5)
+        clock.advance(5)  # a kill reaches an injecting environment within max_age
         assert function({}, None) == OK
 
         ssm.put(KILL, " OFF ")
-        clock.advance(5)
+        clock.advance(60)  # a killed environment is idle: the release reaches it within the idle period
         assert function({}, None)["statusCode"] == 503
 
     def test_custom_kill_switch_name(self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -415,7 +438,7 @@ class TestCaching:
         clock.advance(seen_after * 0.5)
         assert function({}, None) == OK
 
-    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf"])
+    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf", "1e308", "301"])
     def test_unusable_max_age_falls_back_to_the_default_with_a_warning(
         self,
         ssm: SSM,
@@ -435,7 +458,7 @@ class TestCaching:
         function({}, None)
         assert ssm.calls == 2
         assert [r.getMessage() for r in caplog.records if "MAX_AGE" in r.getMessage()] == [
-            "CHAOS_LAYER_MAX_AGE must be a number of seconds, zero or more; using 5"
+            "CHAOS_LAYER_MAX_AGE must be a number of seconds from 0 to 300; using 5"
         ]
 
     def test_max_age_argument_wins_over_the_environment(
@@ -464,14 +487,33 @@ class TestCaching:
         self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
         assert function({}, None)["statusCode"] == 503
         ssm.put(KILL, "on")
         assert function({}, None) == OK  # no clock advance needed
+        ssm.put(KILL, "off")
+        assert function({}, None)["statusCode"] == 503  # nor for a release, with both periods 0
         for _ in range(3):
             function({}, None)
-        assert ssm.calls == 5
+        assert ssm.calls == 6
+
+    def test_max_age_zero_alone_sees_a_stop_at_once_but_a_start_within_the_idle_period(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        ssm.put(PARAM, BUSY)
+        function, _ = deploy()
+        assert function({}, None)["statusCode"] == 503
+        ssm.put(PARAM, {"enabled": False})
+        assert function({}, None) == OK  # injecting: read on every invocation
+        ssm.put(PARAM, BUSY)
+        clock.advance(44)  # idle: the 60 s idle period, shortened by at most a quarter
+        assert function({}, None) == OK
+        clock.advance(16)
+        assert function({}, None)["statusCode"] == 503
+        assert ssm.calls == 3
 
     @pytest.mark.parametrize("seed", range(20))
     def test_the_kill_switch_reaches_every_environment_within_max_age(
@@ -486,6 +528,31 @@ class TestCaching:
         ssm.put(KILL, "on")
         clock.advance(5)
         assert function({}, None) == OK
+
+    def test_periods_are_measured_on_the_monotonic_clock_not_the_wall_clock(self, ssm: SSM, clock: FakeClock) -> None:
+        ssm.put(PARAM, BUSY)
+        monotonic = FakeClock(now=500.0)
+        function = inject_fault(parameter=PARAM, boto3_client=ssm.client, clock=clock, monotonic=monotonic)(Handler())
+        assert function({}, None)["statusCode"] == 503
+        ssm.put(KILL, "on")
+        clock.advance(-3600)  # the wall clock is stepped back an hour...
+        monotonic.advance(5)  # ...while time goes on
+        assert function({}, None) == OK  # the kill switch is read within max_age all the same
+
+    def test_idle_max_age_from_the_argument_and_the_environment(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        ssm.put(PARAM, {"enabled": False})
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "600")
+        for options, seen_after in (({}, 600), ({"idle_max_age": 20}, 20)):
+            function, _ = deploy(**options)
+            assert function({}, None) == OK
+            ssm.put(PARAM, BUSY)
+            clock.advance(seen_after * 0.74)  # inside every jittered idle period
+            assert function({}, None) == OK
+            clock.advance(seen_after * 0.26)
+            assert function({}, None)["statusCode"] == 503
+            ssm.put(PARAM, {"enabled": False})
 
     def test_refreshes_of_a_fleet_are_spread_out(self, ssm: SSM, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)

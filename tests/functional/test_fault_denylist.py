@@ -88,7 +88,12 @@ def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, **fault: Any) ->
     config = {"enabled": True, "experiment": "network", "faults": [{"type": "denylist", **fault}]}
     moto_server.put(PARAMETER, json.dumps(config))
     return inject_fault(
-        parameter=PARAMETER, max_age=0, boto3_client=moto_server.client(), random=Random(1), sleep=sleeps
+        parameter=PARAMETER,
+        max_age=0,
+        idle_max_age=0,
+        boto3_client=moto_server.client(),
+        random=Random(1),
+        sleep=sleeps,
     )
 
 
