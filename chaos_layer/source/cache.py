@@ -14,6 +14,7 @@ from random import Random
 from typing import Protocol
 
 from chaos_layer.config import Config
+from chaos_layer.once import WarningMemory
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ConfigCache:
         self.deadline = float("-inf")  # earliest of the next read and the config's expiry
         self._next_read = float("-inf")
         self._throttled_reads = 0
-        self._warned_until: dict[str, float] = {}
+        self.warnings = WarningMemory()  # shared with the faults' warnings (chaos_layer.decorator)
 
     def refresh(self, now: float) -> None:
         if now < self._next_read:  # only the experiment's expires_at was reached
@@ -87,7 +88,5 @@ class ConfigCache:
         return longest * (0.5 + 0.5 * self._random.random())
 
     def _warn(self, problem: str, now: float) -> None:
-        if now < self._warned_until.get(problem, float("-inf")):
-            return
-        self._warned_until[problem] = now + max(self._next_read - now, self.max_age, MIN_WARNING_WINDOW)
-        logger.warning("chaos-layer is not injecting: %s", problem)
+        if self.warnings.due(problem, now, max(self._next_read - now, self.max_age, MIN_WARNING_WINDOW)):
+            logger.warning("chaos-layer is not injecting: %s", problem)

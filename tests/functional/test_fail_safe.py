@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chaos_layer import inject_fault
-from tests.conftest import FakeClock, MotoServer
+from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
 from tests.functional.conftest import HangingEndpoint, ScriptedSSM
 
 PARAM = "/chaos-layer/orders"
@@ -145,7 +145,7 @@ class TestConfigProblems:
         run_for_a_period(function, clock)
         moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
         clock.advance(1.5)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
 
 class TestEndpointProblems:
@@ -211,7 +211,7 @@ class TestEndpointProblems:
             times, end = [], clock.now + duration
             while clock.now < end:
                 before = scripted_ssm.calls()
-                assert function({}, None) == OK
+                assert function(HTTP_EVENT, None) == OK
                 if scripted_ssm.calls() > before:
                     times.append(clock.now)
                 clock.advance(0.25)
