@@ -288,8 +288,11 @@ class TestCohort:
                 def handler(event, context):
                     return {"statusCode": 200}
 
+                def event(user):
+                    return {"version": "2.0", "requestContext": {"http": {}}, "tenant": user}
+
                 users = json.load(sys.stdin)
-                print(json.dumps([u for u in users if handler({"version": "2.0", "requestContext": {"http": {}}, "tenant": u}, None)["statusCode"] == 503]))
+                print(json.dumps([u for u in users if handler(event(u), None)["statusCode"] == 503]))
                 """
             )
         )

@@ -213,7 +213,12 @@ class TestNothingLeftBehind:
             [sys.executable, str(script)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
         )
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in child.stderr or ()], daemon=True).start()
+
+        def read() -> None:
+            for line in child.stderr or ():
+                lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
         try:
             # The timeout fault logs as it starts its wait: the fill is in place by then.
             while '"fault":"timeout"' not in lines.get(timeout=60):

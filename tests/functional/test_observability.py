@@ -62,7 +62,7 @@ def test_one_record_and_one_metric_per_injected_fault(
             "experiment": "checkout-latency",
             "faults": [
                 {"type": "latency", "delay_ms": 300},
-                {"type": "status_code", "status_code": 503, "body": "SECRET-BODY", "headers": {"X-Token": "SECRET-HDR"}},
+                {"type": "status_code", "status_code": 503, "body": "SECRET-BODY", "headers": {"X-Token": "SECRET"}},
             ],
         }
     )
