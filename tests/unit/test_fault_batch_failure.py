@@ -145,7 +145,7 @@ class TestBatchFailure:
 
 def kinesis_batch(size: int) -> dict[str, Any]:
     """A Kinesis batch of `size` records (10,000 is the largest batch Lambda sends)."""
-    template = KINESIS_EVENT["Records"][0]
+    template: dict[str, Any] = KINESIS_EVENT["Records"][0]
     return {
         "Records": [
             {**template, "kinesis": {**template["kinesis"], "sequenceNumber": f"49590331741505200049{i:036d}"}}

@@ -64,7 +64,9 @@ class TestAfterTheHandler:
         assert reported == []
 
     def test_prevent_execution_defaults_to_true(self) -> None:
-        assert only_fault({"type": "exception"}).prevent_execution is True
+        fault = only_fault({"type": "exception"})
+        assert isinstance(fault, ExceptionFault)
+        assert fault.prevent_execution is True
 
     def test_the_message_is_free_text_left_out_of_the_log_record(self) -> None:
         fault = only_fault({"type": "exception", "message": "card 4111-1111", "prevent_execution": False})
