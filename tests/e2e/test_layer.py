@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import marshal
-import platform
 import os
+import platform
 import shutil
 import stat
 import subprocess
