@@ -90,7 +90,13 @@ def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_serve
         # the message is free text, which may be secret (this is a SecureString): never shown
         "faults": [{"type": "exception", "rate": 1.0, "exception": "TimeoutError", "prevent_execution": True}],
     }
-    assert status["kill_switch"] == {"name": KILL_SWITCH, "engaged": False, "value": "OFF "}
+    assert status["kill_switch"] == {
+        "name": KILL_SWITCH,
+        "source": "ssm",
+        "engaged": False,
+        "value": "OFF ",
+        "deployment": None,
+    }
     assert status["injecting"] is True
     text = cli("status").stdout
     assert "(in 2h)" in text
