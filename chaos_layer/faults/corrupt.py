@@ -50,13 +50,13 @@ class CorruptFault(Fault):
             invocation.skipped(skipped)
             return proceed()
         response = proceed()
-        corrupted = self.corrupt(invocation.event, response)
+        corrupted = self._corrupted(invocation.event, response)
         if corrupted is _UNCHANGED:
             return response
         invocation.took_effect(self)
         return corrupted
 
-    def corrupt(self, event: object, response: Any) -> Any:
+    def _corrupted(self, event: object, response: Any) -> Any:
         """The corrupted response, or _UNCHANGED when it has no body to corrupt."""
         if isinstance(response, str):
             return self._text(response)
