@@ -16,6 +16,7 @@ from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+from chaos_layer.source.cache import MIN_WARNING_WINDOW
 
 if TYPE_CHECKING:
     from chaos_layer.source.shared import SharedFile
@@ -77,6 +78,9 @@ def inject_fault(
                 settings.PARAM_ENV,
             )
             return function
+        from chaos_layer.faults import _disk  # a few syscalls; no fault type is loaded
+
+        _disk.sweep()  # cold start: what a killed process of an earlier version left in /tmp
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
         active_period, idle_period = settings.resolve_periods(max_age, idle_max_age)
@@ -164,10 +168,22 @@ class Experiment:
         experiment = config.experiment
         if config.dry_run:  # report what would be injected, then leave the invocation alone
             for fault in faults:
-                _report(experiment, fault, context, dry_run=True)
+                skipped = fault.skipped_for(event)
+                if skipped is None:
+                    _report(experiment, fault, context, dry_run=True)
+                else:
+                    self.warn(skipped)
             return run_handler()
-        invocation = Invocation(event, context, self.sleep, self.random)
-        return run(faults, invocation, run_handler, lambda fault: _report(experiment, fault, context))
+        report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
+        invocation = Invocation(event, context, self.sleep, self.random, report, self.warn)
+        return run(faults, invocation, run_handler)
+
+    def warn(self, problem: str) -> None:
+        """A fault's problem, once per period (the cache's warning memory)."""
+        cache = self.cache
+        now = cache.clock()
+        if cache.warnings.due(problem, now, max(cache.max_age, MIN_WARNING_WINDOW)):
+            logger.warning("chaos-layer: %s", problem)
 
 
 def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:

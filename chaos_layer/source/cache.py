@@ -30,6 +30,7 @@ from random import Random, SystemRandom
 from typing import TYPE_CHECKING, Protocol
 
 from chaos_layer.config import Config
+from chaos_layer.once import WarningMemory
 from chaos_layer.source.reading import MAX_SLOWDOWN, Reading
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class ConfigCache:
         self._max_slowdown = min(MAX_SLOWDOWN, max(1.0, BACKOFF_CAP / max(self.idle_max_age, BACKOFF_BASE)))
         self._pending: _Read | None = None
         self._adopted: tuple[Entry | None, Reading | None] = (None, None)  # the last entry taken, checked
-        self._warned_until: dict[str, float] = {}
+        self.warnings = WarningMemory()  # shared with the faults' warnings (chaos_layer.decorator)
 
     # --- the refresh --------------------------------------------------------------------
 
@@ -292,9 +293,6 @@ class ConfigCache:
         return entry
 
     def _warn(self, problem: str, now: float) -> None:
-        if now < self._warned_until.get(problem, float("-inf")):
-            return
         window = max(self._next_read - now, self.idle_max_age, MIN_WARNING_WINDOW)
-        self._warned_until = {p: until for p, until in self._warned_until.items() if until > now}
-        self._warned_until[problem] = now + window
-        logger.warning("chaos-layer is not injecting: %s", problem)
+        if self.warnings.due(problem, now, window):
+            logger.warning("chaos-layer is not injecting: %s", problem)

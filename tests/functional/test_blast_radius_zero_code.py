@@ -93,6 +93,6 @@ def test_a_dry_run_in_zero_code_mode_leaves_the_response_alone(
     put({"enabled": True, "dry_run": True, "faults": [{"type": "status_code", "status_code": 503}]})
     handler = serve("orders-api")
 
-    assert invoke(handler, "orders-api", None, {}) == 200
+    assert invoke(handler, "orders-api", None, {"version": "2.0", "requestContext": {"http": {}}}) == 200
     [metric] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert (metric["fault"], metric["dry_run"]) == ("status_code", True)

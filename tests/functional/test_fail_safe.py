@@ -19,7 +19,7 @@ import pytest
 
 from chaos_layer import inject_fault
 from chaos_layer.source.cache import READ_DEADLINE
-from tests.conftest import FakeClock, MotoServer
+from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
 from tests.functional.conftest import DrippingEndpoint, HangingEndpoint, ScriptedSSM
 
 PARAM = "/chaos-layer/orders"
@@ -150,7 +150,7 @@ class TestConfigProblems:
         run_for_a_period(function, clock)
         moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
         clock.advance(1.5)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
 
 class TestEndpointProblems:
@@ -233,7 +233,7 @@ class TestEndpointProblems:
             times, end = [], clock.now + duration
             while clock.now < end:
                 before = scripted_ssm.calls()
-                assert function({}, None) == OK
+                assert function(HTTP_EVENT, None) == OK
                 if scripted_ssm.calls() > before:
                     times.append(clock.now)
                 clock.advance(0.25)
