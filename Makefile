@@ -16,7 +16,7 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2
 PYTHON313 ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
 	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
+.PHONY: venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
@@ -82,6 +82,10 @@ demo: layer
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# a fleet sharing one account's SSM read quota: the library's own code on a virtual clock
+bench-fleet: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py
 
 # cold-start cost of the layer: handler import time in a fresh process
 bench-layer: $(STAMP)

@@ -175,7 +175,7 @@ def measure(period: float, seconds: float, invocations_per_second: float = 10.0,
 
     provider = S3Provider(lambda: s3, clock=clock)
     reader = ParameterReader("s3://bench/config.json", "s3://bench/kill-switch", providers={"s3": provider})
-    cache = ConfigCache(reader, period, clock, Random(seed))
+    cache = ConfigCache(reader, period, period, clock=clock, wall_clock=clock, random=Random(seed), read_deadline=None)
     reads = 0
     step = 1.0 / invocations_per_second
     while now[0] < seconds:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -185,28 +184,30 @@ class Targets(Declared, kw_only=False):
                 return False
         return not self.qualifiers or invoked_qualifier(context) in self.qualifiers
 
+    def admits_function(self, name: str) -> bool:
+        """Whether the function of this name is targeted, whatever alias or version is invoked
+        (one execution environment serves several aliases)."""
+        return self._names is None or self._names.match(name) is not None
+
 
 # --- match ---------------------------------------------------------------------------------
 
 
 class Regex(Text):
-    """A Python regular expression that runs in bounded time on bounded input."""
+    """A regular expression in RE2's syntax (chaos_layer.regex): it runs in time linear in
+    its input, whatever the pattern, on input of bounded length."""
 
     def __init__(self) -> None:
-        super().__init__(max_length=MAX_PATTERN_LENGTH, label="regular expression", format="regex")
+        super().__init__(max_length=MAX_PATTERN_LENGTH, label="regular expression (RE2)", format="regex")
 
     def check(self, value: Any) -> tuple[Any, str | None]:
         pattern, problem = super().check(value)
         if problem is not None:
             return INVALID, problem
-        try:
-            re.compile(pattern)
-        except re.error as error:  # its message may quote the pattern: give the position only
-            where = "" if error.pos is None else f" (error at position {error.pos})"
-            return INVALID, f"must be a valid regular expression{where}"
-        if _nests_repetition(pattern):
-            return INVALID, "must not repeat a repetition, such as (a+)+ or (\\w+\\s?)*: it can take exponential time"
-        return pattern, None
+        from chaos_layer import regex  # google-re2 is loaded only when a config has a regex
+
+        problem = regex.problem(pattern)
+        return (INVALID, problem) if problem is not None else (pattern, None)
 
 
 class Condition(Declared, kw_only=False):
@@ -226,8 +227,8 @@ class Condition(Declared, kw_only=False):
     prefix: ClassVar[Field] = field(Text(), "The value there is a string that starts with this.", store=False)
     regex: ClassVar[Field] = field(
         Regex(),
-        "The value there is a string this Python regular expression is found in (anchor it with ^ and $);"
-        " a repetition inside an open-ended repetition, such as (a+)+, is refused.",
+        "The value there is a string this regular expression is found in (anchor it with ^ and $). RE2 syntax,"
+        " which matches in linear time: Python's without backreferences and lookarounds ($ is the very end).",
         store=False,
     )
     exists: ClassVar[Field] = field(Boolean(), "true: there is a value there; false: there is none.", store=False)
@@ -238,10 +239,15 @@ class Condition(Declared, kw_only=False):
             missing=f"must have exactly one of {either(TESTS)}",
         ),
     )
-    _regex: re.Pattern[str] | None = derived()
+    _regex: Callable[[str], bool] | None = derived()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_regex", re.compile(self.operand) if self.test == "regex" else None)
+        if self.test == "regex":
+            from chaos_layer import regex
+
+            object.__setattr__(self, "_regex", regex.searcher(self.operand))
+        else:
+            object.__setattr__(self, "_regex", None)
 
     @classmethod
     def build(cls, values: dict[str, Any]) -> Condition:
@@ -258,44 +264,7 @@ class Condition(Declared, kw_only=False):
             return False
         if self.test == "prefix":
             return value.startswith(self.operand)
-        return self._regex is not None and self._regex.search(value[:MAX_REGEX_INPUT]) is not None
-
-
-def _nests_repetition(pattern: str) -> bool:
-    """Whether a variable repetition sits inside an open-ended one: the usual shape of
-    catastrophic backtracking. A heuristic on the parsed pattern, not a proof."""
-    try:
-        parser: Any = importlib.import_module("re._parser")  # Python 3.11+
-    except ImportError:  # pragma: no cover - Python 3.10
-        parser = importlib.import_module("sre_parse")
-    repeats = {
-        getattr(parser, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(parser, name)
-    }
-
-    def subpatterns(value: Any) -> list[Any]:
-        if isinstance(value, parser.SubPattern):
-            return [value]
-        if isinstance(value, (tuple, list)):
-            return [sub for item in value for sub in subpatterns(item)]
-        return []
-
-    def nested(items: Any, inside: bool) -> bool:
-        for op, argument in items:
-            if op in repeats:
-                low, high, sub = argument
-                variable = low != high
-                if inside and variable:
-                    return True
-                if nested(sub, inside or (variable and high > 1)):
-                    return True
-            elif any(nested(sub, inside) for sub in subpatterns(argument)):
-                return True
-        return False
-
-    try:
-        return nested(parser.parse(pattern), False)
-    except Exception:  # a private module that changed shape: the pattern compiled, accept it
-        return False
+        return self._regex is not None and self._regex(value[:MAX_REGEX_INPUT])
 
 
 class Match(Declared, kw_only=False):

@@ -42,6 +42,8 @@ class _Marker:
 # A field without a default must be given; a value that broke a rule is never built into an object.
 REQUIRED: Any = _Marker("REQUIRED")
 INVALID: Any = _Marker("INVALID")
+# The longest key name a message echoes as it is.
+MAX_SHOWN_KEY = 40
 
 
 def join(location: str, key: str | int) -> str:
@@ -74,6 +76,14 @@ def is_number(value: object) -> bool:
         return math.isfinite(value)
     except OverflowError:  # a JSON integer too large for a float
         return False
+
+
+def shown_key(key: object) -> str:
+    """A key from the document as a message may echo it: printable, and at most
+    MAX_SHOWN_KEY characters (a key can be as long and as strange as the document likes)."""
+    text = key if isinstance(key, str) else str(key)
+    cleaned = "".join(c if c.isprintable() else "?" for c in text[:MAX_SHOWN_KEY])  # a lone surrogate is not
+    return cleaned + "..." if len(text) > MAX_SHOWN_KEY else cleaned
 
 
 def either(names: Iterable[str], last: str = "or") -> str:
@@ -153,7 +163,7 @@ class Fields:
         """Unknown keys are errors: a newer config's extra limit must never be ignored."""
         for key in self.data:
             if key not in self.seen:
-                self.problem(key, "unknown key")
+                self.problem(shown_key(key), "unknown key")
 
 
 # --- kinds: what one value must be, and what it becomes ------------------------------------
@@ -350,7 +360,8 @@ class Field:
     """One key of a config object. `default` REQUIRED: the key must be given (unless a
     `Choice` decides). `required_if`: required when that boolean key is true. `store`:
     False for a key that only feeds `build` (it is not an attribute). `config`: False for
-    an attribute that is no config key at all. `section`: which README table lists it."""
+    an attribute that is no config key at all. `section`: which README table lists it.
+    `free_text`: a value that may hold anything (a body, a message), so never logged."""
 
     def __init__(
         self,
@@ -364,6 +375,7 @@ class Field:
         config: bool = True,
         examples: tuple[Any, ...] = (),
         section: str = "",
+        free_text: bool = False,
     ) -> None:
         self.name = name or ""
         self.kind = kind
@@ -374,6 +386,7 @@ class Field:
         self.config = config
         self.examples = examples
         self.section = section
+        self.free_text = free_text
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -391,10 +404,19 @@ def field(
     store: bool = True,
     examples: tuple[Any, ...] = (),
     section: str = "",
+    free_text: bool = False,
 ) -> Any:
     """Declares a config key as an attribute: `min_ms: float = field(Number(0), "...")`."""
     return Field(
-        None, kind, doc, default=default, required_if=required_if, store=store, examples=examples, section=section
+        None,
+        kind,
+        doc,
+        default=default,
+        required_if=required_if,
+        store=store,
+        examples=examples,
+        section=section,
+        free_text=free_text,
     )
 
 
@@ -496,9 +518,13 @@ class Declared:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {name}")
 
-    def values(self) -> dict[str, Any]:
-        """The attributes, in declaration order."""
-        return {declared.name: getattr(self, declared.name) for declared in self._stored}
+    def values(self, *, public: bool = False) -> dict[str, Any]:
+        """The attributes, in declaration order; `public`: without free text (for logs)."""
+        return {
+            declared.name: getattr(self, declared.name)
+            for declared in self._stored
+            if not (public and declared.free_text)
+        }
 
     def _key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, declared.name) for declared in self._stored)

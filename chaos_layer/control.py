@@ -284,6 +284,7 @@ class Status:
     now: float
     max_age: float
     found: bool = False
+    idle_max_age: float | None = None
     parameter_type: str | None = None
     version: int | None = None
     legacy: bool = False
@@ -387,6 +388,7 @@ class Status:
                 "deployment": None if self.kill_switch_deployment is None else self.kill_switch_deployment.to_dict(),
             },
             "max_age": self.max_age,
+            "idle_max_age": self.max_age if self.idle_max_age is None else self.idle_max_age,
         }
 
 
@@ -394,9 +396,10 @@ class Controller:
     """The config and kill switch of one deployment, wherever each lives (SSM, S3, AppConfig).
 
     `client` is a `Clients` (control.clients(...)), or an SSM client, with which the other
-    sources' clients come from boto3's default session. `parameter`, `kill_switch` and
-    `max_age` resolve as the library resolves them: the argument, then CHAOS_LAYER_PARAM (or
-    CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH and CHAOS_LAYER_MAX_AGE, then the defaults.
+    sources' clients come from boto3's default session. `parameter`, `kill_switch`,
+    `max_age` and `idle_max_age` resolve as the library resolves them: the argument, then
+    CHAOS_LAYER_PARAM (or CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH, CHAOS_LAYER_MAX_AGE and
+    CHAOS_LAYER_IDLE_MAX_AGE, then the defaults.
     """
 
     def __init__(
@@ -407,12 +410,16 @@ class Controller:
         *,
         clock: Callable[[], float] = time.time,
         max_age: float | None = None,
+        idle_max_age: float | None = None,
     ) -> None:
         self.client = client
         self.clients = client if isinstance(client, Clients) else Clients(ssm=client)
         self._parameter = settings.resolve_parameter(parameter)
         self.kill_switch = settings.resolve_kill_switch(kill_switch)
-        self.max_age = settings.resolve_max_age(max_age)
+        try:  # how long a stop (max_age) and a start (idle_max_age) take to reach every function
+            self.max_age, self.idle_max_age = settings.resolve_periods(max_age, idle_max_age)
+        except (TypeError, ValueError) as error:
+            raise UsageError(str(error)) from None
         self.clock = clock
         self._stores: dict[str, Store] = {}
 
@@ -474,6 +481,7 @@ class Controller:
             kill_switch=self.kill_switch,
             now=self.clock(),
             max_age=self.max_age,
+            idle_max_age=self.idle_max_age,
             kill_switch_value=snapshot.kill_switch_value,
             source=kind(self.parameter),
             kill_switch_source=kind(self.kill_switch),

@@ -8,14 +8,18 @@ import random as random_module
 import time
 from collections.abc import Callable
 from random import Random
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from chaos_layer import control_group, settings
+from chaos_layer import _clones, control_group, settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+from chaos_layer.source.cache import MIN_WARNING_WINDOW
+
+if TYPE_CHECKING:
+    from chaos_layer.source.shared import SharedFile
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +37,11 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    idle_max_age: float | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> Callable[[F], F]: ...
 
@@ -46,16 +52,20 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    idle_max_age: float | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> F | Callable[[F], F]:
     """Inject the faults of the experiment configured in SSM into a Lambda handler.
 
     Works bare (`@inject_fault`) or with keyword options. `boto3_client` (an SSM client),
-    `random`, `clock` (seconds since the epoch) and `sleep` are seams for tests.
+    `random`, `clock` (seconds since the epoch, for `expires_at`), `monotonic` (the cache
+    periods' clock; `clock` when only that is given) and `sleep` are seams for tests.
     """
+    settings.check_periods(max_age, idle_max_age)  # a bad option fails at decoration
 
     def decorate(function: F) -> F:
         if settings.is_disabled():
@@ -68,14 +78,22 @@ def inject_fault(
                 settings.PARAM_ENV,
             )
             return function
+        from chaos_layer.faults import _disk  # a few syscalls; no fault type is loaded
+
+        _disk.sweep()  # cold start: what a killed process of an earlier version left in /tmp
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
-        experiment = Experiment(
-            function,
-            ConfigCache(reader, settings.resolve_max_age(max_age), clock or time.time, random or Random()),
-            random or random_module.Random(),
-            sleep or time.sleep,
+        active_period, idle_period = settings.resolve_periods(max_age, idle_max_age)
+        cache = ConfigCache(
+            reader,
+            active_period,
+            idle_period,
+            clock=monotonic or clock or time.monotonic,
+            wall_clock=clock or time.time,
+            random=random,
+            shared=_shared_file(reader) if settings.shares_processes() else None,
         )
+        experiment = Experiment(function, cache, random or random_module.Random(), sleep or time.sleep, random is None)
         handle = experiment.handle
 
         @functools.wraps(function)
@@ -92,14 +110,35 @@ def inject_fault(
     return decorate
 
 
+def _shared_file(reader: ParameterReader) -> SharedFile:
+    from chaos_layer.source.shared import SharedFile  # only Lambda Managed Instances need it
+
+    return SharedFile(reader.parameter, reader.kill_switch)
+
+
 class Experiment:
     """One decorated handler and the cached state of its experiment."""
 
-    def __init__(self, handler: Callable[..., Any], cache: ConfigCache, random: Random, sleep: Callable[[float], None]):
+    def __init__(
+        self,
+        handler: Callable[..., Any],
+        cache: ConfigCache,
+        random: Random,
+        sleep: Callable[[float], None],
+        own_random: bool = False,
+    ):
         self.handler = handler
         self.cache = cache
         self.random = random
         self.sleep = sleep
+        self._own_random = own_random
+        _clones.track(self)
+
+    def after_clone(self) -> None:
+        """A restored or forked copy draws its own numbers and reads afresh."""
+        if self._own_random:
+            self.random.seed()
+        self.cache.after_clone()
 
     def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -142,10 +181,22 @@ class Experiment:
         experiment = config.experiment
         if config.dry_run:  # report what would be injected, then leave the invocation alone
             for fault in faults:
-                _report(experiment, fault, context, dry_run=True)
+                skipped = fault.skipped_for(event)
+                if skipped is None:
+                    _report(experiment, fault, context, dry_run=True)
+                else:
+                    self.warn(skipped)
             return run_handler()
-        invocation = Invocation(event, context, sleep or self.sleep, self.random)
-        return run(faults, invocation, run_handler, lambda fault: _report(experiment, fault, context))
+        report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
+        invocation = Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        return run(faults, invocation, run_handler)
+
+    def warn(self, problem: str) -> None:
+        """A fault's problem, once per period (the cache's warning memory)."""
+        cache = self.cache
+        now = cache.clock()
+        if cache.warnings.due(problem, now, max(cache.max_age, MIN_WARNING_WINDOW)):
+            logger.warning("chaos-layer: %s", problem)
 
 
 def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:

@@ -3,9 +3,10 @@
 The built layer (dist/chaos-layer.zip) is unpacked as /opt, the function is started through the
 layer's exec wrapper in the real runtime interface client (awslambdaric) against a local Lambda
 Runtime API, and SSM is a moto server on 127.0.0.1 that the demo starts and stops. Experiments
-are switched with the real AWS CLI, exactly as in the README. CHAOS_LAYER_MAX_AGE=0 makes the
-function read its config on every invocation, so each change shows at once (in production the
-default 5 s cache applies).
+are switched with the real AWS CLI, exactly as in the README. CHAOS_LAYER_MAX_AGE=0 and
+CHAOS_LAYER_IDLE_MAX_AGE=0 make the function read its config on every invocation, so each change
+shows at once (in production the default periods apply: 5 s while an experiment is active, 60 s
+while none is; MAX_AGE=0 alone would still keep a disabled or killed reading for 60 s).
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chaos-layer-demo-") as workdir, embedded_ssm() as endpoint:
         work = Path(workdir)
         print(f"  SSM      moto on {endpoint} (every aws command below also gets --endpoint-url)")
-        print("  cache    CHAOS_LAYER_MAX_AGE=0: SSM is read at every invocation, so a change shows at once")
-        print("           (default 5 s); that read is most of the milliseconds below")
+        print("  cache    CHAOS_LAYER_MAX_AGE=0 and CHAOS_LAYER_IDLE_MAX_AGE=0: SSM is read at every invocation,")
+        print("           so a change shows at once (defaults: 5 s with an experiment active, 60 s without);")
+        print("           that read is most of the milliseconds below")
         aws_cli("ssm", "put-parameter", "--type", "String", "--name", CONFIG, "--value", experiment(enabled=False),
                 endpoint=endpoint)  # fmt: skip
         function = LocalLambda(
@@ -144,7 +146,12 @@ def main() -> None:
             task_root=copy_function(ROOT / "examples" / "hello", work / "task"),
             handler="app.handler",
             exec_wrapper=str(work / "opt" / "chaos-layer"),
-            environment={"CHAOS_LAYER_PARAM": CONFIG, "CHAOS_LAYER_MAX_AGE": "0", "AWS_ENDPOINT_URL_SSM": endpoint},
+            environment={
+                "CHAOS_LAYER_PARAM": CONFIG,
+                "CHAOS_LAYER_MAX_AGE": "0",
+                "CHAOS_LAYER_IDLE_MAX_AGE": "0",
+                "AWS_ENDPOINT_URL_SSM": endpoint,
+            },
             log_path=work / "function.log",
         )
         with function:

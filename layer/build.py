@@ -3,7 +3,15 @@
 The zip holds `python/chaos_layer/...` and the runtime dependencies every Lambda Python
 runtime lacks (Powertools and typing_extensions; boto3, botocore and jmespath are in every
 runtime), plus the exec wrapper `chaos-layer` at its root (`/opt/chaos-layer` in Lambda).
-Everything is pure Python, so one zip serves python3.10-3.14 on x86_64 and arm64.
+
+One zip serves python3.10-3.14 on x86_64 and arm64. Everything is pure Python except
+google-re2 (linear-time `match.regex`), whose wheels are shipped for every claimed runtime
+and both architectures side by side: their extension modules are named per version and
+architecture (`re2/_re2.cpython-312-aarch64-linux-gnu.so`), so each interpreter imports its
+own, and they link only against the system's C and C++ libraries (no vendored library whose
+name could collide). Their wheel tags ask for a newer glibc than Amazon Linux 2 has (2.26,
+python3.10 and 3.11), so the build reads the symbol versions each extension really needs and
+refuses one newer than its runtime's OS provides.
 
 Lambda's /opt is read-only, so nothing can cache bytecode there: without shipped `.pyc`
 files every cold start compiles the package. The build compiles chaos_layer's modules with
@@ -33,9 +41,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "chaos_layer"
 WRAPPER = Path(__file__).resolve().parent / "chaos-layer"
+# Downloaded native wheels, kept between builds (build/ is not in git).
+WHEEL_CACHE = ROOT / "build" / "wheels"
 
 # Shipped in the layer; their own dependencies must be here or in RUNTIME_PROVIDED.
 LAYER_DEPENDENCIES = ("aws-lambda-powertools", "typing-extensions")
+# Shipped as one wheel per claimed runtime and architecture: distribution -> its package.
+NATIVE_DEPENDENCIES = {"google-re2": "re2"}
+# Lambda's architectures -> the wheels' names for them.
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# The newest manylinux tag the native wheels may carry (Amazon Linux 2023's glibc is 2.34);
+# what each extension really needs is checked against its runtime's OS below.
+MANYLINUX = "manylinux_2_28"
+# The newest symbol versions each runtime's OS provides: Amazon Linux 2 (glibc 2.26, libstdc++
+# of GCC 7) for python3.10 and 3.11, Amazon Linux 2023 (glibc 2.34, GCC 11) from python3.12.
+AMAZON_LINUX_2 = {"GLIBC": (2, 26), "GLIBCXX": (3, 4, 24), "CXXABI": (1, 3, 11)}
+AMAZON_LINUX_2023 = {"GLIBC": (2, 34), "GLIBCXX": (3, 4, 29), "CXXABI": (1, 3, 13)}
+RUNTIME_OS = {"3.10": AMAZON_LINUX_2, "3.11": AMAZON_LINUX_2}  # later ones: AMAZON_LINUX_2023
+SYMBOL_VERSION = re.compile(rb"\b(GLIBC|GLIBCXX|CXXABI)_([0-9]+(?:\.[0-9]+)*)\b")
+EXTENSION = re.compile(r"\.cpython-3([0-9]+)-(x86_64|aarch64)-linux-gnu\.so\Z")
+# The zip Lambda accepts for a layer must stay under this.
+MAX_ZIP_BYTES = 10 * 1024 * 1024
 # What every Lambda Python runtime already has (boto3 and what it pulls in).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
 # What only operators use, never a function: the operator API, the CLI (whose dependencies
@@ -111,6 +137,113 @@ def install_dependencies(target: Path, pins: list[str]) -> None:
         *pins,
     ]  # fmt: skip
     subprocess.run(command, check=True)  # noqa: S603 (our own pip, pinned names)
+
+
+def pinned_native() -> dict[str, str]:
+    """`distribution -> version` of each native dependency, as installed here."""
+    pins = {}
+    for name in NATIVE_DEPENDENCIES:
+        try:
+            pins[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            sys.exit(f"layer build: {name} is not installed here; run `make venv` first")
+    return pins
+
+
+def download_native_wheels(cache: Path, pins: dict[str, str]) -> list[Path]:
+    """One wheel per native dependency, claimed runtime and architecture (kept in `cache`)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = []
+    for name, version in pins.items():
+        for runtime in RUNTIMES:
+            abi = "cp" + runtime.replace(".", "")
+            for arch in ARCHITECTURES.values():
+                pattern = f"{normalize(name).replace('-', '_')}-{version}-*{abi}-{abi}-*{arch}*.whl"
+                found = sorted(cache.glob(pattern))
+                if not found:
+                    command = [
+                        sys.executable, "-m", "pip", "download",
+                        "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
+                        "--platform", f"{MANYLINUX}_{arch}", "--python-version", runtime,
+                        "--implementation", "cp", "--abi", abi,
+                        "--dest", str(cache), f"{name}=={version}",
+                    ]  # fmt: skip
+                    subprocess.run(command, check=True)  # noqa: S603 (our own pip, pinned names)
+                    found = sorted(cache.glob(pattern))
+                if len(found) != 1:
+                    sys.exit(f"layer build: expected one {name} wheel for python{runtime} on {arch}, found {found}")
+                wheels.append(found[0])
+    return wheels
+
+
+def install_native_wheels(target: Path, wheels: list[Path]) -> None:
+    """Unpacks the wheels side by side. Files they share must be the same bytes (the pure
+    Python part); their WHEEL files are merged into one listing every tag; RECORD is dropped."""
+    headers: dict[str, list[str]] = {}
+    tags: dict[str, set[str]] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                parent, _, base = name.rpartition("/")
+                if parent.endswith(".dist-info") and base in {"WHEEL", "RECORD"}:
+                    if base == "WHEEL":
+                        lines = archive.read(info).decode().splitlines()
+                        headers.setdefault(parent, [line for line in lines if line and not line.startswith("Tag: ")])
+                        tags.setdefault(parent, set()).update(line for line in lines if line.startswith("Tag: "))
+                    continue
+                data = archive.read(info)
+                path = target / name
+                if path.exists():
+                    if path.read_bytes() != data:
+                        sys.exit(f"layer build: {wheel.name} and an earlier wheel both ship {name}, differently")
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+    for dist_info, listed in tags.items():
+        (target / dist_info / "WHEEL").write_text("\n".join([*headers[dist_info], *sorted(listed)]) + "\n")
+
+
+def symbol_versions(data: bytes) -> dict[str, tuple[int, ...]]:
+    """The newest GLIBC, GLIBCXX and CXXABI symbol version a shared object refers to."""
+    newest: dict[str, tuple[int, ...]] = {}
+    for library, version in SYMBOL_VERSION.findall(data):
+        number = tuple(int(part) for part in version.split(b"."))
+        key = library.decode()
+        newest[key] = max(newest.get(key, number), number)
+    return newest
+
+
+def check_extension(name: str, data: bytes) -> str | None:
+    """Why the extension module `name` would not load in its runtime, or None."""
+    match = EXTENSION.search(name)
+    if match is None:
+        return f"{name}: not named for one CPython version and architecture"
+    runtime = f"3.{match.group(1)}"
+    if runtime not in RUNTIMES:
+        return f"{name}: for python{runtime}, which the layer does not claim"
+    provided = RUNTIME_OS.get(runtime, AMAZON_LINUX_2023)
+    for library, version in symbol_versions(data).items():
+        if version > provided[library]:
+            shown = ".".join(map(str, version))
+            return f"{name}: needs {library}_{shown}, newer than the python{runtime} runtime's OS has"
+    return None
+
+
+def check_native(python_dir: Path) -> None:
+    """Every claimed runtime and architecture has each native package's extension, and each
+    extension would load there."""
+    for package in NATIVE_DEPENDENCIES.values():
+        extensions = sorted((python_dir / package).glob("*.so"))
+        found = {(f"3.{m.group(1)}", m.group(2)) for path in extensions if (m := EXTENSION.search(path.name))}
+        wanted = {(runtime, arch) for runtime in RUNTIMES for arch in ARCHITECTURES.values()}
+        if found != wanted:
+            sys.exit(f"layer build: {package} lacks extensions for {sorted(wanted - found)}")
+        problems = [p for path in extensions if (p := check_extension(path.name, path.read_bytes()))]
+        if problems:
+            sys.exit("layer build: " + "; ".join(problems))
 
 
 def copy_package(target: Path) -> None:
@@ -205,6 +338,8 @@ def build(output: Path, content: Path) -> None:
     python_dir = content / "python"
     python_dir.mkdir(parents=True)
     install_dependencies(python_dir, pinned_dependencies())
+    install_native_wheels(python_dir, download_native_wheels(WHEEL_CACHE, pinned_native()))
+    check_native(python_dir)
     copy_package(python_dir)
     prune(python_dir)
     compile_bytecode(python_dir / "chaos_layer", find_interpreters())
@@ -225,6 +360,8 @@ def main(argv: list[str] | None = None) -> None:
         count = len(archive.infolist())
         unpacked = sum(info.file_size for info in archive.infolist())
     size = arguments.output.stat().st_size
+    if size >= MAX_ZIP_BYTES:
+        sys.exit(f"layer build: {arguments.output} is {size / 1024 / 1024:.1f} MiB, over the 10 MiB limit")
     print(f"wrote {arguments.output} ({size / 1024:.0f} KiB, {count} files, {unpacked / 1024 / 1024:.1f} MiB unpacked)")
 
 

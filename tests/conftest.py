@@ -388,6 +388,11 @@ def sleeps() -> RecordingSleep:
     return RecordingSleep()
 
 
+# The smallest event from an HTTP source (an HTTP API's, payload 2.0): what `status_code`
+# and `corrupt` apply to. Treat it as read-only.
+HTTP_EVENT: dict[str, Any] = {"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}}
+
+
 def config_json(**overrides: Any) -> str:
     """A valid config document (one 503 fault unless `faults=` says otherwise), as JSON."""
     document: dict[str, Any] = {

@@ -151,7 +151,9 @@ def _option(help: str) -> Any:
 
 def _controller(aws: AwsOptions) -> control.Controller:
     client = client_factory(region=aws.region, profile=aws.profile, endpoint_url=aws.endpoint_url)
-    return control.Controller(client, aws.parameter, aws.kill_switch, max_age=aws.max_age, clock=clock)
+    return control.Controller(
+        client, aws.parameter, aws.kill_switch, max_age=aws.max_age, idle_max_age=aws.idle_max_age, clock=clock
+    )
 
 
 def _read_file(path: str) -> str:
@@ -315,7 +317,7 @@ def _switch(aws: AwsOptions, strategy: str | None, *, engage: bool) -> None:
     if engage:
         output.propagation("Every function using chaos-layer stops injecting", controller, written.name)
     else:
-        output.propagation("Functions with an enabled config inject again", controller, written.name)
+        output.propagation("Functions with an enabled config inject again", controller, written.name, idle=True)
 
 
 @app.command()

@@ -64,8 +64,20 @@ class AwsOptions:
         typer.Option(
             "--max-age",
             min=0,
-            help=f"Your functions' cache period in seconds (default: {settings.MAX_AGE_ENV},"
-            f" else {settings.DEFAULT_MAX_AGE:g}).",
+            max=settings.MAX_AGE_LIMIT,
+            help=f"Your functions' cache period while an experiment is active, in seconds: a stop reaches them"
+            f" within it (default: {settings.MAX_AGE_ENV}, else {settings.DEFAULT_MAX_AGE:g}).",
+            show_default=False,
+        ),
+    ] = None
+    idle_max_age: Annotated[
+        float | None,
+        typer.Option(
+            "--idle-max-age",
+            min=0,
+            max=settings.IDLE_MAX_AGE_LIMIT,
+            help=f"Your functions' cache period while no experiment is active, in seconds: a start reaches them"
+            f" within it (default: {settings.IDLE_MAX_AGE_ENV}, else {settings.DEFAULT_IDLE_MAX_AGE:g}).",
             show_default=False,
         ),
     ] = None

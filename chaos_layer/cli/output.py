@@ -74,14 +74,17 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def propagation(what: str, controller: Controller, location: str) -> None:
-    """How long until every execution environment has seen a write: one cache period, plus
-    what the source adds (AppConfig: the deployment and the agent's poll interval)."""
-    max_age = controller.max_age
-    if max_age == 0:
-        when = "on its next invocation (max age 0)"
+def propagation(what: str, controller: Controller, location: str, idle: bool = False) -> None:
+    """How long until every execution environment has seen a write: one cache period, the
+    active one for a stop, the idle one for a start (SPEC "Polling periods"), plus what the
+    source adds (AppConfig: the deployment and the agent's poll interval)."""
+    period = controller.idle_max_age if idle else controller.max_age
+    name = settings.IDLE_MAX_AGE_ENV if idle else settings.MAX_AGE_ENV
+    if period == 0:
+        when = f"on its next invocation ({name}=0)"
     else:
-        when = f"within {format_seconds(max_age)}, the cache period ({settings.MAX_AGE_ENV}={max_age:g})"
+        kind = "idle cache period" if idle else "cache period"
+        when = f"within {format_seconds(period)}, the {kind} ({name}={period:g})"
     extra = controller.propagation(location)
     say(f"{what} {when}" + (f", after {extra}." if extra else "."))
 
@@ -106,7 +109,7 @@ def started(written: Written, config: Config, controller: Controller) -> None:
     for index, fault in enumerate(config.faults):
         table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
     _console().print(table)
-    propagation("Every function starts injecting", controller, written.name)
+    propagation("Every function starts injecting", controller, written.name, idle=True)
 
 
 def valid(file: str, config: Config, legacy: bool) -> None:

@@ -15,7 +15,8 @@ The pipeline, for one selected invocation:
   drawn: only one can decide how the invocation ends, a second would only blend into its
   outcome, such as one status code replacing another's (`draw`);
 - run: the drawn faults nest around the handler like middleware, the first outermost, so
-  latency comes before, and `corrupt` after, a fault that ends the invocation (`run`).
+  latency comes before, and `corrupt` after, a fault that ends the invocation (`run`). A
+  fault is logged and counted only when it takes effect (chaos_layer.faults.base).
 """
 
 from __future__ import annotations
@@ -130,17 +131,13 @@ def draw(faults: Sequence[Fault], random: Random) -> list[Fault]:
     return drawn
 
 
-def run(
-    faults: Sequence[Fault], invocation: Invocation, handler: Callable[[], Any], starting: Callable[[Fault], None]
-) -> Any:
-    """The handler with the drawn faults around it, the first outermost; `starting(fault)`
-    is called as each fault begins."""
+def run(faults: Sequence[Fault], invocation: Invocation, handler: Callable[[], Any]) -> Any:
+    """The handler with the drawn faults around it, the first outermost. Each fault reports
+    itself through `invocation.took_effect` when, and only if, it takes effect."""
 
     def proceed(index: int) -> Any:
         if index == len(faults):
             return handler()
-        fault = faults[index]
-        starting(fault)
-        return fault.apply(invocation, lambda: proceed(index + 1))
+        return faults[index].apply(invocation, lambda: proceed(index + 1))
 
     return proceed(0)

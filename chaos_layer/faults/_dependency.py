@@ -65,12 +65,15 @@ _STATUS_BY_CODE = {
 
 
 class _Rule:
-    __slots__ = ("failure", "random", "sleep")
+    __slots__ = ("failure", "on_effect", "random", "sleep")
 
-    def __init__(self, failure: Failure, sleep: Callable[[float], None], random: Random) -> None:
+    def __init__(
+        self, failure: Failure, sleep: Callable[[float], None], random: Random, on_effect: Callable[[], None]
+    ) -> None:
         self.failure = failure
         self.sleep = sleep
         self.random = random
+        self.on_effect = on_effect
 
 
 def _targets() -> list[_patches.Target]:
@@ -80,9 +83,16 @@ def _targets() -> list[_patches.Target]:
 _PATCHES: _patches.Patches[_Rule] = _patches.Patches(_targets)
 
 
+def _nothing() -> None:
+    return None
+
+
 @contextmanager
-def injected(failure: Failure, sleep: Callable[[float], None], random: Random) -> Iterator[None]:
-    with _PATCHES.applied(_Rule(failure, sleep, random)):
+def injected(
+    failure: Failure, sleep: Callable[[float], None], random: Random, on_effect: Callable[[], None] = _nothing
+) -> Iterator[None]:
+    """`failure` in force for the block; `on_effect()` is called as it first hits a call."""
+    with _PATCHES.applied(_Rule(failure, sleep, random, on_effect)):
         yield
 
 
@@ -99,6 +109,8 @@ def _patched(original: Any) -> Callable[..., Any]:
             prefix = model.endpoint_prefix or ""
             matching = [r for r in rules if r.failure.matches(model.service_name, prefix, operation_name)]
             if matching and not _patches.exempted():
+                for rule in matching:
+                    rule.on_effect()
                 for rule in matching:
                     if rule.failure.delay_ms is not None:
                         rule.sleep(rule.failure.delay_ms / 1000)

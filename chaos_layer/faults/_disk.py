@@ -1,72 +1,130 @@
-"""The `diskspace` fault's mechanics: a file that takes up space for one invocation.
+"""The `diskspace` fault's mechanics: space taken on a disk for one invocation.
 
-The file is allocated with posix_fallocate where the file system supports it (instant,
+The space is held by an open file descriptor alone: the file has no name, created with
+O_TMPFILE where the file system supports it, else unlinked right after it is created. So
+the space is released when the descriptor is closed, at the end of the invocation, and
+also when the process dies however it dies (Lambda's SIGKILL at a timeout or out of
+memory): the kernel frees a nameless file with its last descriptor. Nothing is left behind
+for a later cold start, and nothing has to be cleaned up. Files named by earlier versions,
+which did leave them behind when killed, are swept at cold start: only the library's own
+`chaos-layer-diskspace-*` files, nothing else in the directory.
+
+The space is allocated with posix_fallocate where the file system supports it (instant,
 and the blocks are really taken, unlike a sparse file), else written in 1 MiB chunks.
-It is never made so large that less than the safety margin stays free, and it is removed
-in `finally`, so also when the handler fails. Anything that goes wrong here is logged and
-the handler runs without the fault: the library never breaks a handler by itself.
+It is never made so large that less than the safety margin stays free. Anything that goes
+wrong here is reported (`warn`, once per period) and the handler runs without the fault:
+the library never breaks a handler by itself.
+
+Light on purpose: the decorator imports it at cold start for the sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-
-logger = logging.getLogger(__name__)
+import stat
+from collections.abc import Callable, Iterator
 
 MIB = 1024 * 1024
 PREFIX = "chaos-layer-diskspace-"
+# Where a cold start sweeps: Lambda's temporary directory (also the fault's default path).
+DEFAULT_DIRECTORY = "/tmp"  # noqa: S108 - a fixed, well-known place; only our own names are removed
 # posix_fallocate's answers on file systems that cannot preallocate
 _UNSUPPORTED = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
+# open(O_TMPFILE)'s answers where the file system (or kernel) has no unnamed files
+_NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL})
+
+_swept: set[str] = set()
 
 
 @contextlib.contextmanager
-def filled(directory: str, mb: int, min_free_mb: int) -> Iterator[str | None]:
-    """Takes up to `mb` MiB in `directory` while the block runs; yields the file's path
-    (None when nothing could be filled)."""
-    path = _fill(directory, mb * MIB, min_free_mb * MIB)
+def filled(directory: str, mb: int, min_free_mb: int, warn: Callable[[str], None]) -> Iterator[int]:
+    """Takes up to `mb` MiB in `directory` while the block runs; yields the bytes taken
+    (0 when nothing could be taken: `warn` has said why)."""
+    sweep(directory)
+    descriptor, size = _fill(directory, mb * MIB, min_free_mb * MIB, warn)
     try:
-        yield path
+        yield size
     finally:
-        if path is not None:
-            _remove(path)
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def free_bytes(directory: str) -> int:
     """Space left for the function on the disk holding `directory` (a seam for tests)."""
-    return shutil.disk_usage(directory).free
+    status = os.statvfs(directory)
+    return status.f_bavail * status.f_frsize
 
 
-def _fill(directory: str, wanted: int, margin: int) -> str | None:
+def sweep(directory: str | None = None) -> int:
+    """Removes stale `chaos-layer-diskspace-*` files (regular files of this user) from
+    `directory` (default: the temporary directory), once per directory per process.
+    Returns how many were removed; never raises."""
+    if directory is None:
+        directory = os.environ.get("TMPDIR") or DEFAULT_DIRECTORY
+    if directory in _swept:
+        return 0
+    _swept.add(directory)
+    removed = 0
+    with contextlib.suppress(OSError, ValueError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.name.startswith(PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+def _fill(directory: str, wanted: int, margin: int, warn: Callable[[str], None]) -> tuple[int | None, int]:
     try:
         free = free_bytes(directory)
-    except OSError:
-        logger.warning("chaos-layer diskspace fault skipped: its path is not a usable directory")
-        return None
+    except (OSError, ValueError):  # ValueError: a path no file system can take (a NUL, a lone surrogate)
+        warn("diskspace fault skipped: its path is not a usable directory")
+        return None, 0
     size = min(wanted, free - margin)
     if size <= 0:
-        logger.warning("chaos-layer diskspace fault skipped: the disk has no space left above the safety margin")
-        return None
+        warn("diskspace fault skipped: the disk has no space left above the safety margin")
+        return None, 0
     if size < wanted:
-        logger.warning("chaos-layer diskspace fault reduced to keep the safety margin free")
+        warn("diskspace fault reduced to keep the safety margin free")
     try:
-        descriptor, path = tempfile.mkstemp(prefix=PREFIX, dir=directory)
-    except OSError:
-        logger.warning("chaos-layer diskspace fault skipped: cannot create a file in its path")
-        return None
+        descriptor = _unnamed_file(directory)
+    except (OSError, ValueError):
+        warn("diskspace fault skipped: cannot create a file in its path")
+        return None, 0
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            _allocate(file.fileno(), size)
+        _allocate(descriptor, size)
     except OSError:
-        logger.warning("chaos-layer diskspace fault skipped: could not fill its file")
-        _remove(path)
-        return None
-    return path
+        os.close(descriptor)
+        warn("diskspace fault skipped: could not fill its file")
+        return None, 0
+    return descriptor, size
+
+
+def _unnamed_file(directory: str) -> int:
+    """A writable descriptor of a new file in `directory` that has no name."""
+    tmpfile = getattr(os, "O_TMPFILE", None)
+    if tmpfile is not None:
+        try:
+            return os.open(directory, tmpfile | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            if error.errno not in _NO_TMPFILE:
+                raise
+    import tempfile  # only where O_TMPFILE is missing
+
+    descriptor, path = tempfile.mkstemp(prefix=PREFIX, dir=directory)
+    try:
+        os.unlink(path)
+    except OSError:
+        os.close(descriptor)
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    return descriptor
 
 
 def _allocate(descriptor: int, size: int) -> None:
@@ -83,8 +141,3 @@ def _allocate(descriptor: int, size: int) -> None:
     while written < size:
         written += os.write(descriptor, chunk[: min(MIB, size - written)])
     os.fsync(descriptor)
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)

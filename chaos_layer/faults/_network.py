@@ -26,11 +26,13 @@ process-wide, see chaos_layer._patches for what that means in Lambda.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import errno
 import functools
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,27 +41,55 @@ from typing import Any
 
 from chaos_layer import _patches
 
+# The IPv4 forms inet_aton (and so getaddrinfo and connect) accepts besides dotted quads:
+# fewer parts (127.1), one number (2130706433), hex (0x7f.1) and octal (0177.0.0.1) parts.
+_LEGACY_IPV4 = re.compile(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}\Z")
+# Connecting to an unspecified address reaches this host, as its loopback address would.
+_UNSPECIFIED = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - matched, never bound
+
 
 def normalize_host(host: str) -> str:
     """Lower case, no trailing dot, no IPv6 zone; IP literals in one canonical form (an
-    IPv4-mapped IPv6 address as its IPv4 address)."""
+    IPv4-mapped IPv6 address as its IPv4 address, 127.1 or 2130706433 as 127.0.0.1)."""
     host = host.strip().lower().rstrip(".")
     address = host.split("%", 1)[0]
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
+        if _LEGACY_IPV4.match(host):
+            try:
+                return socket.inet_ntoa(socket.inet_aton(host))
+            except OSError:  # e.g. 08: not a number inet_aton takes, so a name
+                pass
         return host
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ip)
 
 
-class _Rule:
-    __slots__ = ("patterns", "ports", "resolved")
+def is_ip_literal(host: str) -> bool:
+    """Whether a normalized host is an IP address (else a name that connect would resolve)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
-    def __init__(self, patterns: tuple[str, ...], ports: frozenset[int]) -> None:
+
+def _nothing() -> None:
+    return None
+
+
+class _Rule:
+    __slots__ = ("on_effect", "patterns", "ports", "resolved")
+
+    def __init__(
+        self, patterns: tuple[str, ...], ports: frozenset[int], on_effect: Callable[[], None] = _nothing
+    ) -> None:
         self.patterns = patterns
         self.ports = ports
+        # Called as the rule first refuses or cuts a connection.
+        self.on_effect = on_effect
         # Addresses that names matching `patterns` resolved to during this invocation.
         self.resolved: set[str] = set()
 
@@ -73,8 +103,12 @@ class _Rule:
 
 
 @contextmanager
-def denied(hosts: tuple[str, ...], ports: tuple[int, ...] = ()) -> Iterator[None]:
-    with _PATCHES.applied(_Rule(hosts, frozenset(ports))):
+def denied(
+    hosts: tuple[str, ...], ports: tuple[int, ...] = (), on_effect: Callable[[], None] = _nothing
+) -> Iterator[None]:
+    """Connections to `hosts` (on `ports`) refused in the block; `on_effect()` is called as
+    the first one is refused or cut."""
+    with _PATCHES.applied(_Rule(hosts, frozenset(ports), on_effect)):
         yield
 
 
@@ -89,7 +123,10 @@ def _runtime_api() -> tuple[str, int] | None:
     return (normalize_host(host), int(port)) if host and port.isdigit() else None
 
 
-def _denied(host: Any, port: Any, server_name: Any = None) -> bool:
+def _denied(host: Any, port: Any, server_name: Any = None, family: int | None = None) -> bool:
+    """Whether a connection to `host` is refused; the rule that refuses it is told. With
+    `family` (a connect), a host name is resolved as connect itself would resolve it, and
+    its addresses are checked too (connect resolves inside C, past getaddrinfo's patch)."""
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     if not isinstance(host, str):
@@ -97,8 +134,30 @@ def _denied(host: Any, port: Any, server_name: Any = None) -> bool:
     host = normalize_host(host)
     if (host, port) == _runtime_api():
         return False
-    names = [host] if not server_name else [host, normalize_host(str(server_name))]
-    return any(rule.denies(name, port) for rule in _PATCHES.rules for name in names)
+    names = [host]
+    if server_name:
+        names.append(normalize_host(str(server_name)))
+    if host in _UNSPECIFIED:
+        names.append(_UNSPECIFIED[host])
+    rules = _PATCHES.rules
+    refusing = next((rule for rule in rules for name in names if rule.denies(name, port)), None)
+    if refusing is None and family is not None and not is_ip_literal(host):
+        addresses = _resolve(host, port, family)
+        refusing = next((rule for rule in rules for address in addresses if rule.denies(address, port)), None)
+    if refusing is None:
+        return False
+    refusing.on_effect()
+    return True
+
+
+def _resolve(host: str, port: Any, family: int) -> list[str]:
+    """The addresses a connect by name goes to (the socket module's own lookup, unpatched);
+    none when the name does not resolve (connect then fails by itself)."""
+    try:
+        infos = _socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError, TypeError, OverflowError):
+        return []
+    return [normalize_host(str(info[4][0])) for info in infos]
 
 
 def _is_outbound_tcp(sock: socket.socket) -> bool:
@@ -109,9 +168,18 @@ def _refused() -> ConnectionRefusedError:
     return ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
 
 
+def _refuses(sock: socket.socket, address: Any) -> bool:
+    return (
+        _is_outbound_tcp(sock)
+        and isinstance(address, tuple)
+        and len(address) >= 2
+        and _denied(address[0], address[1], family=sock.family)
+    )
+
+
 def _connect(original: Any) -> Callable[..., Any]:
     def connect(self: socket.socket, address: Any) -> Any:
-        if _PATCHES.rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+        if _PATCHES.rules and _refuses(self, address):
             raise _refused()
         return original(self, address)
 
@@ -120,7 +188,7 @@ def _connect(original: Any) -> Callable[..., Any]:
 
 def _connect_ex(original: Any) -> Callable[..., Any]:
     def connect_ex(self: socket.socket, address: Any) -> Any:
-        if _PATCHES.rules and _is_outbound_tcp(self) and isinstance(address, tuple) and _denied(address[0], address[1]):
+        if _PATCHES.rules and _refuses(self, address):
             return errno.ECONNREFUSED
         return original(self, address)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chaos_layer import events
 from chaos_layer.contract import Number, field
 from chaos_layer.faults.base import Fault, Invocation
 
@@ -17,20 +18,28 @@ BATCH_ITEM_IDS: dict[str, tuple[str, ...]] = {
 
 
 def batch_item_ids(event: object) -> list[str]:
-    """The item identifiers of an SQS, Kinesis or DynamoDB Streams batch, in order."""
+    """The item identifiers of an SQS, Kinesis or DynamoDB Streams batch, in order, each once
+    (one pass: a batch has up to 10,000 records)."""
     records = event.get("Records") if isinstance(event, Mapping) else None
     if not isinstance(records, list):
         return []
-    ids: list[str] = []
+    ids: dict[str, None] = {}  # ordered, and a constant-time "seen"
     for record in records:
         source = record.get("eventSource") if isinstance(record, Mapping) else None
         path = BATCH_ITEM_IDS.get(source) if isinstance(source, str) else None
         value: Any = record
         for key in path or ():
             value = value.get(key) if isinstance(value, Mapping) else None
-        if path and isinstance(value, str) and value not in ids:
-            ids.append(value)
-    return ids
+        if path and isinstance(value, str):
+            ids[value] = None
+    return list(ids)
+
+
+def _batch_source(event: object) -> bool:
+    """Whether `event` looks like a batch this fault can answer for (its first record)."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    first = records[0] if isinstance(records, list) and records else None
+    return isinstance(first, Mapping) and first.get("eventSource") in BATCH_ITEM_IDS
 
 
 class BatchFailureFault(Fault):
@@ -41,26 +50,45 @@ class BatchFailureFault(Fault):
     description = (
         "For SQS, Kinesis and DynamoDB Streams events, reports a fraction of the batch's records as failed in"
         " batchItemFailures, merged with the handler's own (the event source mapping needs"
-        " ReportBatchItemFailures)."
+        " ReportBatchItemFailures); not injected for other events."
     )
     examples = ({"type": "batch_failure", "fraction": 0.2},)
     fraction: float = field(
         Number(0, 1), "Share (0..1) of the batch's records reported failed; at least one when above 0."
     )
 
+    def skipped_for(self, event: Any) -> str | None:
+        if _batch_source(event):
+            return None
+        return (
+            f"batch_failure skipped for {events.event_kind(event)} events:"
+            " it applies only to SQS, Kinesis and DynamoDB Streams batches"
+        )
+
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        skipped = self.skipped_for(invocation.event)
+        if skipped is not None:
+            invocation.skipped(skipped)
+            return proceed()
         ids = batch_item_ids(invocation.event)
         # At least one record when fraction > 0, so a selected batch always sees a failure.
         count = min(len(ids), max(1, round(self.fraction * len(ids)))) if ids and self.fraction > 0 else 0
-        chosen = set(invocation.random.sample(ids, count))
+        chosen = invocation.random.sample(ids, count)
         response = proceed()
-        if not ids:
+        if not chosen:
             return response
-        failures = [item for item in ids if item in chosen]
         merged = dict(response) if isinstance(response, Mapping) else {}
         own = merged.get("batchItemFailures")
         reported: list[Any] = list(own) if isinstance(own, list) else []
-        known = {item.get("itemIdentifier") for item in reported if isinstance(item, Mapping)}
-        reported += [{"itemIdentifier": item} for item in failures if item not in known]
-        merged["batchItemFailures"] = reported
+        known = {  # the identifiers the handler reported itself (strings; anything else is left as it is)
+            identifier
+            for item in reported
+            if isinstance(item, Mapping) and isinstance(identifier := item.get("itemIdentifier"), str)
+        }
+        chosen_set = set(chosen)
+        added = [{"itemIdentifier": item} for item in ids if item in chosen_set and item not in known]
+        if not added:  # the handler had already reported them all
+            return response
+        merged["batchItemFailures"] = reported + added
+        invocation.took_effect(self)
         return merged

@@ -9,7 +9,19 @@ from typing import Any
 
 from chaos_layer import events
 from chaos_layer.contract import Choice, Number, Text, field
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import Fault, Invocation, not_http
+
+_UNCHANGED: Any = object()
+
+
+def cut(text: str, size: int) -> str:
+    """The first `size` bytes of `text` in UTF-8, whole characters only. A lone surrogate
+    (valid in a Python string, not in UTF-8) counts as its three bytes and is kept as it is."""
+    data = text.encode("utf-8", "surrogatepass")[:size]
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as error:  # only a character cut in two, at the end
+        return data[: error.start].decode("utf-8", "surrogatepass")
 
 
 class CorruptFault(Fault):
@@ -18,18 +30,34 @@ class CorruptFault(Fault):
     response the invocation ends with."""
 
     type = "corrupt"
-    description = "After the handler ran, replaces its HTTP response body with body, or truncates it to truncate bytes."
+    description = (
+        "After the handler ran, replaces its HTTP response body with body, or truncates it to truncate bytes;"
+        " only for events from HTTP sources."
+    )
     examples = ({"type": "corrupt", "truncate": 100},)
-    body: str | None = field(Text(), "The body to send instead.", default=None)
+    body: str | None = field(Text(), "The body to send instead.", default=None, free_text=True)
     truncate: int | None = field(
         Number(0, integer=True), "Bytes to keep (whole characters; a base64 body in its decoded bytes).", default=None
     )
     choices = (Choice(("body",), ("truncate",)),)
 
-    def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        return self.corrupt(invocation.event, proceed())
+    def skipped_for(self, event: Any) -> str | None:
+        return not_http(self.type, event)
 
-    def corrupt(self, event: object, response: Any) -> Any:
+    def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        skipped = self.skipped_for(invocation.event)
+        if skipped is not None:
+            invocation.skipped(skipped)
+            return proceed()
+        response = proceed()
+        corrupted = self._corrupted(invocation.event, response)
+        if corrupted is _UNCHANGED:
+            return response
+        invocation.took_effect(self)
+        return corrupted
+
+    def _corrupted(self, event: object, response: Any) -> Any:
+        """The corrupted response, or _UNCHANGED when it has no body to corrupt."""
         if isinstance(response, str):
             return self._text(response)
         if isinstance(response, Mapping) and "body" in response:
@@ -41,6 +69,8 @@ class CorruptFault(Fault):
                     corrupted["isBase64Encoded"] = False
             elif isinstance(body, str):
                 corrupted["body"] = self._base64(body) if response.get("isBase64Encoded") else self._text(body)
+            else:
+                return _UNCHANGED
             return corrupted
         if (
             response is not None
@@ -50,13 +80,12 @@ class CorruptFault(Fault):
             # HTTP APIs and function URLs send any other return value as a JSON body.
             body = json.dumps(response, default=str)
             return events.build_response(event, 200, self._text(body), {"content-type": "application/json"})
-        return response  # nothing with a body: not an HTTP response
+        return _UNCHANGED  # nothing with a body: not an HTTP response
 
     def _text(self, text: str) -> str:
         if self.body is not None:
             return self.body
-        # Cut at a byte count; a character split in two is dropped, so the result stays text.
-        return text.encode()[: self.truncate].decode("utf-8", errors="ignore")
+        return cut(text, self.truncate or 0)
 
     def _base64(self, body: str) -> str:
         try:

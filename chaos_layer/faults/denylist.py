@@ -49,5 +49,6 @@ class DenylistFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _network
 
-        with _network.denied(self.hosts, self.ports):
+        # Logged and counted when it first refuses (or cuts) a connection.
+        with _network.denied(self.hosts, self.ports, lambda: invocation.took_effect(self)):
             return proceed()

@@ -76,7 +76,8 @@ class DependencyFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _dependency
 
-        with _dependency.injected(self, invocation.sleep, invocation.random):
+        # Logged and counted when it first slows or fails a call the handler makes.
+        with _dependency.injected(self, invocation.sleep, invocation.random, lambda: invocation.took_effect(self)):
             return proceed()
 
     def settings(self) -> dict[str, Any]:

@@ -10,20 +10,26 @@ from chaos_layer.faults.base import Fault, Invocation
 
 
 class DiskSpaceFault(Fault):
-    """Fills `path` with `mb` megabytes for the invocation, always keeping `min_free_mb`
-    free on its disk, and removes the file afterwards."""
+    """Takes `mb` megabytes in `path` for the invocation, always keeping `min_free_mb`
+    free on its disk, with a file that has no name, so the space comes back when the
+    invocation ends or the process dies."""
 
     type = "diskspace"
     description = (
-        "Fills path with mb megabytes (MiB) for the invocation and removes the file afterwards, always leaving"
-        " min_free_mb free."
+        "Takes mb megabytes (MiB) in path for the invocation with a file that has no name, so the space comes back"
+        " when the invocation ends or the process dies, always leaving min_free_mb free."
     )
     examples = ({"type": "diskspace", "mb": 100, "path": "/tmp", "min_free_mb": 32},)  # noqa: S108
     mb: int = field(Number(1, integer=True), "Megabytes (MiB) to take.")
     path: str = field(
         Text(
             non_empty=True,
-            rules=(("/", "must be an absolute path such as /tmp"), (r"[^\x00]*\Z", "must not contain a NUL character")),
+            rules=(
+                ("/", "must be an absolute path such as /tmp"),
+                (r"[^\x00]*\Z", "must not contain a NUL character"),
+                # A lone surrogate (valid JSON, \ud800) has no UTF-8 form: no file system can take it.
+                (r"[^\ud800-\udfff]*\Z", "must be valid Unicode (no lone surrogate)"),
+            ),
             label="absolute path",
         ),
         "The directory to fill.",
@@ -36,5 +42,7 @@ class DiskSpaceFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _disk
 
-        with _disk.filled(self.path, self.mb, self.min_free_mb):
+        with _disk.filled(self.path, self.mb, self.min_free_mb, invocation.skipped) as taken:
+            if taken:
+                invocation.took_effect(self)
             return proceed()

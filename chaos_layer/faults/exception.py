@@ -1,4 +1,4 @@
-"""`exception`: raises an exception instead of running the handler."""
+"""`exception`: raises an exception instead of running the handler, or after it ran."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from chaos_layer.contract import Names, Text, field
+from chaos_layer.contract import Boolean, Names, Text, field
 from chaos_layer.exceptions import InjectedFault
 from chaos_layer.faults.base import Fault, Invocation
 
@@ -31,12 +31,19 @@ NEWER_PYTHONS_ONLY = frozenset({"PythonFinalizationError"})
 
 
 class ExceptionFault(Fault):
+    """Raises `exception` with `message`: instead of the handler, or, with
+    `prevent_execution` false, after the handler returned (the work is done, the answer is
+    lost: what redelivery and idempotency are for)."""
+
     type = "exception"
     ends_invocation = True
-    description = "Raises the named exception with message instead of running the handler."
+    description = (
+        "Raises the named exception with message instead of running the handler, or, with prevent_execution"
+        " false, after the handler returned (an exception the handler raised itself is never hidden)."
+    )
     examples = (
         {"type": "exception", "exception": "TimeoutError", "message": "injected"},
-        {"type": "exception"},
+        {"type": "exception", "prevent_execution": False},
     )
     exception: str = field(
         Names(
@@ -48,7 +55,15 @@ class ExceptionFault(Fault):
         "A built-in subclass of Exception, such as TimeoutError, or InjectedFault.",
         default="InjectedFault",
     )
-    message: str = field(Text(), "The exception's message.", default="Injected by chaos-layer")
+    message: str = field(Text(), "The exception's message.", default="Injected by chaos-layer", free_text=True)
+    prevent_execution: bool = field(
+        Boolean(),
+        "false: the handler runs first, and the exception is raised after it returns (its own exception wins).",
+        default=True,
+    )
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        if not self.prevent_execution:
+            proceed()  # what the handler raises propagates as it is: nothing is injected then
+        invocation.took_effect(self)
         raise EXCEPTIONS[self.exception](self.message)

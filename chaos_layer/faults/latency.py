@@ -47,6 +47,7 @@ class LatencyFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         delay = self.min_ms if self.min_ms == self.max_ms else invocation.random.uniform(self.min_ms, self.max_ms)
+        invocation.took_effect(self)  # before the wait, which Lambda's timeout may end
         invocation.sleep(delay / 1000)
         return proceed()
 

@@ -7,13 +7,16 @@ from typing import Any
 
 from chaos_layer import events
 from chaos_layer.contract import Boolean, Number, StringMap, Text, field
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import Fault, Invocation, not_http
 
 
 class StatusCodeFault(Fault):
     type = "status_code"
     ends_invocation = True
-    description = "Returns an HTTP response shaped for the event's source."
+    description = (
+        "Returns an HTTP response shaped for the event's source (API Gateway, function URLs, ALB, VPC Lattice);"
+        " not injected for events from other sources, whose handler runs as usual."
+    )
     examples = (
         {
             "type": "status_code",
@@ -24,13 +27,23 @@ class StatusCodeFault(Fault):
         },
     )
     status_code: int = field(Number(100, 599, integer=True), "The response's HTTP status code.")
-    body: str = field(Text(), "The response body.", default="")
-    headers: dict[str, str] = field(StringMap(), "Response headers.", default={})
+    body: str = field(Text(), "The response body.", default="", free_text=True)
+    headers: dict[str, str] = field(StringMap(), "Response headers.", default={}, free_text=True)
     prevent_execution: bool = field(
         Boolean(), "false: the handler runs, and its status code (and the given headers) are replaced.", default=True
     )
 
+    def skipped_for(self, event: Any) -> str | None:
+        return not_http(self.type, event)
+
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
+        skipped = self.skipped_for(invocation.event)
+        if skipped is not None:
+            invocation.skipped(skipped)
+            return proceed()
         if self.prevent_execution:
+            invocation.took_effect(self)
             return events.build_response(invocation.event, self.status_code, self.body, self.headers)
-        return events.replace_status(invocation.event, proceed(), self.status_code, self.headers)
+        response = proceed()
+        invocation.took_effect(self)
+        return events.replace_status(invocation.event, response, self.status_code, self.headers)

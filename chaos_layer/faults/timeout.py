@@ -42,6 +42,7 @@ class TimeoutFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         remaining = _remaining_ms(invocation.context)
+        invocation.took_effect(self)  # now: Lambda ends the process before the wait does
         if remaining is None:
             invocation.sleep(self.fallback_ms / 1000)
         else:

@@ -40,7 +40,8 @@ from chaos_layer.source.base import (
     error_code,
     kind,
 )
-from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache, Reading
+from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache
+from chaos_layer.source.reading import Reading
 from chaos_layer.source.ssm import SSMProvider, default_client
 
 __all__ = [
@@ -199,19 +200,26 @@ class ParameterReader:
             except Exception as error:
                 failure = failure or _failed_read(" and ".join(locations), error)
         snapshot = Snapshot(found.get(self.parameter), found.get(self.kill_switch))
-        if snapshot.killed:
-            return Reading(killed=True)
-        if failure is not None:
+        if failure is not None and not snapshot.killed:
             return failure
-        if snapshot.config is None:
-            return Reading(problem=f"parameter {self.parameter} not found")
+        return self.interpret(None if snapshot.config is None else snapshot.config.value, snapshot.kill_switch_value)
+
+    def interpret(self, config: str | None, kill_switch: str | None) -> Reading:
+        """What a read that found these stored values means (the processes of one environment
+        that share a read check its values each with these rules)."""
+        stored = (config, kill_switch)
+        if kill_switch_engaged(kill_switch):
+            return Reading(killed=True, stored=stored)
+        if config is None:
+            return Reading(problem=f"parameter {self.parameter} not found", stored=stored)
         try:
-            parsed = self._parse(snapshot.config.value)
+            parsed = self._parse(config)
         except Exception as error:  # a bug of ours must still be cached, not retried per call
             return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
         if parsed.config is None:
-            return Reading(problem=f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}")
-        return Reading(config=parsed.config)
+            problem = f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}"
+            return Reading(problem=problem, stored=stored)
+        return Reading(config=parsed.config, stored=stored)
 
     def _parse(self, text: str) -> Parsed:
         """An unchanged config (an S3 304, an SSM value read again) is not parsed again."""

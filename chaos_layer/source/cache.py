@@ -1,93 +1,298 @@
 """How long a reading is kept: at most one read per period per execution environment.
 
-A reading's outcome, good or bad, is kept for the period, so the library makes at most one
+A reading's outcome, good or bad, is kept for its period, so the library makes at most one
 read per period whatever the invocation rate, and an outage costs one bounded wait per
-period, not one per call.
+period, not one per call. SPEC.md's "Polling periods" sets the rules:
+
+- the period is `max_age` while an experiment is active for this function (so a stop or a
+  kill reaches it within `max_age`) and `idle_max_age` while none is (so an idle fleet costs
+  the account's SSM quota little);
+- periods are measured on a monotonic clock (a wall clock stepped back must not hold a
+  reading longer) and jittered only downwards (a fleet spreads its reads, and `max_age`
+  stays a bound);
+- after a throttled read the time between reads grows multiplicatively and shrinks back a
+  little per answered read, so a fleet's demand settles below the quota instead of filling
+  it; the life of an active reading never grows: past `max_age` it injects nothing more;
+- a read has an overall deadline: past it the invocation goes on without injecting, the
+  read finishes in the background and its answer is used when it comes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from random import Random
-from typing import Protocol
+from random import Random, SystemRandom
+from typing import TYPE_CHECKING, Protocol
 
 from chaos_layer.config import Config
+from chaos_layer.once import WarningMemory
+from chaos_layer.source.reading import MAX_SLOWDOWN, Reading
+
+if TYPE_CHECKING:
+    from chaos_layer.source.shared import Entry, Lock, SharedFile
 
 logger = logging.getLogger(__name__)
 
-# Jitter only ever shortens a normal period, so a kill switch still reaches every
-# environment within max_age while a fleet's refreshes spread out.
+FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+# Jitter shortens a period by up to this share, never lengthens it.
 JITTER = 0.25
-# When the source throttles, the period doubles per throttled read (from at least this), up to the cap.
+# After a throttled read the time between reads is multiplied by BACKOFF_FACTOR (from at
+# least BACKOFF_BASE seconds, up to BACKOFF_CAP); each answered read takes back an eighth of a
+# doubling. A fleet's throttled reads then settle near 1 in 17 (where slowdowns and recoveries
+# balance) rather than the half that a return to full speed after one good read gives, and
+# its demand below the quota rather than at it.
+BACKOFF_FACTOR = 4.0
+RECOVERY = 2.0 ** (1 / 8)
 BACKOFF_BASE = 1.0
-BACKOFF_CAP = 60.0
+BACKOFF_CAP = 900.0
+# Backoff periods are jittered more widely, so throttled environments do not retry in step.
+BACKOFF_JITTER = 0.5
+# The longest a read may hold an invocation (a slow-drip endpoint sends a byte per timeout),
+# and how often an invocation looks again for a read that outran it.
+READ_DEADLINE = 2.0
+RECHECK = 1.0
 # With max_age 0 a persistent problem would otherwise be logged on every invocation.
 MIN_WARNING_WINDOW = 5.0
 
 
-@dataclass(frozen=True)
-class Reading:
-    """The outcome of one read: an active config, or why nothing is injected."""
-
-    config: Config | None = None
-    killed: bool = False
-    problem: str | None = None
-    throttled: bool = False
-
-
 class Reads(Protocol):
     def read(self) -> Reading: ...
+
+    def interpret(self, config: str | None, kill_switch: str | None) -> Reading: ...
+
+
+class _Read(threading.Thread):
+    """One read in a thread of its own, so that the invocation waits for it at most a deadline."""
+
+    def __init__(self, reader: Reads, started: float) -> None:
+        super().__init__(name="chaos-layer-read", daemon=True)
+        self.reader = reader
+        self.started = started
+        self.reading = Reading(problem="the read ended without an answer")
+        self.done = threading.Event()
+        self._context = contextvars.copy_context()  # the SDK's instrumentation sees the invocation's context
+
+    def run(self) -> None:
+        try:
+            self.reading = self._context.run(self.reader.read)
+        finally:
+            self.done.set()
 
 
 class ConfigCache:
     """What to inject now, refreshed from the reader when its period is up.
 
     The decorator's hot path is `if clock() >= cache.deadline: cache.refresh(now)` then
-    `cache.active`: one clock read and two attribute reads while the cache is fresh.
+    `cache.active`: one monotonic clock read and two attribute reads while the cache is fresh.
     """
 
     def __init__(
         self,
         reader: Reads,
         max_age: float,
-        clock: Callable[[], float],
-        random: Random,
+        idle_max_age: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        random: Random | None = None,
+        read_deadline: float | None = READ_DEADLINE,
+        shared: SharedFile | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.reader = reader
         self.max_age = max_age
-        self.clock = clock
-        self._random = random
+        self.idle_max_age = max_age if idle_max_age is None else max(idle_max_age, max_age)
+        self.clock = clock  # monotonic: periods
+        self.wall_clock = wall_clock  # seconds since the epoch: a config's expires_at
+        # A random source that a snapshot or a fork cannot copy, unless a test brings its own.
+        self._random: Random = SystemRandom() if random is None else random
+        self.read_deadline = read_deadline
+        self.shared = shared
+        self.function_name = os.environ.get(FUNCTION_NAME_ENV)  # Lambda sets it before the handler loads
+        self._sleep = sleep
         self.active: Config | None = None
-        self.deadline = float("-inf")  # earliest of the next read and the config's expiry
-        self._next_read = float("-inf")
-        self._throttled_reads = 0
-        self._warned_until: dict[str, float] = {}
+        self.deadline = float("-inf")  # earliest of the next read, the reading's end, the config's expiry
+        self.reading: Reading | None = None
+        self._read_at = float("-inf")
+        self._valid_until = float("-inf")  # the reading's life
+        self._next_read = float("-inf")  # at or after the reading's end; later while backing off
+        self._slowdown = 1.0
+        # No slower than the cap needs: recovering from further would take reads that change nothing.
+        self._max_slowdown = min(MAX_SLOWDOWN, max(1.0, BACKOFF_CAP / max(self.idle_max_age, BACKOFF_BASE)))
+        self._pending: _Read | None = None
+        self._adopted: tuple[Entry | None, Reading | None] = (None, None)  # the last entry taken, checked
+        self.warnings = WarningMemory()  # shared with the faults' warnings (chaos_layer.decorator)
+
+    # --- the refresh --------------------------------------------------------------------
 
     def refresh(self, now: float) -> None:
-        if now < self._next_read:  # only the experiment's expires_at was reached
-            self.active = None
-            self.deadline = self._next_read
+        if now >= self._next_read:
+            self._renew(now)
+        self._settle(now)
+
+    def after_clone(self) -> None:
+        """After a SnapStart restore or a fork: read afresh on the next invocation."""
+        self._pending = None
+        self._next_read = self._valid_until = self.deadline = float("-inf")
+
+    def active_here(self, reading: Reading | None, wall: float) -> bool:
+        """Whether a reading's experiment is active for this function (SPEC): enabled,
+        unexpired, not killed, and its `targets` admit this function's name, whatever its
+        rate and also in a dry run. Without a known name, `targets` are left to each
+        invocation, and the reading counts as active."""
+        config = None if reading is None else reading.config
+        if config is None or not config.is_active(wall):
+            return False
+        targets = config.targets
+        return targets is None or not self.function_name or targets.admits_function(self.function_name)
+
+    def _settle(self, now: float) -> None:
+        """What the current reading means at `now`, and when to look again."""
+        wall = self.wall_clock()
+        # With max_age 0 a reading lives only for the invocation that read it.
+        fresh = now < self._valid_until or now == self._read_at
+        live = fresh and self.active_here(self.reading, wall)
+        config = self.reading.config if live and self.reading is not None else None
+        self.active = config
+        deadline = self._next_read
+        if config is not None:
+            deadline = min(deadline, self._valid_until)
+            expiry = config.expires_at_epoch()
+            if expiry is not None:
+                deadline = min(deadline, now + (expiry - wall))
+        self.deadline = deadline
+
+    def _renew(self, now: float) -> None:
+        if self.shared is not None:
+            try:
+                self._renew_shared(now, self.shared)
+                return
+            except OSError:  # the file cannot be used: this process reads on its own
+                pass
+        self._read(now)
+
+    def _read(self, now: float) -> None:
+        """Read, or take the answer of a read that outran its deadline once it has come."""
+        worker = self._pending
+        if worker is None:
+            if self.read_deadline is None:
+                self._apply(self.reader.read(), now, now)
+                return
+            worker = _Read(self.reader, now)
+            worker.start()
+            if not worker.done.wait(self.read_deadline):
+                self._pending = worker
+        if worker.done.is_set():
+            self._pending = None
+            self._apply(worker.reading, worker.started, now)
             return
-        reading = self.reader.read()
-        self._next_read = now + self._period(reading.throttled)
-        self.active = reading.config if reading.config and reading.config.is_active(now) else None
-        expiry = self.active.expires_at_epoch() if self.active else None
-        self.deadline = self._next_read if expiry is None else min(self._next_read, expiry)
+        # Still reading: nothing is injected, and no second read starts meanwhile.
+        problem = f"reading the config takes longer than {self.read_deadline:g} s; not injecting until it answers"
+        self._set(Reading(problem=problem), now, now, now + RECHECK, now)
+
+    def _apply(self, reading: Reading, read_at: float, now: float) -> None:
+        """Keep a fresh reading: its life is the period, jittered once; backoff may put the
+        next read later, never the end of its life."""
+        if reading.throttled:
+            self._slowdown = min(self._slowdown * BACKOFF_FACTOR, self._max_slowdown)
+        else:
+            self._slowdown = max(1.0, self._slowdown / RECOVERY)
+        base = self.max_age if self.active_here(reading, self.wall_clock()) else self.idle_max_age
+        life = base * (1 - JITTER * self._random.random())
+        gap = life
+        if self._slowdown > 1:
+            longest = min(max(base, BACKOFF_BASE) * self._slowdown, max(base, BACKOFF_CAP))
+            gap = max(life, longest * (1 - BACKOFF_JITTER * self._random.random()))
+        self._set(reading, read_at, read_at + life, read_at + gap, now)
+
+    def _set(self, reading: Reading, read_at: float, valid_until: float, next_read: float, now: float) -> None:
+        self.reading = reading
+        self._read_at = read_at
+        self._valid_until = valid_until
+        self._next_read = next_read
         if reading.problem:
             self._warn(reading.problem, now)
 
-    def _period(self, throttled: bool) -> float:
-        if not throttled:
-            self._throttled_reads = 0
-            return self.max_age * (1 - JITTER * self._random.random())
-        self._throttled_reads += 1
-        longest = min(BACKOFF_CAP, max(self.max_age, BACKOFF_BASE) * 2.0 ** min(self._throttled_reads, 16))
-        return longest * (0.5 + 0.5 * self._random.random())
+    # --- one read per period for all the processes of an environment ---------------------
+
+    def _renew_shared(self, now: float, shared: SharedFile) -> None:
+        """Lambda Managed Instances: take the environment's reading from the shared file, or
+        read under its lock and write it there for the other processes."""
+        if self._adopt(shared.load(), now):
+            return
+        lock = shared.try_lock()
+        if lock is None:  # another process is reading
+            if self.active is None:  # ours injects nothing: keep it, and look again shortly
+                self._next_read = now + min(RECHECK, self.idle_max_age)
+                return
+            lock = self._wait_for(shared, now)  # an injecting reading cannot outlive max_age
+            if lock is None:
+                if not self._adopt(shared.load(), self.clock()):
+                    self._valid_until = min(self._valid_until, now)
+                    self._next_read = now + min(RECHECK, self.idle_max_age)
+                return
+        with lock:
+            if self._adopt(shared.load(), now):
+                return
+            self._read(now)
+            with contextlib.suppress(OSError):  # unwritable: the others read for themselves
+                shared.store(self._entry())
+
+    def _wait_for(self, shared: SharedFile, now: float) -> Lock | None:
+        """The lock, once the process that holds it has read, within one read's deadline."""
+        step, waited = 0.01, 0.0
+        while waited < (self.read_deadline or RECHECK):
+            self._sleep(step)
+            waited += step
+            lock = shared.try_lock()
+            if lock is not None:
+                return lock
+        return None
+
+    def _adopt(self, entry: Entry | None, now: float) -> bool:
+        """Take another process's fresh reading: its values checked again with our rules, its
+        jittered period, and the environment's backoff."""
+        longest = max(self.idle_max_age, BACKOFF_CAP)
+        if entry is None or not entry.read_at <= now < entry.next_read or entry.next_read - entry.read_at > longest:
+            return False
+        from chaos_layer.source.shared import reading_of
+
+        taken, checked = self._adopted
+        reading = checked if taken == entry and checked is not None else reading_of(entry, self.reader)
+        life, next_read = entry.valid_until, entry.next_read
+        ours = entry.read_at + self.max_age
+        if ours < life and self.active_here(reading, self.wall_clock()):
+            # A process with a longer max_age read it: here it ends sooner, and is read afresh then.
+            if now >= ours and now != entry.read_at:
+                return False
+            life = next_read = ours
+        self._adopted = (entry, reading)
+        self._slowdown = min(entry.slowdown, self._max_slowdown)
+        self._set(reading, entry.read_at, life, next_read, now)
+        return True
+
+    def _entry(self) -> Entry:
+        from chaos_layer.source.shared import Entry
+
+        reading = self.reading or Reading()
+        entry = Entry(
+            read_at=self._read_at,
+            valid_until=self._valid_until,
+            next_read=self._next_read,
+            slowdown=self._slowdown,
+            stored=reading.stored,
+            problem=None if reading.stored is not None else reading.problem,
+            throttled=reading.throttled,
+        )
+        self._adopted = (entry, reading)
+        return entry
 
     def _warn(self, problem: str, now: float) -> None:
-        if now < self._warned_until.get(problem, float("-inf")):
-            return
-        self._warned_until[problem] = now + max(self._next_read - now, self.max_age, MIN_WARNING_WINDOW)
-        logger.warning("chaos-layer is not injecting: %s", problem)
+        window = max(self._next_read - now, self.idle_max_age, MIN_WARNING_WINDOW)
+        if self.warnings.due(problem, now, window):
+            logger.warning("chaos-layer is not injecting: %s", problem)

@@ -14,8 +14,8 @@ from tests.cli.conftest import Cli
 EVERY_TYPE: dict[str, tuple[list[str], dict[str, Any]]] = {
     "latency": (["latency", "min_ms=100", "max_ms=800", "rate=0.5"], {"min_ms": 100, "max_ms": 800, "rate": 0.5}),
     "exception": (
-        ["exception", "exception=TimeoutError", "message=took too long"],
-        {"exception": "TimeoutError", "message": "took too long"},
+        ["exception", "exception=TimeoutError", "message=took too long", "prevent_execution=false"],
+        {"exception": "TimeoutError", "message": "took too long", "prevent_execution": False},
     ),
     "status_code": (
         ["status_code", "status_code=503", "headers=Retry-After:1,X-Chaos:yes", "prevent_execution=false"],

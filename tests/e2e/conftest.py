@@ -109,6 +109,7 @@ def start_lambda(opt_dir: Path, runtime_dir: Path, moto_server: MotoServer, tmp_
         env = {
             "CHAOS_LAYER_PARAM": CONFIG_PARAMETER,
             "CHAOS_LAYER_MAX_AGE": "0",
+            "CHAOS_LAYER_IDLE_MAX_AGE": "0",
             "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
             **(environment or {}),
         }

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import marshal
 import os
+import platform
 import shutil
 import stat
 import subprocess
@@ -79,7 +80,8 @@ def test_zip_holds_the_package_its_dependencies_and_an_executable_wrapper(layer_
     assert "python/typing_extensions.py" in infos
     tops = {name.split("/")[1] for name in infos if name.startswith("python/")}
     assert not tops & {"boto3", "botocore", "jmespath", "s3transfer", "urllib3"}  # every runtime has them
-    assert not [name for name in infos if name.endswith(".so")]  # one zip for x86_64 and arm64
+    # one zip for x86_64 and arm64: the only native code is RE2's, one module per version and architecture
+    assert {name.rpartition("/")[0] for name in infos if name.endswith(".so")} == {"python/re2"}
     assert not [name for name in infos if name.startswith("python/chaos_layer/cli")]
 
 
@@ -148,6 +150,69 @@ def test_bytecode_is_shipped_for_this_interpreter_and_valid_on_a_read_only_opt(l
         assert code.co_filename == "/opt/python/chaos_layer/decorator.py"
     # only chaos_layer is compiled: nothing else in the layer is imported on its path
     assert {name.split("/")[1] for name in names if name.endswith(".pyc")} == {"chaos_layer"}
+
+
+def test_re2_is_shipped_for_every_claimed_runtime_and_architecture(layer_zip: Path) -> None:
+    """arm64, and runtimes whose interpreter is not here, cannot run here: their wheels'
+    tags and their extensions' needs are checked instead."""
+    build = load_build_module()
+    with zipfile.ZipFile(layer_zip) as archive:
+        names = set(archive.namelist())
+        extensions = sorted(name for name in names if name.endswith(".so"))
+        [wheel_file] = [name for name in names if name.startswith("python/google_re2-") and name.endswith("/WHEEL")]
+        tags = {
+            line.removeprefix("Tag: ") for line in archive.read(wheel_file).decode().splitlines() if "Tag: " in line
+        }
+        problems = [build.check_extension(name, archive.read(name)) for name in extensions]
+    expected = {
+        f"python/re2/_re2.cpython-{runtime.replace('.', '')}-{arch}-linux-gnu.so"
+        for runtime in build.RUNTIMES
+        for arch in ("x86_64", "aarch64")
+    }
+    assert set(extensions) == expected
+    for runtime in build.RUNTIMES:
+        abi = "cp" + runtime.replace(".", "")
+        for arch in ("x86_64", "aarch64"):
+            assert any(tag.startswith(f"{abi}-{abi}-manylinux_") and tag.endswith(f"_{arch}") for tag in tags), (
+                abi,
+                arch,
+            )
+    assert problems == [None] * len(extensions)  # each needs no newer glibc / libstdc++ than its runtime's OS
+    assert layer_zip.stat().st_size < 10 * 1024 * 1024
+
+
+def test_an_extension_that_needs_a_newer_glibc_than_its_runtime_is_refused() -> None:
+    build = load_build_module()
+    library = b"\0libc.so.6\0GLIBC_2.17\0GLIBC_2.28\0GLIBCXX_3.4.21\0"
+    assert build.check_extension("_re2.cpython-312-x86_64-linux-gnu.so", library) is None
+    assert build.check_extension("_re2.cpython-310-x86_64-linux-gnu.so", library) == (
+        "_re2.cpython-310-x86_64-linux-gnu.so: needs GLIBC_2.28, newer than the python3.10 runtime's OS has"
+    )
+    assert "does not claim" in (build.check_extension("_re2.cpython-39-x86_64-linux-gnu.so", library) or "")
+
+
+def test_re2_from_the_zip_loads_in_every_interpreter_here(opt_dir: Path) -> None:
+    """The x86_64 extensions of the runtimes whose interpreter is on this machine, as Lambda
+    imports them from /opt/python: each finds its own, and matches in linear time."""
+    build = load_build_module()
+    interpreters = build.find_interpreters()
+    assert interpreters
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(opt_dir / "python")!r})
+        import re2
+        assert re2.__file__.startswith({str(opt_dir)!r}), re2.__file__
+        print(re2._re2.__file__.rpartition("/")[2])
+        print(re2.compile(b"^(a|a)*$").search(b"a" * 400 + b"!") is None)
+        """
+    )
+    for version, interpreter in interpreters.items():
+        result = subprocess.run([interpreter, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        loaded, no_match = result.stdout.split()
+        assert loaded == f"_re2.cpython-{version.replace('.', '')}-{platform.machine()}-linux-gnu.so"
+        assert no_match == "True"
 
 
 def test_the_zip_depends_only_on_the_content_not_on_file_times(layer_zip: Path, tmp_path: Path) -> None:
@@ -299,7 +364,7 @@ def test_decorator_mode_uses_the_layer_without_the_exec_wrapper(
         """
         from chaos_layer import inject_fault
 
-        @inject_fault(max_age=0)
+        @inject_fault(max_age=0, idle_max_age=0)
         def handler(event, context):
             return {"statusCode": 200, "body": "decorated"}
         """

@@ -154,3 +154,48 @@ def test_batch_failure_reports_part_of_an_sqs_batch(
     failed = [item["itemIdentifier"] for item in reply.payload["batchItemFailures"]]
     assert len(failed) == 2
     assert set(failed) <= {"m0", "m1", "m2", "m3"}
+
+
+def test_a_regex_runs_on_the_layers_re2_in_linear_time(
+    start_lambda: StartLambda, example_function: Path, moto_server: MotoServer
+) -> None:
+    """A pattern that would hold a backtracking engine for hours, on a 400-character value."""
+    moto_server.put(
+        CONFIG_PARAMETER,
+        config_json(
+            match=[{"path": "queryStringParameters.name", "regex": "^(a|a)*$"}],
+            faults=[{"type": "status_code", "status_code": 503}],
+        ),
+    )
+    function = start_lambda(example_function)
+
+    assert function.invoke(http_api_event("a" * 399 + "!")).payload["statusCode"] == 200
+    assert function.invoke(http_api_event("a" * 400)).payload["statusCode"] == 503
+
+
+def test_an_http_fault_never_answers_an_sqs_batch_and_exception_can_follow_the_work(
+    start_lambda: StartLambda, write_function: WriteFunction, moto_server: MotoServer
+) -> None:
+    task_root = write_function(
+        """
+        import json
+
+        def handler(event, context):
+            print(json.dumps({"processed": [r["messageId"] for r in event["Records"]]}))
+            return {"batchItemFailures": []}
+        """
+    )
+    records = [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": "{}"} for i in range(2)]
+    moto_server.put(CONFIG_PARAMETER, config_json(faults=[{"type": "status_code", "status_code": 503}]))
+    function = start_lambda(task_root)
+
+    reply = function.invoke({"Records": records})
+    assert reply.kind == "response"
+    assert reply.payload == {"batchItemFailures": []}  # the handler's own answer: it ran
+    assert injection_records(function.logs()) == []
+
+    moto_server.put(CONFIG_PARAMETER, config_json(faults=[{"type": "exception", "prevent_execution": False}]))
+    reply = function.invoke({"Records": records})
+    assert reply.kind == "error"
+    assert reply.payload["errorType"] == "InjectedFault"
+    assert function.logs().count('{"processed": ["m0", "m1"]}') == 2  # the work was done both times

@@ -4,6 +4,8 @@
   `.answer_values(...)`), so the real botocore stack parses real error bodies; counts requests.
 - `hanging_endpoint`: accepts TCP connections and never answers; counts connections.
 - `closed_port`: a loopback port nothing listens on (connections are refused).
+- `dripping_endpoint`: answers every request one byte at a time, each byte just inside a
+  client's read timeout (a slow-drip server, or a proxy that behaves like one).
 """
 
 from __future__ import annotations
@@ -141,3 +143,72 @@ def closed_port() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class DrippingEndpoint:
+    """Reads a request, then sends a long, valid HTTP response one byte every `interval`
+    seconds: no single receive ever waits long enough to time out."""
+
+    def __init__(self, interval: float = 0.3) -> None:
+        self.interval = interval
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(0.2)
+        self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.connections = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._drip, args=(connection,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        body = json.dumps({"Parameters": [], "InvalidParameters": ["x" * 400]}).encode()
+        response = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        with connection:
+            connection.settimeout(5)
+            try:
+                connection.recv(65536)  # the request (its body may come later: it does not matter)
+                for byte in response:
+                    if self._stopping.wait(self.interval):
+                        return
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def start(self) -> None:
+        self._accepter.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._accepter.join(timeout=10)
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def dripping_endpoint() -> Iterator[DrippingEndpoint]:
+    """An endpoint that answers one byte every 0.3 s (a minute per response); `.connections` counts."""
+    endpoint = DrippingEndpoint()
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()

@@ -17,5 +17,10 @@ PARAMETER = "/chaos-layer/more-faults"
 def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, *faults: dict[str, Any]) -> Callable[[Any], Any]:
     moto_server.put(PARAMETER, json.dumps({"enabled": True, "experiment": "more", "faults": list(faults)}))
     return inject_fault(
-        parameter=PARAMETER, max_age=0, boto3_client=moto_server.client(), random=Random(11), sleep=sleeps
+        parameter=PARAMETER,
+        max_age=0,
+        idle_max_age=0,
+        boto3_client=moto_server.client(),
+        random=Random(11),
+        sleep=sleeps,
     )

@@ -66,7 +66,7 @@ def test_readme_commands_drive_the_handler(aws: Any, tmp_path: Path, clock: Fake
         )
     )
     aws("aws ssm put-parameter --name /chaos-layer/orders --type String --value file://config.json --overwrite")
-    clock.advance(5)
+    clock.advance(60)  # a start reaches an idle environment within CHAOS_LAYER_IDLE_MAX_AGE
     assert function(EVENT, None)["statusCode"] == 503
 
     aws("aws ssm put-parameter --name /chaos-layer/kill-switch --type String --value on --overwrite")
@@ -75,7 +75,7 @@ def test_readme_commands_drive_the_handler(aws: Any, tmp_path: Path, clock: Fake
     assert function(EVENT, None) == OK
 
     aws("aws ssm put-parameter --name /chaos-layer/kill-switch --type String --value off --overwrite")
-    clock.advance(5)
+    clock.advance(60)
     assert function(EVENT, None) == {
         "statusCode": 503,
         "headers": {},
@@ -87,7 +87,7 @@ def test_readme_commands_drive_the_handler(aws: Any, tmp_path: Path, clock: Fake
     clock.advance(5)
     assert function(EVENT, None) == OK
     aws("aws ssm delete-parameter --name /chaos-layer/kill-switch")  # "or delete the parameter"
-    clock.advance(5)
+    clock.advance(60)
     assert function(EVENT, None)["statusCode"] == 503
 
 

@@ -36,6 +36,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.setenv("CHAOS_LAYER_HANDLER", "blast_radius_app.handler")
     monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
     monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+    monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
 
     def serve(name: str) -> Callable[..., Any]:
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)
@@ -92,6 +93,6 @@ def test_a_dry_run_in_zero_code_mode_leaves_the_response_alone(
     put({"enabled": True, "dry_run": True, "faults": [{"type": "status_code", "status_code": 503}]})
     handler = serve("orders-api")
 
-    assert invoke(handler, "orders-api", None, {}) == 200
+    assert invoke(handler, "orders-api", None, {"version": "2.0", "requestContext": {"http": {}}}) == 200
     [metric] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert (metric["fault"], metric["dry_run"]) == ("status_code", True)

@@ -196,6 +196,9 @@ def one_record(stdout: Stdout) -> dict[str, Any]:
     ("fault", "event", "draw", "errors", "duration"),
     [
         pytest.param({"type": "exception"}, {}, TREATMENT_DRAW, 1, 0, id="injected exception"),
+        pytest.param(
+            {"type": "exception", "prevent_execution": False}, {}, TREATMENT_DRAW, 1, 20, id="exception after the work"
+        ),
         pytest.param({"type": "status_code", "status_code": 503}, HTTP_EVENT, TREATMENT_DRAW, 1, 0, id="injected 503"),
         pytest.param(
             {"type": "status_code", "status_code": 503, "prevent_execution": False},
@@ -206,6 +209,9 @@ def one_record(stdout: Stdout) -> dict[str, Any]:
             id="503 replacing the handler's 200",
         ),
         pytest.param({"type": "status_code", "status_code": 404}, HTTP_EVENT, TREATMENT_DRAW, 0, 0, id="injected 404"),
+        pytest.param(
+            {"type": "status_code", "status_code": 503}, SQS_EVENT, TREATMENT_DRAW, 0, 20, id="503 not for SQS"
+        ),
         pytest.param({"type": "latency", "delay_ms": 300}, {}, TREATMENT_DRAW, 0, 320, id="injected latency"),
         pytest.param({"type": "latency", "delay_ms": 300}, {}, CONTROL_DRAW, 0, 20, id="control: normal response"),
         pytest.param({"type": "exception"}, HTTP_EVENT, CONTROL_DRAW, 0, 20, id="control: nothing injected"),

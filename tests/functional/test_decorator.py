@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from chaos_layer import InjectedFault, inject_fault
-from tests.conftest import REGION, FakeClock, FakeLambdaContext, RecordingSleep
+from tests.conftest import HTTP_EVENT, REGION, FakeClock, FakeLambdaContext, RecordingSleep
 
 PARAM = "/chaos-layer/orders"
 KILL = "/chaos-layer/kill-switch"
@@ -87,7 +87,7 @@ class TestForms:
         def handler(event: Any, context: Any) -> Any:
             return OK
 
-        assert handler({}, None)["statusCode"] == 503
+        assert handler(HTTP_EVENT, None)["statusCode"] == 503
         assert handler.__name__ == "handler"
 
     def test_called_form_without_arguments(self, ssm: SSM, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +98,7 @@ class TestForms:
         def handler(event: Any, context: Any) -> Any:
             return OK
 
-        assert handler({}, None)["statusCode"] == 503
+        assert handler(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_called_form_with_options(self, ssm: SSM) -> None:
         ssm.put("/other", BUSY)
@@ -107,7 +107,7 @@ class TestForms:
         def handler(event: Any, context: Any) -> Any:
             return OK
 
-        assert handler({}, None)["statusCode"] == 503
+        assert handler(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_options_are_keyword_only(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
@@ -116,14 +116,37 @@ class TestForms:
         with pytest.raises(TypeError):
             inject_fault(Handler(), PARAM)  # type: ignore[call-overload]
 
+    @pytest.mark.parametrize(
+        ("options", "error", "message"),
+        [
+            ({"max_age": float("nan")}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": 1e308}, ValueError, "max_age must be a number of seconds from 0 to 300"),
+            ({"max_age": -1}, ValueError, "max_age"),
+            ({"max_age": "5"}, TypeError, "max_age must be a number of seconds, not str"),
+            ({"idle_max_age": 3601}, ValueError, "idle_max_age must be a number of seconds from 0 to 3600"),
+            ({"idle_max_age": float("inf")}, ValueError, "idle_max_age"),
+            ({"idle_max_age": True}, TypeError, "idle_max_age must be a number of seconds, not bool"),
+            ({"max_age": 30, "idle_max_age": 10}, ValueError, "must not be below max_age"),
+        ],
+    )
+    def test_a_bad_period_option_fails_at_decoration(
+        self, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], error: type[Exception], message: str
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+        with pytest.raises(error, match=message):
+            inject_fault(**options)(Handler())
+        monkeypatch.setenv("CHAOS_LAYER_DISABLED", "true")
+        with pytest.raises(error, match=message):  # also when the library is switched off here
+            inject_fault(**options)(Handler())
+
     def test_context_may_be_none_or_omitted(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, BUSY)
         function, handler = deploy()
-        assert function({}, None)["statusCode"] == 503
-        assert function({})["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
+        assert function(HTTP_EVENT)["statusCode"] == 503
         ssm.put(PARAM, {"enabled": False})
         function, handler = deploy(max_age=0)
-        assert function({}) == OK
+        assert function(HTTP_EVENT) == OK
         assert handler.runs == 1
 
 
@@ -160,7 +183,7 @@ class TestRunsOnce:
         ssm.put(PARAM, {"enabled": True, "faults": faults})
         function, handler = deploy()
         with contextlib.suppress(InjectedFault):
-            function({}, None)
+            function(HTTP_EVENT, None)
         assert handler.runs == 0
 
     def test_the_handlers_own_exception_propagates_once(self, ssm: SSM, deploy: Deploy) -> None:
@@ -173,7 +196,7 @@ class TestRunsOnce:
             raise KeyError("order 42")
 
         with pytest.raises(KeyError, match="order 42"):
-            handler({}, None)
+            handler(HTTP_EVENT, None)
         assert runs == [1]
 
     def test_arguments_reach_the_handler_untouched(self, ssm: SSM) -> None:
@@ -196,7 +219,7 @@ class TestFaultsEndToEnd:
     def test_latency_sleeps_the_configured_delay(self, ssm: SSM, deploy: Deploy, sleeps: RecordingSleep) -> None:
         ssm.put(PARAM, {"enabled": True, "faults": [{"type": "latency", "delay_ms": 300}]})
         function, _handler = deploy()
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
         assert sleeps.calls == [0.3]
 
     def test_exception_is_the_configured_type_and_message(self, ssm: SSM, deploy: Deploy) -> None:
@@ -205,7 +228,7 @@ class TestFaultsEndToEnd:
         )
         function, _ = deploy()
         with pytest.raises(TimeoutError) as caught:
-            function({}, None)
+            function(HTTP_EVENT, None)
         assert type(caught.value) is TimeoutError
         assert str(caught.value) == "m"
 
@@ -220,7 +243,7 @@ class TestFaultsEndToEnd:
             },
         )
         function, handler = deploy()
-        assert function({"version": "2.0", "requestContext": {}}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         assert sleeps.calls == [0.25]
         assert handler.runs == 0
 
@@ -230,7 +253,7 @@ class TestFaultsEndToEnd:
         ssm.put(PARAM, {"enabled": True, "faults": [{"type": "exception"}, {"type": "latency", "delay_ms": 40}]})
         function, _ = deploy()
         with pytest.raises(InjectedFault):
-            function({}, None)
+            function(HTTP_EVENT, None)
         assert sleeps.calls == [0.04]
 
     def test_status_without_prevent_execution_replaces_the_handlers_status(self, ssm: SSM, deploy: Deploy) -> None:
@@ -267,8 +290,11 @@ class TestFaultsEndToEnd:
         legacy = {"delay": 400, "is_enabled": True, "error_code": 404, "exception_msg": "chaos", "rate": 1}
         ssm.put(PARAM, {**legacy, "fault_type": "status_code"})
         function, handler = deploy(response={"statusCode": 200, "body": "Hello from Lambda!"})
-        assert function("foo", "bar") == {"statusCode": 404, "body": "Hello from Lambda!"}
+        assert function(HTTP_EVENT, "bar") == {"statusCode": 404, "body": "Hello from Lambda!"}
         assert handler.runs == 1
+        # like every status_code, only for events from HTTP sources
+        assert function("foo", "bar") == {"statusCode": 200, "body": "Hello from Lambda!"}
+        assert handler.runs == 2
 
         ssm.put(PARAM, {**legacy, "fault_type": "exception"})
         function, handler = deploy()
@@ -287,7 +313,7 @@ class TestSwitches:
         ssm.put(PARAM, BUSY)
         function, handler = deploy(max_age=0)
         for _ in range(20):
-            assert function({}, None) == OK
+            assert function(HTTP_EVENT, None) == OK
         assert handler.runs == 20
         assert ssm.calls == 0
 
@@ -298,7 +324,7 @@ class TestSwitches:
         monkeypatch.setenv("CHAOS_LAYER_DISABLED", value)
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         assert ssm.calls == 1
 
     def test_no_parameter_configured_passes_through_with_exactly_one_warning(
@@ -307,7 +333,7 @@ class TestSwitches:
         caplog.set_level(logging.DEBUG)
         function, handler = deploy(parameter=None)
         for _ in range(10):
-            assert function({}, None) == OK
+            assert function(HTTP_EVENT, None) == OK
         assert handler.runs == 10
         assert ssm.calls == 0
         warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -320,7 +346,7 @@ class TestSwitches:
         monkeypatch.setenv("CHAOS_PARAM", "chaoslambda.config")
         ssm.put("chaoslambda.config", BUSY)
         function, _ = deploy(parameter=None)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_chaos_layer_param_wins_over_chaos_param(
         self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
@@ -330,42 +356,42 @@ class TestSwitches:
         ssm.put("chaoslambda.config", {"enabled": False})
         ssm.put(PARAM, BUSY)
         function, _ = deploy(parameter=None)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_kill_switch_engaged_then_released(self, ssm: SSM, deploy: Deploy, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)
         function, _ = deploy(max_age=5)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
         ssm.put(KILL, "on")
-        clock.advance(5)
-        assert function({}, None) == OK
+        clock.advance(5)  # a kill reaches an injecting environment within max_age
+        assert function(HTTP_EVENT, None) == OK
 
         ssm.put(KILL, " OFF ")
-        clock.advance(5)
-        assert function({}, None)["statusCode"] == 503
+        clock.advance(60)  # a killed environment is idle: the release reaches it within the idle period
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_custom_kill_switch_name(self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CHAOS_LAYER_KILL_SWITCH", "/team/stop")
         ssm.put(PARAM, BUSY)
         ssm.put(KILL, "on")  # not this function's switch
         function, _ = deploy()
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
         ssm.put("/team/stop", "on")
         function, _ = deploy()
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
 
     def test_secure_string_config(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, BUSY, type="SecureString")
         function, _ = deploy()
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
     def test_secure_string_kill_switch(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, BUSY)
         ssm.put(KILL, "on", type="SecureString")
         function, _ = deploy()
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
 
 
 class TestCaching:
@@ -375,24 +401,24 @@ class TestCaching:
         ssm.put(PARAM, BUSY)
         function, _ = deploy(max_age=5)
         for _ in range(5000):  # 5 s at 1000 invocations per second
-            function({}, None)
+            function(HTTP_EVENT, None)
             clock.advance(0.001)
         assert ssm.calls <= 2  # the first read, and at most one when the (jittered) period ends
 
         for _ in range(5000):
-            function({}, None)
+            function(HTTP_EVENT, None)
             clock.advance(0.01)  # 50 s more
         assert ssm.calls <= 2 + 50 / (5 * 0.75) + 1
 
     def test_a_change_is_seen_only_after_the_period(self, ssm: SSM, deploy: Deploy, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)
         function, _ = deploy(max_age=30)
-        function({}, None)
+        function(HTTP_EVENT, None)
         ssm.put(PARAM, {"enabled": False})
         clock.advance(15)  # jitter shortens the period by at most a quarter
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.advance(15)
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
         assert ssm.calls == 2
 
     @pytest.mark.parametrize(("env", "seen_after"), [("30", 30), ("2.5", 2.5)])
@@ -408,14 +434,14 @@ class TestCaching:
         monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", env)
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
-        function({}, None)
+        function(HTTP_EVENT, None)
         ssm.put(PARAM, {"enabled": False})
         clock.advance(seen_after * 0.5)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.advance(seen_after * 0.5)
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
 
-    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf"])
+    @pytest.mark.parametrize("env", ["five", "-1", "nan", "inf", "1e308", "301"])
     def test_unusable_max_age_falls_back_to_the_default_with_a_warning(
         self,
         ssm: SSM,
@@ -430,12 +456,12 @@ class TestCaching:
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
         for _ in range(3):
-            assert function({}, None)["statusCode"] == 503
+            assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.advance(5)
-        function({}, None)
+        function(HTTP_EVENT, None)
         assert ssm.calls == 2
         assert [r.getMessage() for r in caplog.records if "MAX_AGE" in r.getMessage()] == [
-            "CHAOS_LAYER_MAX_AGE must be a number of seconds, zero or more; using 5"
+            "CHAOS_LAYER_MAX_AGE must be a number of seconds from 0 to 300; using 5"
         ]
 
     def test_max_age_argument_wins_over_the_environment(
@@ -444,34 +470,53 @@ class TestCaching:
         monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "300")
         ssm.put(PARAM, BUSY)
         function, _ = deploy(max_age=1)
-        function({}, None)
+        function(HTTP_EVENT, None)
         clock.advance(1)
-        function({}, None)
+        function(HTTP_EVENT, None)
         assert ssm.calls == 2
 
     def test_default_max_age_is_five_seconds(self, ssm: SSM, deploy: Deploy, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
-        function({}, None)
+        function(HTTP_EVENT, None)
         clock.advance(3.7)  # inside every jittered period (at least 3.75 s)
-        function({}, None)
+        function(HTTP_EVENT, None)
         assert ssm.calls == 1
         clock.advance(1.3)
-        function({}, None)
+        function(HTTP_EVENT, None)
         assert ssm.calls == 2
 
     def test_max_age_zero_reads_on_every_invocation(
         self, ssm: SSM, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
         ssm.put(PARAM, BUSY)
         function, _ = deploy()
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         ssm.put(KILL, "on")
-        assert function({}, None) == OK  # no clock advance needed
+        assert function(HTTP_EVENT, None) == OK  # no clock advance needed
+        ssm.put(KILL, "off")
+        assert function(HTTP_EVENT, None)["statusCode"] == 503  # nor for a release, with both periods 0
         for _ in range(3):
-            function({}, None)
-        assert ssm.calls == 5
+            function(HTTP_EVENT, None)
+        assert ssm.calls == 6
+
+    def test_max_age_zero_alone_sees_a_stop_at_once_but_a_start_within_the_idle_period(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+        ssm.put(PARAM, BUSY)
+        function, _ = deploy()
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
+        ssm.put(PARAM, {"enabled": False})
+        assert function(HTTP_EVENT, None) == OK  # injecting: read on every invocation
+        ssm.put(PARAM, BUSY)
+        clock.advance(44)  # idle: the 60 s idle period, shortened by at most a quarter
+        assert function(HTTP_EVENT, None) == OK
+        clock.advance(16)
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
+        assert ssm.calls == 3
 
     @pytest.mark.parametrize("seed", range(20))
     def test_the_kill_switch_reaches_every_environment_within_max_age(
@@ -481,11 +526,36 @@ class TestCaching:
         ssm.put(PARAM, BUSY)
         function, _ = deploy(max_age=5, seed=seed)
         for _ in range(7):
-            function({}, None)
+            function(HTTP_EVENT, None)
             clock.advance(0.7)
         ssm.put(KILL, "on")
         clock.advance(5)
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
+
+    def test_periods_are_measured_on_the_monotonic_clock_not_the_wall_clock(self, ssm: SSM, clock: FakeClock) -> None:
+        ssm.put(PARAM, BUSY)
+        monotonic = FakeClock(now=500.0)
+        function = inject_fault(parameter=PARAM, boto3_client=ssm.client, clock=clock, monotonic=monotonic)(Handler())
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
+        ssm.put(KILL, "on")
+        clock.advance(-3600)  # the wall clock is stepped back an hour...
+        monotonic.advance(5)  # ...while time goes on
+        assert function(HTTP_EVENT, None) == OK  # the kill switch is read within max_age all the same
+
+    def test_idle_max_age_from_the_argument_and_the_environment(
+        self, ssm: SSM, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        ssm.put(PARAM, {"enabled": False})
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "600")
+        for options, seen_after in (({}, 600), ({"idle_max_age": 20}, 20)):
+            function, _ = deploy(**options)
+            assert function(HTTP_EVENT, None) == OK
+            ssm.put(PARAM, BUSY)
+            clock.advance(seen_after * 0.74)  # inside every jittered idle period
+            assert function(HTTP_EVENT, None) == OK
+            clock.advance(seen_after * 0.26)
+            assert function(HTTP_EVENT, None)["statusCode"] == 503
+            ssm.put(PARAM, {"enabled": False})
 
     def test_refreshes_of_a_fleet_are_spread_out(self, ssm: SSM, clock: FakeClock) -> None:
         ssm.put(PARAM, BUSY)
@@ -496,10 +566,10 @@ class TestCaching:
             function = inject_fault(parameter=PARAM, boto3_client=ssm.client, clock=clock, random=Random(seed))(
                 Handler()
             )
-            function({}, None)
+            function(HTTP_EVENT, None)
             while ssm.calls == calls_before + 1:
                 clock.advance(0.05)
-                function({}, None)
+                function(HTTP_EVENT, None)
             first_refresh.append(round(clock.now - start, 2))
         assert max(first_refresh) <= 5.0
         assert len(set(first_refresh)) > 5
@@ -509,11 +579,11 @@ class TestCaching:
         stamp = datetime.fromtimestamp(expiry, timezone.utc).isoformat().replace("+00:00", "Z")
         ssm.put(PARAM, {**BUSY, "expires_at": stamp})
         function, _ = deploy(max_age=300)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.now = expiry - 0.01
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.now = expiry
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
         assert ssm.calls == 1
 
     def test_expires_at_with_an_offset(self, ssm: SSM, deploy: Deploy, clock: FakeClock) -> None:
@@ -521,9 +591,9 @@ class TestCaching:
         stamp = datetime.fromtimestamp(expiry, timezone.utc).astimezone(datetime.now().astimezone().tzinfo).isoformat()
         ssm.put(PARAM, {**BUSY, "expires_at": stamp})
         function, _ = deploy(max_age=300)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
         clock.now = expiry
-        assert function({}, None) == OK
+        assert function(HTTP_EVENT, None) == OK
 
 
 class TestRates:
@@ -532,7 +602,7 @@ class TestRates:
     def test_top_level_rate_is_the_fraction_of_invocations(self, ssm: SSM, deploy: Deploy) -> None:
         ssm.put(PARAM, {**BUSY, "rate": 0.3})
         function, handler = deploy(seed=11)
-        hits = sum(function({}, None)["statusCode"] == 503 for _ in range(self.RUNS))
+        hits = sum(function(HTTP_EVENT, None)["statusCode"] == 503 for _ in range(self.RUNS))
         assert 0.25 * self.RUNS < hits < 0.35 * self.RUNS
         assert handler.runs == self.RUNS - hits
 
@@ -540,7 +610,7 @@ class TestRates:
     def test_rate_bounds_are_all_or_nothing(self, ssm: SSM, deploy: Deploy, rate: float) -> None:
         ssm.put(PARAM, {**BUSY, "rate": rate})
         function, _ = deploy(seed=5)
-        hits = sum(function({}, None)["statusCode"] == 503 for _ in range(500))
+        hits = sum(function(HTTP_EVENT, None)["statusCode"] == 503 for _ in range(500))
         assert hits == 500 * rate
 
     def test_fault_rate_is_the_fraction_of_in_radius_invocations(
@@ -560,7 +630,7 @@ class TestRates:
         function, _ = deploy(seed=12)
         statuses = 0
         for _ in range(self.RUNS):
-            statuses += function({}, None)["statusCode"] == 503
+            statuses += function(HTTP_EVENT, None)["statusCode"] == 503
         # 0.5 x 0.4 = 20 % delayed, 0.5 x 0.2 = 10 % failed, drawn independently
         assert 0.16 * self.RUNS < len(sleeps.calls) < 0.24 * self.RUNS
         assert 0.07 * self.RUNS < statuses < 0.13 * self.RUNS

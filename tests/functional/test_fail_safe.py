@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from random import Random
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 
 from chaos_layer import inject_fault
-from tests.conftest import FakeClock, MotoServer
-from tests.functional.conftest import HangingEndpoint, ScriptedSSM
+from chaos_layer.source.cache import READ_DEADLINE
+from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
+from tests.functional.conftest import DrippingEndpoint, HangingEndpoint, ScriptedSSM
 
 PARAM = "/chaos-layer/orders"
 KILL = "/chaos-layer/kill-switch"
@@ -40,14 +42,17 @@ Deploy = Callable[[str], tuple[Callable[..., Any], Handler]]
 
 @pytest.fixture
 def deploy(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> Deploy:
-    """A decorated handler whose library reads SSM at `endpoint_url` (max_age 5, seeded)."""
+    """A decorated handler whose library reads SSM at `endpoint_url` (both periods 5 s, seeded:
+    a failed read is idle, and these tests look at several periods)."""
     # Everything the library logs, at any level; other loggers at their usual WARNING.
     caplog.set_level(logging.DEBUG, logger="chaos_layer")
 
     def deploy(endpoint_url: str) -> tuple[Callable[..., Any], Handler]:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", endpoint_url)
         handler = Handler()
-        function = inject_fault(parameter=PARAM, clock=clock, random=Random(4), sleep=lambda s: None)(handler)
+        function = inject_fault(
+            parameter=PARAM, max_age=5, idle_max_age=5, clock=clock, random=Random(4), sleep=lambda s: None
+        )(handler)
         return function, handler
 
     return deploy
@@ -145,7 +150,7 @@ class TestConfigProblems:
         run_for_a_period(function, clock)
         moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
         clock.advance(1.5)
-        assert function({}, None)["statusCode"] == 503
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
 
 
 class TestEndpointProblems:
@@ -201,7 +206,24 @@ class TestEndpointProblems:
         [warning] = warnings(caplog)
         assert "timeout" in warning.lower()
 
-    def test_throttling_lengthens_the_period_up_to_a_cap_and_success_resets_it(
+    def test_a_slow_drip_endpoint_holds_an_invocation_no_longer_than_the_read_deadline(
+        self, dripping_endpoint: DrippingEndpoint, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """One byte every 0.3 s never trips the client's 1 s read timeout (it applies per
+        receive): without an overall deadline, one invocation was held for the whole response."""
+        function, handler = deploy(dripping_endpoint.endpoint_url)
+        started = time.monotonic()
+        assert function({}, None) == OK
+        held = time.monotonic() - started
+        assert held < READ_DEADLINE + 3  # a minute of dripping, cut at the deadline
+        run_for_a_period(function, clock)  # later invocations are not held at all...
+        assert time.monotonic() - started < READ_DEADLINE + 6
+        assert handler.runs == 31
+        assert dripping_endpoint.connections == 1  # ...and start no second read meanwhile
+        [warning] = warnings(caplog)
+        assert f"longer than {READ_DEADLINE:g} s" in warning
+
+    def test_throttling_slows_reads_down_multiplicatively_and_they_recover_gradually(
         self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
     ) -> None:
         scripted_ssm.answer_error("ThrottlingException", "Rate exceeded")
@@ -211,26 +233,29 @@ class TestEndpointProblems:
             times, end = [], clock.now + duration
             while clock.now < end:
                 before = scripted_ssm.calls()
-                assert function({}, None) == OK
+                assert function(HTTP_EVENT, None) == OK
                 if scripted_ssm.calls() > before:
                     times.append(clock.now)
                 clock.advance(0.25)
             return times
 
-        throttled = read_times(600)
+        throttled = read_times(1200)
         gaps = [later - earlier for earlier, later in pairwise(throttled)]
-        assert gaps[0] >= 5  # never shorter than the normal period
+        assert gaps[0] >= 5 * 4 / 2  # fourfold the period at once, jittered downwards by at most half
         assert max(gaps[:2]) < max(gaps[3:])  # it lengthens
-        assert max(gaps) <= 60 + 0.25  # up to the cap
-        assert len({round(gap) for gap in gaps[-5:]}) > 1  # jittered, so a fleet does not retry in step
-        assert len(throttled) < 600 / 5 / 2  # far fewer reads than one per period
+        assert max(gaps) <= 5 * 64 + 0.25  # up to a cap
+        assert len({round(gap) for gap in gaps[-4:]}) > 1  # jittered, so a fleet does not retry in step
+        assert len(throttled) < 1200 / 5 / 20  # far fewer reads than one per period
         assert all("throttled" in w for w in warnings(caplog))
         assert len(warnings(caplog)) == len(throttled)  # one per (lengthened) period
 
         scripted_ssm.answer_values({PARAM: json.dumps({"enabled": False})})
-        resumed = read_times(120)
+        resumed = read_times(6000)
         calm = [later - earlier for earlier, later in pairwise(resumed)]
-        assert max(calm) <= 5 + 0.25  # back to max_age once SSM answers
+        assert calm[0] > 5 * 16  # one good read does not bring back full speed...
+        assert sum(calm[:5]) > 3 * sum(calm[20:25])  # each answered read takes back a little
+        assert max(calm[-5:]) <= 5 + 0.25  # ...but answered reads do, step by step
+        assert len(calm) > 40
         assert handler.runs > 0
 
 

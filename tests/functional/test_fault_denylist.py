@@ -8,6 +8,7 @@ import asyncio
 import errno
 import http.client
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -88,7 +89,12 @@ def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, **fault: Any) ->
     config = {"enabled": True, "experiment": "network", "faults": [{"type": "denylist", **fault}]}
     moto_server.put(PARAMETER, json.dumps(config))
     return inject_fault(
-        parameter=PARAMETER, max_age=0, boto3_client=moto_server.client(), random=Random(1), sleep=sleeps
+        parameter=PARAMETER,
+        max_age=0,
+        idle_max_age=0,
+        boto3_client=moto_server.client(),
+        random=Random(1),
+        sleep=sleeps,
     )
 
 
@@ -355,3 +361,72 @@ def test_a_pooled_tls_connection_opened_before_the_invocation_is_cut(
     assert_restored()
     assert session.get(url, timeout=5).text == f"hello from {server.port}"
     session.close()
+
+
+@pytest.mark.parametrize("form", ["127.1", "2130706433", "0x7f.1", "0x7f000001", "0177.0.0.1", "127.0.1", "0.0.0.0"])
+def test_other_spellings_of_a_denied_address_are_refused(
+    moto_server: MotoServer, sleeps: RecordingSleep, web: Callable[..., Web], form: str
+) -> None:
+    """inet_aton's forms reach the same address: a raw socket connects to each of them."""
+    server = web()
+    assert get_raw_socket(form, server.port) == f"hello from {server.port}"
+
+    @with_chaos(moto_server, sleeps, hosts=["127.0.0.1"])
+    def handler(event: Any, context: Any) -> str:
+        return outcome(get_raw_socket, form, server.port)
+
+    assert handler({}, None) == "refused"
+    assert_restored()
+
+
+@pytest.mark.parametrize("fetch", [get_raw_socket, get_http_client])
+def test_a_name_resolved_inside_connect_is_refused_by_its_address(
+    moto_server: MotoServer, sleeps: RecordingSleep, web: Callable[..., Web], fetch: Callable[[str, int], str]
+) -> None:
+    """`sock.connect(("localhost", port))` resolves in C, past the patched getaddrinfo."""
+    server = web()
+
+    @with_chaos(moto_server, sleeps, hosts=["127.0.0.1"])
+    def handler(event: Any, context: Any) -> str:
+        return outcome(fetch, "localhost", server.port)
+
+    assert handler({}, None) == "refused"
+
+
+@pytest.mark.parametrize("pattern", ["127.1", "2130706433"])
+def test_a_pattern_in_another_spelling_means_the_same_address(
+    moto_server: MotoServer, sleeps: RecordingSleep, web: Callable[..., Web], pattern: str
+) -> None:
+    server = web()
+
+    @with_chaos(moto_server, sleeps, hosts=[pattern])
+    def handler(event: Any, context: Any) -> str:
+        return outcome(get_raw_socket, "127.0.0.1", server.port)
+
+    assert handler({}, None) == "refused"
+
+
+def test_the_fault_is_counted_only_when_it_refuses_a_connection(
+    moto_server: MotoServer, sleeps: RecordingSleep, web: Callable[..., Web], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = web()
+    caplog.set_level(logging.WARNING, logger="chaos_layer")
+    targets: list[str] = []
+
+    @with_chaos(moto_server, sleeps, hosts=["api.example.com"])
+    def handler(event: Any, context: Any) -> str:
+        outcome(get_raw_socket, targets[-1], server.port)
+        return outcome(get_raw_socket, targets[-1], server.port)
+
+    targets.append("127.0.0.1")  # not denied: gets through, nothing injected
+    assert handler({}, None) == f"hello from {server.port}"
+    assert [r for r in caplog.records if r.name == "chaos_layer"] == []
+
+    moto_server.put(
+        PARAMETER,
+        json.dumps({"enabled": True, "faults": [{"type": "denylist", "hosts": ["127.0.0.1"]}]}),
+    )
+    assert handler({}, None) == "refused"
+    assert handler({}, None) == "refused"
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "chaos_layer"]
+    assert [record["fault"] for record in records] == ["denylist", "denylist"]  # once per invocation

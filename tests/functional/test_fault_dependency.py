@@ -39,7 +39,12 @@ MODULE_DYNAMODB = boto3.client(
 def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, *faults: dict[str, Any]) -> Callable[[Any], Any]:
     moto_server.put(PARAMETER, json.dumps({"enabled": True, "experiment": "deps", "faults": list(faults)}))
     return inject_fault(
-        parameter=PARAMETER, max_age=0, boto3_client=moto_server.client(), random=Random(5), sleep=sleeps
+        parameter=PARAMETER,
+        max_age=0,
+        idle_max_age=0,
+        boto3_client=moto_server.client(),
+        random=Random(5),
+        sleep=sleeps,
     )
 
 

@@ -77,6 +77,7 @@ def test_disabled_sends_no_request_at_all(
 ) -> None:
     monkeypatch.setenv("CHAOS_LAYER_DISABLED", "true")
     monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+    monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
     endpoint.put(PARAM, json.dumps(CONFIG))
     function = inject_fault(clock=clock)(handler)
     for _ in range(10):
@@ -95,6 +96,6 @@ def test_kill_switch_over_http(endpoint: MotoServer, clock: FakeClock, sleeps: R
     assert function(REST_EVENT, None) == OK
 
     endpoint.put(KILL, "off")
-    clock.advance(5)
+    clock.advance(60)  # killed is idle: the release arrives within the idle period
     assert function(REST_EVENT, None)["statusCode"] == 503
     assert endpoint.calls() == 3

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from chaos_layer import InjectedFault, inject_fault
-from tests.conftest import REGION, FakeLambdaContext
+from tests.conftest import HTTP_EVENT, REGION, FakeLambdaContext
 
 PARAM = "/chaos-layer/orders"
 
@@ -62,14 +62,14 @@ def test_one_record_and_one_metric_per_injected_fault(
             "experiment": "checkout-latency",
             "faults": [
                 {"type": "latency", "delay_ms": 300},
-                {"type": "status_code", "status_code": 503, "headers": {"Retry-After": "1"}},
+                {"type": "status_code", "status_code": 503, "body": "SECRET-BODY", "headers": {"X-Token": "SECRET"}},
             ],
         }
     )
     handler = decorated()
     capsys.readouterr()
 
-    handler({}, CONTEXT)
+    handler(HTTP_EVENT, CONTEXT)
 
     logged = records()
     assert [r.levelno for r in logged] == [logging.WARNING, logging.WARNING]
@@ -81,8 +81,9 @@ def test_one_record_and_one_metric_per_injected_fault(
     assert latency["function_name"] == "orders-api"
     assert latency["request_id"] == "req-7f3a"
     assert status["fault"] == "status_code"
-    assert status["settings"]["status_code"] == 503
-    assert status["settings"]["headers"] == {"Retry-After": "1"}
+    # free text is left out: a SecureString config must not leak into logs
+    assert status["settings"] == {"type": "status_code", "rate": 1.0, "status_code": 503, "prevent_execution": True}
+    assert not any("SECRET" in r.getMessage() for r in logged)
 
     metrics = emf_lines(capsys.readouterr().out)
     assert len(metrics) == 2
@@ -113,7 +114,7 @@ def test_records_are_on_the_chaos_layer_logger_hierarchy(
     root.addHandler(collector)
     try:
         with pytest.raises(InjectedFault):
-            handler({}, None)
+            handler(HTTP_EVENT, None)
     finally:
         root.removeHandler(collector)
     [record] = [r for r in seen if r.name.split(".")[0] == "chaos_layer"]
@@ -133,7 +134,7 @@ def test_namespace_from_the_environment_and_no_service_dimension(
     capsys.readouterr()
 
     with pytest.raises(InjectedFault):
-        handler({}, CONTEXT)
+        handler(HTTP_EVENT, CONTEXT)
 
     [metric] = emf_lines(capsys.readouterr().out)
     [directive] = metric["_aws"]["CloudWatchMetrics"]
@@ -161,7 +162,7 @@ def test_nothing_is_written_when_nothing_is_injected(
     handler = decorated()
     capsys.readouterr()
     for _ in range(20):
-        assert handler({}, CONTEXT)["statusCode"] == 200
+        assert handler(HTTP_EVENT, CONTEXT)["statusCode"] == 200
     assert records() == []
     out, err = capsys.readouterr()
     assert out == ""
@@ -182,7 +183,7 @@ def test_only_the_faults_drawn_are_reported(
     handler = decorated(seed=8)
     capsys.readouterr()
     for _ in range(200):
-        handler({}, CONTEXT)
+        handler(HTTP_EVENT, CONTEXT)
     logged = [json.loads(r.getMessage()) for r in records()]
     assert 60 < len(logged) < 140
     assert {entry["settings"]["delay_ms"] for entry in logged} == {5}

@@ -157,7 +157,7 @@ def test_the_applications_parameter_cache_and_ours_do_not_disturb_each_other(
 ) -> None:
     ssm.put(PARAM, json.dumps({"enabled": False}))
 
-    @inject_fault(parameter=PARAM, clock=clock, sleep=sleeps, max_age=5)
+    @inject_fault(parameter=PARAM, clock=clock, sleep=sleeps, max_age=5, idle_max_age=5)
     def handler(event: Any, context: Any) -> Any:
         # The application reads the same parameter with Powertools (cached 300 s, process-wide).
         return {"statusCode": 200, "body": parameters.get_parameter(PARAM)}
@@ -168,7 +168,7 @@ def test_the_applications_parameter_cache_and_ours_do_not_disturb_each_other(
     clock.advance(5)
     response = handler({}, None)
 
-    # Ours re-read after max_age despite Powertools holding the old value...
+    # Ours re-read after its period despite Powertools holding the old value...
     assert sleeps.calls == [0.075]
     # ...and Powertools still serves the application its cached value: we did not refresh it.
     assert json.loads(response["body"]) == {"enabled": False}

@@ -12,7 +12,7 @@ import pytest
 
 from chaos_layer import inject_fault
 from chaos_layer.control import Controller, Status
-from tests.conftest import FakeClock, MotoServer
+from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
 
 PARAM = "/chaos-layer/read-path"
 KILL = "/chaos-layer/read-path-kill"
@@ -44,7 +44,7 @@ def handler_reads(client: Any, clock: FakeClock, parameter: str, kill_switch: st
     def handler(event: Any, context: Any) -> Any:
         return OK
 
-    return handler({}, None)
+    return handler(HTTP_EVENT, None)
 
 
 def status(client: Any, clock: FakeClock, parameter: str, kill_switch: str = KILL) -> Status:

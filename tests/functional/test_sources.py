@@ -49,13 +49,20 @@ Deploy = Callable[..., tuple[Callable[..., Any], Handler]]
 
 @pytest.fixture
 def deploy(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> Deploy:
-    """A decorated handler reading `parameter` and `kill_switch` (max_age 5, seeded)."""
+    """A decorated handler reading `parameter` and `kill_switch` (both periods 5 s, so every
+    change is seen within one period; seeded)."""
     caplog.set_level(logging.DEBUG, logger="chaos_layer")
 
     def deploy(parameter: str, kill_switch: str = SSM_KILL) -> tuple[Callable[..., Any], Handler]:
         handler = Handler()
         function = inject_fault(
-            parameter=parameter, kill_switch=kill_switch, clock=clock, random=Random(4), sleep=lambda s: None
+            parameter=parameter,
+            kill_switch=kill_switch,
+            max_age=5,
+            idle_max_age=5,
+            clock=clock,
+            random=Random(4),
+            sleep=lambda s: None,
         )(handler)
         return function, handler
 

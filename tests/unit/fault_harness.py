@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from random import Random
 from typing import Any
 
@@ -27,9 +28,18 @@ class Handler:
         return self.response
 
 
-def invocation(event: Any = None, context: Any = None, seed: int = 7) -> tuple[Invocation, RecordingSleep]:
+def invocation(
+    event: Any = None,
+    context: Any = None,
+    seed: int = 7,
+    report: Callable[[Fault], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[Invocation, RecordingSleep]:
+    """An invocation of `event`; `report` and `warn` see what the faults log (see
+    Invocation), `.effective` lists the faults that took effect."""
     sleep = RecordingSleep()
-    return Invocation(event=event, context=context, sleep=sleep, random=Random(seed)), sleep
+    call = Invocation(event, context, sleep, Random(seed), report or (lambda fault: None), warn or (lambda text: None))
+    return call, sleep
 
 
 def only_fault(fault: dict[str, Any]) -> Fault:

@@ -143,11 +143,14 @@ class TestParsing:
             parse_config({"is_enabled": True, "fault_type": "exception", "exception_msg": "x", "targets": {}})
 
 
+RE2_SYNTAX = "match[0].regex: must be a regular expression in RE2 syntax; this one has "
+
+
 class TestRegexIsCheckedWhenTheConfigIsRead:
     def test_an_invalid_pattern_is_a_config_error_that_never_quotes_it(self) -> None:
         problems = problems_of(match=[{"path": "a", "regex": "(SECRET\\q"}])
 
-        assert problems == ["match[0].regex: must be a valid regular expression (error at position 7)"]
+        assert problems == [RE2_SYNTAX + "an escape RE2 does not have (a backreference such as \\1, or \\Z: write $)"]
         assert "SECRET" not in problems[0]
 
     def test_a_pattern_longer_than_the_limit_is_refused(self) -> None:
@@ -156,18 +159,59 @@ class TestRegexIsCheckedWhenTheConfigIsRead:
             f"match[0].regex: must be at most {MAX_PATTERN_LENGTH} characters"
         ]
 
-    @pytest.mark.parametrize("pattern", ["(a+)+$", "^(\\w+\\s?)*$", "(x{1,3})*y", "(?:a|b+)*", "((ab)*c)+", "(a*){2,}"])
-    def test_nested_repetition_is_refused(self, pattern: str) -> None:
-        assert problems_of(match=[{"path": "a", "regex": pattern}]) == [
-            "match[0].regex: must not repeat a repetition, such as (a+)+ or (\\w+\\s?)*: it can take exponential time"
+    @pytest.mark.parametrize(
+        ("pattern", "reason"),
+        [
+            ("(SECRET)\\1", "an escape RE2 does not have (a backreference such as \\1, or \\Z: write $)"),
+            ("^SECRET\\Z", "an escape RE2 does not have (a backreference such as \\1, or \\Z: write $)"),
+            ("SECRET(?=x)", "a lookaround, a backreference by name or an atomic group, which RE2 does not have"),
+            ("(?<!x)SECRET", "a lookaround, a backreference by name or an atomic group, which RE2 does not have"),
+            ("(?>SECRET)", "a lookaround, a backreference by name or an atomic group, which RE2 does not have"),
+            ("SECRET++", "a repetition of a repetition, such as a** or a++"),
+            ("SECRET{1001}", "a repetition count above 1000, or in the wrong order"),
+            ("(SECRET", "a ( without its )"),
+            ("[SECRET", "a [ without its ]"),
+            ("*SECRET", "a repetition with nothing to repeat"),
+        ],
+    )
+    def test_what_re2_cannot_run_is_a_config_error_that_says_what(self, pattern: str, reason: str) -> None:
+        problems = problems_of(match=[{"path": "a", "regex": pattern}])
+        assert problems == [RE2_SYNTAX + reason]
+
+    def test_a_lone_surrogate_in_a_pattern_is_a_config_error(self) -> None:
+        assert problems_of(match=[{"path": "a", "regex": "x\ud800"}]) == [
+            "match[0].regex: must be valid Unicode (no lone surrogate)"
         ]
 
     @pytest.mark.parametrize(
         "pattern",
-        ["^/orders/[0-9]+$", "(ab)+", "(\\d{3})+", "(\\d+)?-x", "^(GET|POST)$", "a+b*c?", "[a-z]+(\\.[a-z]{2})*"],
+        [
+            "^/orders/[0-9]+$",
+            "(ab)+",
+            "(\\d{3})+",
+            "^(GET|POST)$",
+            "[a-z]+(\\.[a-z]{2})*",
+            "(?i)^canary",
+            "\\bword\\b$",
+            # shapes a backtracking engine can take exponential time on: RE2 cannot
+            "(a+)+$",
+            "^(\\w+\\s?)*$",
+            "^(a|a)*$",
+        ],
     )
-    def test_patterns_without_nested_variable_repetition_are_accepted(self, pattern: str) -> None:
+    def test_patterns_in_re2_syntax_are_accepted(self, pattern: str) -> None:
         assert parse(match=[{"path": "a", "regex": pattern}]).match is not None
+
+
+class TestRegexMatching:
+    def test_a_value_with_a_lone_surrogate_is_matched_not_raised_into_the_handler(self) -> None:
+        config = condition(path="name", regex="^a.c$")
+        assert admitted(config, {"name": "a\ud800c"})
+        assert not admitted(config, {"name": "ab\ud800c"})
+
+    def test_non_ascii_values_are_matched_by_character(self) -> None:
+        config = condition(path="name", regex="^caf.$")
+        assert admitted(config, {"name": "café"})
 
 
 class TestTargets:

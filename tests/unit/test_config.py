@@ -284,6 +284,11 @@ class TestProblems:
             "faults[0].only_on_tuesdays: unknown key"
         ]
 
+    def test_an_unknown_key_is_echoed_short_and_printable(self) -> None:
+        """A key is the document's to choose: as long, and as strange, as it likes."""
+        document = with_fault({"type": "exception"}, **{"x" * 5_000: 1, "a\nb\ud800c": 2})
+        assert problems_of(document) == ["x" * 40 + "...: unknown key", "a?b?c: unknown key"]
+
     def test_a_fault_for_another_type_is_an_unknown_key(self) -> None:
         assert locations_of(with_fault({"type": "exception", "status_code": 503})) == ["faults[0].status_code"]
 

@@ -141,3 +141,66 @@ class TestBatchFailure:
         handler = Handler({"statusCode": 200})
         assert BatchFailureFault(fraction=1).apply(call, handler) == {"statusCode": 200}
         assert handler.runs == 1
+
+
+def kinesis_batch(size: int) -> dict[str, Any]:
+    """A Kinesis batch of `size` records (10,000 is the largest batch Lambda sends)."""
+    template: dict[str, Any] = KINESIS_EVENT["Records"][0]
+    return {
+        "Records": [
+            {**template, "kinesis": {**template["kinesis"], "sequenceNumber": f"49590331741505200049{i:036d}"}}
+            for i in range(size)
+        ]
+    }
+
+
+class TestWhatIsCounted:
+    @pytest.mark.parametrize("event", [None, {}, {"Records": []}, REST_V1, {"Records": [{"eventSource": "aws:s3"}]}])
+    def test_an_event_that_is_not_a_batch_is_not_counted_and_says_why(self, event: Any) -> None:
+        reported: list[str] = []
+        warned: list[str] = []
+        call, _ = invocation(event, report=lambda fault: reported.append(fault.type), warn=warned.append)
+
+        BatchFailureFault(fraction=1).apply(call, Handler({"statusCode": 200}))
+
+        assert reported == []
+        assert len(warned) == 1
+        assert warned[0].startswith("batch_failure skipped for ")
+        assert warned[0].endswith(" events: it applies only to SQS, Kinesis and DynamoDB Streams batches")
+
+    def test_a_batch_is_counted_once_its_records_are_reported_failed(self) -> None:
+        reported: list[str] = []
+        call, _ = invocation(SQS_EVENT, report=lambda fault: reported.append(fault.type))
+        BatchFailureFault(fraction=0.5).apply(call, Handler(None))
+        assert reported == ["batch_failure"]
+
+    def test_nothing_is_counted_when_the_handler_had_already_failed_every_chosen_record(self) -> None:
+        ids = batch_item_ids(SQS_EVENT)
+        own = {"batchItemFailures": [{"itemIdentifier": item} for item in ids]}
+        reported: list[str] = []
+        call, _ = invocation(SQS_EVENT, report=lambda fault: reported.append(fault.type))
+
+        assert BatchFailureFault(fraction=1).apply(call, Handler(own)) == own
+        assert reported == []
+
+    def test_odd_identifiers_in_the_handlers_own_response_are_kept_never_raised(self) -> None:
+        own = {"batchItemFailures": [{"itemIdentifier": {"not": "a string"}}, "junk"]}
+        call, _ = invocation(DYNAMODB_EVENT)
+        result = BatchFailureFault(fraction=1).apply(call, Handler(own))
+        assert result["batchItemFailures"][:2] == own["batchItemFailures"]
+        assert len(result["batchItemFailures"]) == 2 + len(DYNAMODB_EVENT["Records"])
+
+
+def test_a_batch_of_ten_thousand_records() -> None:
+    """One pass over the batch (benchmarks/batch_failure.py times it)."""
+    event = kinesis_batch(10_000)
+    ids = batch_item_ids(event)
+    assert len(ids) == len(set(ids)) == 10_000
+    call, _ = invocation(event)
+
+    result = BatchFailureFault(fraction=0.25).apply(call, Handler(None))
+
+    failed = [item["itemIdentifier"] for item in result["batchItemFailures"]]
+    assert len(failed) == len(set(failed)) == 2_500
+    positions = {item: index for index, item in enumerate(ids)}
+    assert [positions[item] for item in failed] == sorted(positions[item] for item in failed)  # batch order

@@ -84,3 +84,33 @@ class TestCorrupt:
         handler = Handler(response)
         assert CorruptFault(body="x").apply(call, handler) == response
         assert handler.runs == 1
+
+
+class TestWhatCorruptLeavesAlone:
+    def test_a_non_http_event_is_not_corrupted_even_with_a_body(self) -> None:
+        reported: list[str] = []
+        warned: list[str] = []
+        call, _ = invocation(SQS_EVENT, report=lambda fault: reported.append(fault.type), warn=warned.append)
+        response = {"statusCode": 200, "body": "looks like HTTP"}
+
+        assert CorruptFault(truncate=2).apply(call, Handler(response)) == response
+        assert reported == []
+        assert warned == ["corrupt skipped for aws:sqs events: it applies only to events from HTTP sources"]
+
+    def test_a_response_without_a_body_is_not_counted(self) -> None:
+        reported: list[str] = []
+        call, _ = invocation(REST_V1, report=lambda fault: reported.append(fault.type))
+
+        assert CorruptFault(truncate=2).apply(call, Handler({"statusCode": 204})) == {"statusCode": 204}
+        assert reported == []
+
+    def test_truncating_a_body_with_a_lone_surrogate_never_raises_into_the_handler(self) -> None:
+        call, _ = invocation(REST_V1)
+        body = "ab\ud800cd"  # a lone surrogate: a valid Python string, not valid UTF-8
+
+        assert CorruptFault(truncate=5).apply(call, Handler({"statusCode": 200, "body": body}))["body"] == "ab\ud800"
+        assert CorruptFault(truncate=4).apply(call, Handler({"statusCode": 200, "body": body}))["body"] == "ab"
+        assert CorruptFault(truncate=3).apply(call, Handler(body)) == "ab"
+
+    def test_the_replacement_body_is_free_text_left_out_of_the_log_record(self) -> None:
+        assert CorruptFault(body="secret").settings() == {"type": "corrupt", "rate": 1.0}

@@ -59,3 +59,21 @@ class TestHostPatterns:
         fault = only_fault({"type": "denylist", "hosts": ["API.Example.COM.", "::FFFF:10.0.0.1", "0:0::1"]})
         assert isinstance(fault, DenylistFault)
         assert fault.hosts == ("api.example.com", "10.0.0.1", "::1")
+
+
+@pytest.mark.parametrize(
+    ("host", "normalized"),
+    [
+        ("127.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0X7F000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("08", "08"),  # not a number inet_aton takes: a name
+        ("abc.def", "abc.def"),
+        ("10.0.*", "10.0.*"),
+    ],
+)
+def test_legacy_ipv4_forms_are_one_address(host: str, normalized: str) -> None:
+    assert _network.normalize_host(host) == normalized

@@ -33,3 +33,23 @@ def test_defaults() -> None:
 )
 def test_problems_name_the_key_and_the_rule(fault: dict[str, Any], expected: list[str]) -> None:
     assert problems(fault) == expected
+
+
+def test_a_path_with_a_lone_surrogate_is_refused_when_the_config_is_read() -> None:
+    """No file system can take it: it would raise UnicodeEncodeError at every invocation."""
+    assert problems({"type": "diskspace", "mb": 1, "path": "/tmp/\ud800"}) == [
+        "faults[0].path: must be valid Unicode (no lone surrogate)"
+    ]
+
+
+def test_a_path_with_a_lone_surrogate_built_by_hand_is_skipped_not_raised() -> None:
+    from chaos_layer.faults.diskspace import DiskSpaceFault
+    from tests.unit.fault_harness import Handler, invocation
+
+    warned: list[str] = []
+    call, _ = invocation(warn=warned.append)
+    handler = Handler()
+
+    assert DiskSpaceFault(mb=1, path="/tmp/\ud800").apply(call, handler) == handler.response
+    assert handler.runs == 1
+    assert warned == ["diskspace fault skipped: its path is not a usable directory"]

@@ -55,3 +55,24 @@ class TestStatusCode:
         fault = StatusCodeFault(status_code=500, prevent_execution=False)
         with pytest.raises(KeyError, match="the handler's own bug"):
             fault.apply(call, failing)
+
+
+class TestOnlyForHttpSources:
+    @pytest.mark.parametrize("prevent_execution", [True, False])
+    def test_a_non_http_event_runs_the_handler_and_nothing_is_injected(self, prevent_execution: bool) -> None:
+        reported: list[str] = []
+        warned: list[str] = []
+        event = {"Records": [{"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"}]}
+        call, _ = invocation(event, report=lambda fault: reported.append(fault.type), warn=warned.append)
+        handler = Handler(None)
+
+        result = StatusCodeFault(status_code=503, prevent_execution=prevent_execution).apply(call, handler)
+
+        assert result is None
+        assert handler.runs == 1
+        assert reported == []
+        assert warned == ["status_code skipped for aws:sqs events: it applies only to events from HTTP sources"]
+
+    def test_the_body_and_headers_are_free_text_left_out_of_the_log_record(self) -> None:
+        fault = only_fault({"type": "status_code", "status_code": 503, "body": "s3cr3t", "headers": {"X-Key": "k"}})
+        assert fault.settings() == {"type": "status_code", "rate": 1.0, "status_code": 503, "prevent_execution": True}

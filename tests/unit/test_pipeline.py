@@ -106,15 +106,48 @@ def test_an_ending_fault_that_is_not_drawn_leaves_the_next_one_its_chance() -> N
     assert outcomes == {(), ("exception",), ("timeout",)}
 
 
-def test_run_reports_each_fault_as_it_starts_and_runs_the_handler_once() -> None:
-    call, sleep = invocation(HTTP_V2)
+def test_run_reports_each_fault_as_it_takes_effect_and_runs_the_handler_once() -> None:
+    reported: list[str] = []
+    call, sleep = invocation(HTTP_V2, report=lambda fault: reported.append(fault.type))
     handler = Handler()
-    started: list[str] = []
     ordered = faults({"type": "latency", "delay_ms": 10}, {"type": "corrupt", "truncate": 1})
 
-    result = run(ordered, call, handler, lambda fault: started.append(fault.type))
+    result = run(ordered, call, handler)
 
-    assert started == ["latency", "corrupt"]
+    assert reported == ["latency", "corrupt"]
     assert handler.runs == 1
     assert sleep.calls == [0.01]
     assert result == {"statusCode": 200, "body": "o"}
+
+
+def test_a_fault_with_nothing_to_do_is_not_reported_and_says_why_instead() -> None:
+    reported: list[str] = []
+    warned: list[str] = []
+    call, _ = invocation(
+        {"Records": [{"eventSource": "aws:sqs", "messageId": "m-1"}]},
+        report=lambda fault: reported.append(fault.type),
+        warn=warned.append,
+    )
+    handler = Handler(None)
+    ordered = faults({"type": "corrupt", "truncate": 1}, {"type": "status_code", "status_code": 503})
+
+    assert run(ordered, call, handler) is None
+
+    assert handler.runs == 1
+    assert reported == []
+    assert warned == [
+        "corrupt skipped for aws:sqs events: it applies only to events from HTTP sources",
+        "status_code skipped for aws:sqs events: it applies only to events from HTTP sources",
+    ]
+
+
+def test_a_fault_that_takes_effect_twice_is_reported_once() -> None:
+    reported: list[str] = []
+    call, _ = invocation(HTTP_V2, report=lambda fault: reported.append(fault.type))
+    fault = LatencyFault(min_ms=1, max_ms=1)
+
+    call.took_effect(fault)
+    call.took_effect(fault)
+
+    assert reported == ["latency"]
+    assert call.effective == [fault]

@@ -50,11 +50,17 @@ class TestMaxAge:
         assert settings.resolve_max_age() == 30.0
         assert settings.resolve_max_age(0) == 0.0
 
-    def test_a_negative_argument_is_the_callers_bug(self) -> None:
-        with pytest.raises(ValueError, match="max_age must be zero or more"):
-            settings.resolve_max_age(-1)
+    @pytest.mark.parametrize("value", [-1, 300.5, float("nan"), float("inf"), 1e308])
+    def test_an_argument_out_of_bounds_is_the_callers_bug(self, value: float) -> None:
+        with pytest.raises(ValueError, match="max_age must be a number of seconds from 0 to 300"):
+            settings.resolve_max_age(value)
 
-    @pytest.mark.parametrize("text", ["soon", "-1", "inf", "nan"])
+    @pytest.mark.parametrize("value", ["5", True, [5]])
+    def test_an_argument_of_the_wrong_type_is_a_type_error(self, value: object) -> None:
+        with pytest.raises(TypeError, match="max_age must be a number of seconds"):
+            settings.check_periods(max_age=value)
+
+    @pytest.mark.parametrize("text", ["soon", "-1", "inf", "nan", "1e308", "301"])
     def test_an_unusable_variable_is_logged_and_ignored(
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, text: str
     ) -> None:
@@ -62,7 +68,53 @@ class TestMaxAge:
         with caplog.at_level(logging.WARNING, logger="chaos_layer"):
             assert settings.resolve_max_age() == 5.0
         assert [r.getMessage() for r in caplog.records] == [
-            "CHAOS_LAYER_MAX_AGE must be a number of seconds, zero or more; using 5"
+            "CHAOS_LAYER_MAX_AGE must be a number of seconds from 0 to 300; using 5"
+        ]
+
+    def test_the_bound_itself_is_allowed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "300")
+        assert settings.resolve_max_age() == 300.0
+
+
+class TestIdleMaxAge:
+    def test_argument_variable_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert settings.resolve_periods() == (5.0, 60.0)
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "600")
+        assert settings.resolve_periods() == (5.0, 600.0)
+        assert settings.resolve_periods(idle_max_age=30) == (5.0, 30.0)
+        assert settings.resolve_periods(max_age=0, idle_max_age=0) == (0.0, 0.0)
+
+    @pytest.mark.parametrize("text", ["soon", "-1", "inf", "nan", "1e308", "3601"])
+    def test_an_unusable_variable_is_logged_and_ignored(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, text: str
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", text)
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert settings.resolve_periods() == (5.0, 60.0)
+        assert [r.getMessage() for r in caplog.records] == [
+            "CHAOS_LAYER_IDLE_MAX_AGE must be a number of seconds from 0 to 3600; using 60"
+        ]
+
+    @pytest.mark.parametrize("value", [-1, 3601, float("nan"), float("inf")])
+    def test_an_argument_out_of_bounds_is_the_callers_bug(self, value: float) -> None:
+        with pytest.raises(ValueError, match="idle_max_age must be a number of seconds from 0 to 3600"):
+            settings.check_periods(idle_max_age=value)
+
+    def test_never_below_max_age(self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        with pytest.raises(ValueError, match=r"idle_max_age \(10\) must not be below max_age \(30\)"):
+            settings.check_periods(max_age=30, idle_max_age=10)
+        with pytest.raises(ValueError, match="must not be below max_age"):
+            settings.resolve_periods(max_age=30, idle_max_age=10)
+        # The default follows a longer max_age without a word...
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert settings.resolve_periods(max_age=120) == (120.0, 120.0)
+        assert caplog.records == []
+        # ...a chosen idle period below it is raised to it, with one warning.
+        monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "10")
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert settings.resolve_periods(max_age=30) == (30.0, 30.0)
+        assert [r.getMessage() for r in caplog.records] == [
+            "CHAOS_LAYER_IDLE_MAX_AGE (10) must not be below the active period (30); using 30"
         ]
 
 

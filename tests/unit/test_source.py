@@ -1,17 +1,15 @@
-"""Reading the config and kill switch, and how long an outcome is kept (no network here)."""
+"""Reading the config and kill switch (no network here); how long an outcome is kept is in
+test_periods.py."""
 
 from __future__ import annotations
 
 import json
-import logging
-from datetime import datetime, timezone
-from random import Random
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chaos_layer.source import BACKOFF_CAP, ConfigCache, ParameterReader, Reading, parse
+from chaos_layer.source import ParameterReader, Reading, parse
 from chaos_layer.source.ssm import find, split_selector
 
 CONFIG = "/chaos-layer/orders"
@@ -124,6 +122,13 @@ class TestParameterReader:
         assert reading.throttled
         assert reading.problem is not None
 
+    def test_a_reading_keeps_what_was_stored_so_another_process_can_check_it_again(self) -> None:
+        reading = read(FakeSSM({CONFIG: VALID, KILL: "off"}))
+        assert reading.stored == (VALID, "off")
+        again = ParameterReader(CONFIG, KILL, lambda: None).interpret(*reading.stored)
+        assert again == reading
+        assert read(FakeSSM(error=client_error("ThrottlingException"))).stored is None  # nothing was read
+
     def test_the_client_is_created_once(self) -> None:
         created: list[FakeSSM] = []
 
@@ -136,127 +141,6 @@ class TestParameterReader:
         reader.read()
         assert len(created) == 1
         assert len(created[0].calls) == 2
-
-
-class ScriptedReader(ParameterReader):
-    """A reader whose outcomes a test sets; counts reads."""
-
-    def __init__(self, reading: Reading) -> None:
-        super().__init__(CONFIG, KILL, lambda: None)
-        self.reading = reading
-        self.reads = 0
-
-    def read(self) -> Reading:
-        self.reads += 1
-        return self.reading
-
-
-def active_reading(**overrides: Any) -> Reading:
-    from chaos_layer.config import parse_config
-
-    document: dict[str, Any] = {"enabled": True, "faults": [{"type": "exception"}], **overrides}
-    return Reading(config=parse_config(document))
-
-
-class Cache:
-    """Drives a ConfigCache the way the decorator does: refresh when the deadline passed."""
-
-    def __init__(self, reading: Reading, max_age: float = 5.0, seed: int = 1) -> None:
-        self.now = 1_790_000_000.0
-        self.reader = ScriptedReader(reading)
-        self.cache = ConfigCache(self.reader, max_age, lambda: self.now, Random(seed))
-
-    def invoke(self) -> Any:
-        if self.now >= self.cache.deadline:
-            self.cache.refresh(self.now)
-        return self.cache.active
-
-    def period(self) -> float:
-        """Seconds until the next read, measured by invoking until one happens."""
-        start, reads = self.now, self.reader.reads
-        step = 0.01
-        while self.reader.reads == reads:
-            self.now += step
-            self.invoke()
-        return self.now - start
-
-
-class TestConfigCache:
-    def test_at_most_one_read_per_period_whatever_the_invocation_count(self) -> None:
-        cache = Cache(active_reading(), max_age=5)
-        for _ in range(10_000):
-            cache.invoke()
-            cache.now += 0.001  # 10 s of invocations at 1000 per second
-        assert 2 <= cache.reader.reads <= 3
-
-    def test_jitter_only_shortens_the_period(self) -> None:
-        cache = Cache(active_reading(), max_age=5)
-        cache.invoke()
-        periods = [cache.period() for _ in range(200)]
-        assert max(periods) <= 5.0 + 0.01  # the kill switch reaches everyone within max_age
-        assert min(periods) >= 5.0 * 0.5
-        assert max(periods) - min(periods) > 0.5  # refreshes of a fleet spread out
-
-    def test_max_age_zero_reads_on_every_invocation(self) -> None:
-        cache = Cache(active_reading(), max_age=0)
-        for _ in range(5):
-            cache.invoke()
-        assert cache.reader.reads == 5
-
-    def test_expires_at_stops_injection_at_that_instant_without_a_read(self) -> None:
-        start = 1_790_000_000.0
-        expiry = start + 100
-        stamp = datetime.fromtimestamp(expiry, timezone.utc).isoformat()
-        cache = Cache(active_reading(expires_at=stamp), max_age=300)
-        assert cache.invoke() is not None
-        cache.now = expiry - 0.001
-        assert cache.invoke() is not None
-        cache.now = expiry
-        assert cache.invoke() is None
-        cache.now = expiry + 1
-        assert cache.invoke() is None
-        assert cache.reader.reads == 1
-
-    def test_throttling_lengthens_the_period_with_jitter_up_to_a_cap_then_resets(self) -> None:
-        cache = Cache(Reading(problem="throttled", throttled=True), max_age=1, seed=5)
-        cache.invoke()
-        periods = [cache.period() for _ in range(12)]
-
-        assert periods[0] > 1.0  # longer than the normal period at once
-        assert periods[3] > periods[0]
-        assert max(periods) <= BACKOFF_CAP + 0.01
-        assert max(periods) > BACKOFF_CAP / 2  # it grows until it reaches the cap
-        assert len({round(p, 2) for p in periods[-5:]}) > 1  # jittered even at the cap
-
-        cache.reader.reading = active_reading()
-        cache.period()  # the read that succeeds
-        assert cache.period() <= 1.0 + 0.01  # back to max_age
-
-    def test_a_failure_is_kept_for_the_period(self) -> None:
-        cache = Cache(Reading(problem="could not read"), max_age=5)
-        for _ in range(100):
-            assert cache.invoke() is None
-            cache.now += 0.01
-        assert cache.reader.reads == 1
-
-    def test_one_warning_per_distinct_problem_per_period(self, caplog: pytest.LogCaptureFixture) -> None:
-        caplog.set_level(logging.WARNING, logger="chaos_layer")
-        cache = Cache(Reading(problem="parameter missing"), max_age=0)
-        for _ in range(50):  # max_age 0: a read per invocation, but not a warning per invocation
-            cache.invoke()
-            cache.now += 0.01
-        assert cache.reader.reads == 50
-        assert [r.getMessage() for r in caplog.records] == ["chaos-layer is not injecting: parameter missing"]
-
-        cache.reader.reading = Reading(problem="config invalid")
-        cache.invoke()
-        assert len(caplog.records) == 2
-
-        cache.now += 60  # a later period: the same problem is worth one more warning
-        cache.reader.reading = Reading(problem="parameter missing")
-        cache.invoke()
-        cache.invoke()
-        assert len(caplog.records) == 3
 
 
 ARN_PREFIX = "arn:aws:ssm:us-east-1:123456789012:parameter"
