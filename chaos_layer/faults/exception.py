@@ -49,6 +49,7 @@ class ExceptionFault(Fault):
         default="InjectedFault",
     )
     message: str = field(Text(), "The exception's message.", default="Injected by chaos-layer")
+    steps: tuple[str, ...] = Fault.steps_field()
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         raise EXCEPTIONS[self.exception](self.message)

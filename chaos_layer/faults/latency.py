@@ -23,6 +23,7 @@ class LatencyFault(Fault):
     delay_ms: ClassVar[Field] = field(WAIT_MS, "Milliseconds to sleep.", store=False)
     min_ms: float = field(WAIT_MS, "Shortest delay of a uniform draw (with max_ms).")
     max_ms: float = field(WAIT_MS, "Longest delay of a uniform draw (with min_ms).")
+    steps: tuple[str, ...] = Fault.steps_field()
     choices = (
         Choice(
             ("delay_ms",),
