@@ -434,13 +434,25 @@ def test_outside_a_paged_envelope_counts_as_checkpointed(
     """The service may send only the first page of the checkpoints (the EXECUTION operation)
     and a NextMarker: such an invocation is a replay all the same."""
     put({"enabled": True, "faults": [{"type": "latency", "delay_ms": 250}]})
-    sleeps, calls = Sleeps(), list[str]()
-    handler = build("outside", three_invocations(calls), sleeps)
-    with DurableFunctionTestRunner(handler=handler, poll_interval=0.01, max_invocation_page_bytes=50) as runner:
+    sleeps, pages = Sleeps(), list[tuple[list[str], bool]]()
+
+    def workflow(event: Any, ctx: DurableContext) -> Any:
+        ctx.step(lambda sc: "x" * 300, name="large")  # more than a page of 50 bytes
+        ctx.wait(Duration.from_seconds(5))
+        return "done"
+
+    handler = build("outside", workflow, sleeps)
+
+    def service(event: Any, context: Any) -> Any:
+        state = event.initial_execution_state
+        pages.append(([op.operation_type.value for op in state.operations], bool(state.next_marker)))
+        return handler(event, context)
+
+    with DurableFunctionTestRunner(handler=service, poll_interval=0.01, max_invocation_page_bytes=50) as runner:
         result = runner.run(input=json.dumps({"n": 1}), execution_timeout=60)
 
     assert result.status.value == "SUCCEEDED"
-    assert len(calls) == 2
+    assert pages == [(["EXECUTION"], False), (["EXECUTION"], True)]  # the replay looks like a first run but its marker
     assert sleeps.calls == [0.25]
 
 
