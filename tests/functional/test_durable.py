@@ -829,3 +829,49 @@ class _RuleLike:
 
     def matches(self, service_name: str, endpoint_prefix: str, operation: str) -> bool:
         return service_name in self.services
+
+
+# --- the README's example ------------------------------------------------------------------
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+SECTION = README[README.index("## Durable functions") : README.index("### Why orchestration code")]
+
+
+def block(language: str) -> str:
+    start = SECTION.index(f"```{language}\n") + len(language) + 4
+    return SECTION[start : SECTION.index("```", start)]
+
+
+def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, records: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """The README's workflow and config, as written (the config without its expiry date):
+    every order ends paid, or unpaid with its stock released, and is never charged twice."""
+    document = json.loads(block("json"))
+    del document["expires_at"]
+    aws.put_parameter(Name=PARAM, Value=json.dumps(document), Type="String")
+    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+    charged, released = list[int](), list[int]()
+
+    def charge_card(order: dict[str, int]) -> str:
+        charged.append(order["order"])
+        return f"receipt-{order['order']}"
+
+    payments: Any = type(sys)("payments")
+    payments.reserve_stock = lambda order: {"hold": order["order"]}
+    payments.charge_card = charge_card
+    payments.release_stock = lambda hold: released.append(hold["hold"])
+    monkeypatch.setitem(sys.modules, "payments", payments)
+    namespace: dict[str, Any] = {}
+    exec(compile(block("python"), "README.md", "exec"), namespace)
+
+    with DurableFunctionTestRunner(handler=namespace["handler"], poll_interval=0.01) as runner:
+        results = run_all(runner, [{"order": n} for n in range(60)])
+
+    outcomes = {n: json.loads(result.result)["status"] for n, result in enumerate(results)}
+    assert set(outcomes.values()) <= {"paid", "payment-failed"}
+    assert sorted(charged) == [n for n, status in outcomes.items() if status == "paid"]  # never twice
+    assert sorted(released) == [n for n, status in outcomes.items() if status == "payment-failed"]
+    attempts = [result.get_step("charge-card").attempt for result in results]
+    assert max(attempts) > 1  # a retry met an injected failure
+    assert len(records()) == sum(a - 1 for a in attempts) + sum(s == "payment-failed" for s in outcomes.values())
