@@ -115,16 +115,22 @@ def detect(event: Any, context: Any) -> bool:
     if isinstance(event, dict):
         if ENVELOPE_KEYS[0] in event and ENVELOPE_KEYS[1] in event:
             return True
-    else:  # the SDK's local test runner passes an object of its own
-        module = sys.modules.get(_EXECUTION_MODULE)
-        if module is not None and isinstance(event, module.DurableExecutionInvocationInput):
-            return True
+    elif _is_loaded(event, _EXECUTION_MODULE, "DurableExecutionInvocationInput"):  # the SDK's local test runner's
+        return True
     return _durable_context(context)
 
 
 def _durable_context(context: Any) -> bool:
-    module = sys.modules.get(_CONTEXT_MODULE)
-    return module is not None and isinstance(context, module.DurableContext)
+    return _is_loaded(context, _CONTEXT_MODULE, "DurableContext")
+
+
+def _is_loaded(value: Any, module_name: str, class_name: str) -> bool:
+    """Whether `value` is an instance of the SDK's class, if the SDK is loaded at all."""
+    module = sys.modules.get(module_name)
+    if module is None:
+        return False
+    cls = getattr(module, class_name, None)
+    return isinstance(cls, type) and isinstance(value, cls)
 
 
 def handle(host: Host, event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
