@@ -262,6 +262,33 @@ def test_no_replay_takes_another_path_under_faults_and_a_config_changed_while_ex
     assert problems() == []
 
 
+def test_zero_code_mode_leaves_a_function_alone_that_already_has_chaos_layer_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One experiment per handler: the layer's wrapper does not draw the same faults again outside."""
+    (tmp_path / "durable_inside_app.py").write_text(
+        textwrap.dedent(
+            """
+            from aws_durable_execution_sdk_python import durable_execution
+            from chaos_layer import inject_fault
+            from tests.functional.test_durable import checkout
+
+            handler = durable_execution(inject_fault(checkout))
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "durable_inside_app.handler")
+    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+    sys.modules.pop("chaos_layer.wrapper", None)
+    try:
+        served = importlib.import_module("chaos_layer.wrapper").handler
+        assert served is importlib.import_module("durable_inside_app").handler
+    finally:
+        sys.modules.pop("chaos_layer.wrapper", None)
+        sys.modules.pop("durable_inside_app", None)
+
+
 # --- steps ---------------------------------------------------------------------------------
 
 
