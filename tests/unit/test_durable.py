@@ -280,3 +280,12 @@ class TestStepsKey:
         before = copy.deepcopy(event)
         durable.outside(event, None)
         assert event == before
+
+    def test_the_clis_fault_flag_takes_steps_from_the_declarations(self) -> None:
+        from chaos_layer.cli.faults import parse
+
+        assert parse("exception exception=ConnectionError steps=charge-*,refund") == {
+            "type": "exception",
+            "exception": "ConnectionError",
+            "steps": ["charge-*", "refund"],
+        }
