@@ -298,28 +298,34 @@ class Plan:
         self._until_first_operation: contextlib.ExitStack | None = None
 
     def run(self, call: Callable[[], Any]) -> Any:
-        dry_run = self.config.dry_run
-        holding = [fault for fault in self.drawn if fault.type == "diskspace"]
+        with contextlib.ExitStack() as stack:
+            stack.callback(self._release)
+            pipeline = self._prepare(stack)
+            if self.config.dry_run:
+                for fault in pipeline:
+                    self._report(fault)
+                return call()
+            invocation = Invocation(self.execution.input, self.execution.lambda_context, self.sleep, self.random)
+            return run(pipeline, invocation, call, self._report)
+
+    def _prepare(self, stack: contextlib.ExitStack) -> list[Fault]:
+        """Fill the disk and wire the step hooks; returns the faults left to run around the
+        handler. A failure here costs the experiment, never the handler."""
         pipeline = [fault for fault in self.drawn if fault.type != "diskspace"]
         try:
-            for fault in holding:
-                self._report(fault)
-                if not dry_run:
-                    self._hold(fault)
-            hooks = self.in_steps or self._until_first_operation is not None
-            with contextlib.ExitStack() as stack:
-                if hooks and self.execution.context is not None:
+            for fault in self.drawn:
+                if fault.type == "diskspace":
+                    self._report(fault)
+                    if not self.config.dry_run:
+                        self._hold(fault)
+            if self.in_steps or self._until_first_operation is not None:
+                if self.execution.context is not None:
                     self.attach(self.execution.context)
-                elif hooks:
+                else:
                     stack.enter_context(_claiming(self))
-                if dry_run:
-                    for fault in pipeline:
-                        self._report(fault)
-                    return call()
-                invocation = Invocation(self.execution.input, self.execution.lambda_context, self.sleep, self.random)
-                return run(pipeline, invocation, call, self._report)
-        finally:
-            self._release()
+        except Exception:
+            logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+        return pipeline
 
     # A disk fill lasts until the handler starts its first operation, which may checkpoint.
 
@@ -350,7 +356,12 @@ class Plan:
         def step(func: Callable[..., Any], name: str | None = None, config: Any = None) -> Any:
             plan._release()
             step_name = name or getattr(func, "_original_name", None)  # the SDK's own rule
-            return real_step(plan.wrap_step(func, step_name), step_name, config)
+            try:
+                wrapped = plan.wrap_step(func, step_name)
+            except Exception:
+                logger.warning("chaos-layer is not injecting into a step: unexpected error", exc_info=True)
+                wrapped = func
+            return real_step(wrapped, step_name, config)
 
         context.step = step
         if self.in_steps:
@@ -358,7 +369,10 @@ class Plan:
 
             def create_child_context(*args: Any, **kwargs: Any) -> Any:
                 child = real_child(*args, **kwargs)
-                plan._wrap(child, root=False)
+                try:
+                    plan._wrap(child, root=False)
+                except Exception:
+                    logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
                 return child
 
             context.create_child_context = create_child_context

@@ -713,6 +713,32 @@ def test_inside_the_sdks_suspension_passes_through_and_is_never_counted(
     assert problems() == []
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("broken", ["admits", "wrap_step"])
+def test_a_bug_of_chaos_layers_never_costs_the_execution(
+    mode: str,
+    broken: str,
+    put: Callable[[dict[str, Any]], None],
+    problems: Callable[[], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether deciding the blast radius or wrapping a step fails: the workflow runs untouched."""
+    from chaos_layer import durable
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug of chaos-layer's")
+
+    monkeypatch.setattr(durable if broken == "admits" else durable.Plan, broken, bug)
+    put({"enabled": True, "faults": [{"type": "exception", "steps": ["a", "b"]}]})
+    calls: list[str] = []
+    with DurableFunctionTestRunner(handler=build(mode, three_invocations(calls)), poll_interval=0.01) as runner:
+        result = runner.run(input="{}", execution_timeout=60)
+
+    assert (result.status.value, json.loads(result.result)) == ("SUCCEEDED", ["a", "b"])
+    assert problems()
+    assert all("unexpected error" in problem for problem in problems())
+
+
 # --- the SDK's own calls -------------------------------------------------------------------
 
 EXECUTION_ARN = (
