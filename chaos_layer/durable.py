@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from random import Random
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos_layer import _patches
 from chaos_layer.config import Config
@@ -77,35 +77,36 @@ OPERATIONS = (
 _UNSEEN: Any = object()  # an input the envelope's first page does not carry
 
 
-class _Cache(Protocol):
-    """The decorator's config cache, read as its hot path reads it."""
+if TYPE_CHECKING:  # what this module needs of the decorator, for the type checker only
 
-    @property
-    def clock(self) -> Callable[[], float]: ...
+    class _Cache(Protocol):
+        """The decorator's config cache, read as its hot path reads it."""
 
-    @property
-    def deadline(self) -> float: ...
+        @property
+        def clock(self) -> Callable[[], float]: ...
 
-    @property
-    def active(self) -> Config | None: ...
+        @property
+        def deadline(self) -> float: ...
 
-    def refresh(self, now: float) -> None: ...
+        @property
+        def active(self) -> Config | None: ...
 
+        def refresh(self, now: float) -> None: ...
 
-class Host(Protocol):
-    """What this module needs of the decorator's Experiment."""
+    class Host(Protocol):
+        """What this module needs of the decorator's Experiment."""
 
-    @property
-    def handler(self) -> Callable[..., Any]: ...
+        @property
+        def handler(self) -> Callable[..., Any]: ...
 
-    @property
-    def cache(self) -> _Cache: ...
+        @property
+        def cache(self) -> _Cache: ...
 
-    @property
-    def random(self) -> Random: ...
+        @property
+        def random(self) -> Random: ...
 
-    @property
-    def sleep(self) -> Callable[[float], None]: ...
+        @property
+        def sleep(self) -> Callable[[float], None]: ...
 
 
 def detect(event: Any, context: Any) -> bool:
