@@ -123,6 +123,9 @@ class Config(Declared, kw_only=False):
     )
     # The controls' checks, cheapest first; empty without controls, so they cost nothing.
     checks: tuple[Check, ...] = derived()
+    # Who may get the faults: `checks`, with a control group's cohort too (its treatment band),
+    # for invocations that take no part in the split, such as a durable execution's.
+    treatment_checks: tuple[Check, ...] = derived()
     # What the blast radius's first draw keeps: `rate`, except that a control group without a
     # cohort draws its two groups itself (chaos_layer.control_group), from every invocation.
     # `rate` stays the treatment's share, the one guardrails count (SPEC, *Guardrails*).
@@ -134,6 +137,7 @@ class Config(Declared, kw_only=False):
         split = self.cohort if self.control_group else None
         checks = tuple(control.admits for control in controls if control is not None and control is not split)
         object.__setattr__(self, "checks", checks)
+        object.__setattr__(self, "treatment_checks", checks if split is None else (*checks, split.admits))
         split_draws = self.control_group and self.cohort is None
         object.__setattr__(self, "draw_rate", 1.0 if split_draws else self.rate)
 

@@ -15,7 +15,10 @@ the two groups while the experiment runs (as Netflix's ChAP compares its cluster
   its worst invocations would make the experiment look better than it is.
 
 Only configs with `control_group: true` reach this module: without one, the hot path is as
-it was (the blast radius's draw reads `draw_rate`, which is `rate`).
+it was (the blast radius's draw reads `draw_rate`, which is `rate`). Durable executions never
+do: the decorator hands them to chaos_layer.durable first, which selects them as without a
+control group (SPEC: their invocations are replays of one execution), the cohort's treatment
+band included (`Config.treatment_checks`), and writes no group record.
 """
 
 from __future__ import annotations
@@ -39,15 +42,8 @@ GROUPS = (TREATMENT, CONTROL)
 CONTROL_BAND = COHORT_BUCKETS // 2
 INVOCATIONS, ERRORS, DURATION = "Invocations", "Errors", "Duration"
 
-# (config, faults drawn, group); group None: selected, but in neither group (see `takes_part`).
+# (config, faults drawn, group); group None: selected without a control group.
 Selection = tuple[Config, list[Fault], str | None]
-
-
-def takes_part(event: Any, context: Any) -> bool:
-    """Whether an invocation may join a group. Durable executions do not (SPEC, *Durable
-    functions*: their invocations replay one execution): they stay in the experiment as
-    without a control group. Wired to the durable-execution detection where it lives."""
-    return True
 
 
 def select(config: Config, event: Any, context: Any, random: Random) -> Selection | None:
@@ -68,8 +64,6 @@ def select(config: Config, event: Any, context: Any, random: Random) -> Selectio
             group = CONTROL if CONTROL_BAND <= bucket < CONTROL_BAND + limit else None
     if group is None:
         return None
-    if not takes_part(event, context):  # selected as the experiment would without a control group
-        return (config, draw(config.faults, random), None) if group == TREATMENT else None
     return config, draw(config.faults, random) if group == TREATMENT else [], group
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from chaos_layer import _clones, control_group, settings
+from chaos_layer import _clones, control_group, durable, settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
@@ -141,6 +141,8 @@ class Experiment:
         self.cache.after_clone()
 
     def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if durable.detect(event, context):  # its replays take faults by other rules
+            return durable.handle(self, event, context, *args, **kwargs)
         try:
             selected = self._select(event, context)
         except Exception:  # fail safe: a bug of ours must never cost the handler its run

@@ -39,6 +39,7 @@ NON_HTTP_EVENTS = (
     "cognito-pre-signup",
     "cloudwatch-logs",
     "cloudformation-custom-resource",
+    "durable-execution",  # the service's envelope around a durable function's input (chaos_layer.durable)
 )
 # Batch sources whose records can be reported as failed one by one.
 BATCH_EVENTS = ("sqs", "kinesis", "dynamodb-stream")

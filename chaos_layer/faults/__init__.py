@@ -117,14 +117,17 @@ def order(faults: Iterable[Fault]) -> tuple[Fault, ...]:
     return (*(f for f in listed if f.surrounds_handler), *(f for f in listed if not f.surrounds_handler))
 
 
-def draw(faults: Sequence[Fault], random: Random) -> list[Fault]:
+def draw(faults: Sequence[Fault], random: Random, in_step: bool = False) -> list[Fault]:
     """Every drawn fault that surrounds the handler, then at most one that ends the
-    invocation: the first one drawn (`faults` in pipeline order)."""
+    invocation: the first one drawn (`faults` in pipeline order). A fault with `steps` is
+    drawn only `in_step`, a durable function's (chaos_layer.durable)."""
     drawn: list[Fault] = []
     ended = False
     for fault in faults:
         if ended and fault.ends_invocation:
             break
+        if not in_step and getattr(fault, "steps", None):
+            continue
         if fault.rate >= 1 or random.random() < fault.rate:
             drawn.append(fault)
             ended = fault.ends_invocation

@@ -30,6 +30,8 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from chaos_layer import _patches
 
 MESSAGE = "Injected by chaos-layer"
+# A durable function's checkpoints, the AWS Durable Execution SDK's own calls: never faulted.
+DURABLE_API = frozenset({("lambda", "CheckpointDurableExecution"), ("lambda", "GetDurableExecutionState")})
 
 
 class Failure(Protocol):
@@ -108,7 +110,7 @@ def _patched(original: Any) -> Callable[..., Any]:
             model = self.meta.service_model
             prefix = model.endpoint_prefix or ""
             matching = [r for r in rules if r.failure.matches(model.service_name, prefix, operation_name)]
-            if matching and not _patches.exempted():
+            if matching and not _patches.exempted() and (model.service_name, operation_name) not in DURABLE_API:
                 for rule in matching:
                     rule.on_effect()
                 for rule in matching:

@@ -21,12 +21,18 @@ from random import Random
 from typing import Any, ClassVar
 
 from chaos_layer import events
-from chaos_layer.contract import Declared, Number, field
+from chaos_layer.contract import Declared, ListOf, Number, Text, field
 
 # Lambda's longest timeout (15 minutes): a longer wait could only overflow.
 MAX_WAIT_MS = 900_000
 WAIT_MS = Number(0, MAX_WAIT_MS)
 RATE = Number(0, 1)
+# A durable function's step names (or glob patterns of them), matched with fnmatch: keep them short.
+STEP_NAMES = ListOf(
+    Text(max_length=256, label="step pattern"),
+    non_empty=True,
+    empty_hint="leave it out to reach every step, or the invocation",
+)
 
 
 def _ignore(_: Any) -> None:
@@ -95,6 +101,17 @@ class Fault(Declared, ABC):
         cls.surrounds_handler = not cls.ends_invocation
         cls.schema_name = getattr(cls, "type", "")
 
+    @staticmethod
+    def steps_field() -> Any:
+        """The `steps` key, declared by the fault types a durable function's steps can take."""
+        return field(
+            STEP_NAMES,
+            "Durable functions only: just these steps (step names, globs * ? [] allowed), and nowhere else."
+            " See Durable functions.",
+            default=(),
+            examples=(["charge-*", "reserve"],),
+        )
+
     @abstractmethod
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         """Inject the fault around `proceed`, which runs the rest of the invocation."""
@@ -106,5 +123,7 @@ class Fault(Declared, ABC):
 
     def settings(self) -> dict[str, Any]:
         """The fault's configuration, for log records: free text (a body, headers, a
-        message) is left out, since a SecureString config must not leak into logs."""
-        return {"type": self.type, **self.values(public=True)}
+        message) is left out, since a SecureString config must not leak into logs; `steps`
+        only when given."""
+        public = self.values(public=True)
+        return {"type": self.type, **{key: value for key, value in public.items() if value or key != "steps"}}

@@ -45,6 +45,7 @@ class DenylistFault(Fault):
     ports: tuple[int, ...] = field(
         ListOf(Number(1, 65535, integer=True), non_empty=True), "Only these ports; default: every port.", default=()
     )
+    steps: tuple[str, ...] = Fault.steps_field()
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _network

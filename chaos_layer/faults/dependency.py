@@ -62,6 +62,7 @@ class DependencyFault(Fault):
         examples=("ThrottlingException", "connection", "timeout"),
     )
     delay_ms: float | None = field(WAIT_MS, "Milliseconds added before each matching call.", default=None)
+    steps: tuple[str, ...] = Fault.steps_field()
     choices = (Choice(("error",), ("delay_ms",)),)
 
     def matches(self, service_name: str, endpoint_prefix: str, operation: str) -> bool:

@@ -61,6 +61,7 @@ class ExceptionFault(Fault):
         "false: the handler runs first, and the exception is raised after it returns (its own exception wins).",
         default=True,
     )
+    steps: tuple[str, ...] = Fault.steps_field()
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         if not self.prevent_execution:

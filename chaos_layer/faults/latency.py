@@ -23,6 +23,7 @@ class LatencyFault(Fault):
     delay_ms: ClassVar[Field] = field(WAIT_MS, "Milliseconds to sleep.", store=False)
     min_ms: float = field(WAIT_MS, "Shortest delay of a uniform draw (with max_ms).")
     max_ms: float = field(WAIT_MS, "Longest delay of a uniform draw (with min_ms).")
+    steps: tuple[str, ...] = Fault.steps_field()
     choices = (
         Choice(
             ("delay_ms",),
@@ -40,10 +41,10 @@ class LatencyFault(Fault):
 
     @classmethod
     def build(cls, values: dict[str, Any]) -> LatencyFault:
-        delay = values.get("delay_ms")
+        delay = values.pop("delay_ms", None)
         if delay is not None:
-            return cls(rate=values["rate"], min_ms=delay, max_ms=delay)
-        return cls(rate=values["rate"], min_ms=values["min_ms"], max_ms=values["max_ms"])
+            values.update(min_ms=delay, max_ms=delay)
+        return super().build(values)
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         delay = self.min_ms if self.min_ms == self.max_ms else invocation.random.uniform(self.min_ms, self.max_ms)
@@ -53,5 +54,6 @@ class LatencyFault(Fault):
 
     def settings(self) -> dict[str, Any]:
         if self.min_ms == self.max_ms:
-            return {"type": self.type, "rate": self.rate, "delay_ms": self.min_ms}
+            fixed = {"type": self.type, "rate": self.rate, "delay_ms": self.min_ms}
+            return {**fixed, "steps": self.steps} if self.steps else fixed
         return super().settings()

@@ -5,6 +5,7 @@ CloudWatch turns into metrics): the groups' sizes over many invocations, cohort 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -28,6 +29,7 @@ from tests.sample_events import load as load_event
 PARAM = "/chaos-layer/checkout"
 HTTP_EVENT = load_event("apigateway-http-v2")
 SQS_EVENT = load_event("sqs")
+DURABLE_EVENT = load_event("durable-execution")
 
 
 @pytest.fixture
@@ -373,17 +375,26 @@ def test_without_a_control_group_nothing_is_recorded(put_config, stdout) -> None
     assert len(records(stdout, "InjectedFaults")) > 50
 
 
-def test_invocations_that_take_no_part_are_not_recorded(put_config, stdout, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Durable executions (chaos_layer.control_group.takes_part): faults as without a control
-    group, and no record in either group."""
-    monkeypatch.setattr(control_group, "takes_part", lambda event, context: False)
+def durable_first_invocation(index: int) -> dict[str, Any]:
+    """The service's envelope for a new execution: nothing checkpointed but its input."""
+    event: dict[str, Any] = copy.deepcopy(DURABLE_EVENT)
+    event["DurableExecutionArn"] = f"{event['DurableExecutionArn']}-{index}"
+    state = event["InitialExecutionState"]
+    state["Operations"] = state["Operations"][:1]
+    return event
+
+
+def test_durable_executions_take_no_part(put_config, stdout) -> None:
+    """Their invocations replay one execution: selected as without a control group (the
+    treatment's share, faults and all) and never recorded in either group."""
     put_config([{"type": "latency", "delay_ms": 10}], rate=0.25)
     function = Lambda(work_ms=0)
     handler = function.decorated(Random(8))
-    for _ in range(4000):
-        handler({}, None)
+    for index in range(2000):
+        handler(durable_first_invocation(index), FakeLambdaContext(function_name="payments"))
     assert records(stdout) == []
-    assert within(len(function.sleeps), 4000, 0.25)
+    assert within(len(function.sleeps), 2000, 0.25)
+    assert len(records(stdout, "InjectedFaults")) == len(function.sleeps)
 
 
 def test_a_record_that_cannot_be_written_costs_the_invocation_nothing(

@@ -9,11 +9,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chaos_layer import control_group
+from chaos_layer import control_group, durable
 from chaos_layer.blast_radius import COHORT_BUCKETS, cohort_bucket, in_blast_radius
 from chaos_layer.config import Config, parse_config
 from chaos_layer.control_group import CONTROL, TREATMENT
 from chaos_layer.exceptions import ConfigError
+from tests.conftest import FakeLambdaContext
 
 FAULT = {"type": "exception"}
 COHORT = {"key": "user", "percent": 10, "salt": "s"}
@@ -188,12 +189,24 @@ class TestSplitByCohort:
 
 
 class TestDurableExecutionsTakeNoPart:
-    def test_a_non_participant_is_selected_as_without_a_control_group(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(control_group, "takes_part", lambda event, context: False)
+    """The decorator hands durable executions to chaos_layer.durable before any split: they are
+    selected as without a control group, by the treatment's share and band alone."""
+
+    ARN = "arn:aws:lambda:us-east-1:123456789012:function:payments:$LATEST/durable-execution/order/"
+
+    def execution(self, arn: str, user_input: Any = None) -> durable.Execution:
+        return durable.Execution(arn, user_input or {}, False, FakeLambdaContext(function_name="payments"), None)
+
+    def test_by_rate_an_execution_is_picked_with_the_treatments_share(self) -> None:
         config = parse(control_group=True, rate=0.2)
-        random = Random(4)
-        selections = [control_group.select(config, {}, None, random) for _ in range(20_000)]
-        chosen = [s for s in selections if s is not None]
-        assert {s[2] for s in chosen} == {None}  # no group, so no record
-        assert within(len(chosen), 20_000, 0.2)  # the treatment's share, faults and all
-        assert all(len(s[1]) == 1 for s in chosen)
+        arns = [f"{self.ARN}{n}" for n in range(5000)]
+        picked = [arn for arn in arns if durable.admits(config, self.execution(arn))]
+        assert within(len(picked), len(arns), 0.2)  # not twice the rate: there is no control group here
+
+    def test_by_cohort_only_the_treatment_band_is_picked(self) -> None:
+        config = parse(control_group=True, cohort=COHORT)
+        assert config.checks == ()  # the split reads the cohort on other invocations
+        for index in range(3000):
+            tenant = f"t-{index}"
+            bucket = cohort_bucket("s", tenant) / COHORT_BUCKETS * 100
+            assert durable.admits(config, self.execution(f"{self.ARN}{index}", {"user": tenant})) is (bucket < 10)

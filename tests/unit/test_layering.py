@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"source", "sources", "reference"},
     {"observability", "control_group"},
+    {"durable"},  # durable functions' rules, which the decorator hands their invocations to
     {"decorator"},
     {"__init__"},  # the public API
     {"wrapper"},

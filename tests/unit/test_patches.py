@@ -88,3 +88,40 @@ def test_exempt_holds_for_its_block_in_its_own_thread_and_task_only() -> None:
     assert not _patches.exempted()
     assert seen == {"thread": False}
     assert asyncio.run(task()) is False
+
+
+def test_a_scoped_rule_reaches_only_the_calls_inside_its_scope() -> None:
+    """A durable step attempt's fault: not the threads beside it, not the code after it."""
+    seen: dict[str, tuple[str, ...]] = {}
+    inside = threading.Event()
+    done = threading.Event()
+
+    def beside() -> None:
+        inside.wait(5)
+        seen["beside"] = patches.rules
+        done.set()
+
+    thread = threading.Thread(target=beside)
+    thread.start()
+    with _patches.scoped(), patches.applied("step"):
+        assert patches.rules == ("step",)
+        assert Child().greet() == "HELLO"
+        inside.set()
+        done.wait(5)
+        with _patches.scoped():
+            seen["another scope"] = patches.rules
+    thread.join()
+    assert seen == {"beside": (), "another scope": ()}
+    assert not patches.active()
+    assert "greet" not in vars(Child)
+
+
+def test_an_unscoped_rule_reaches_every_scope_beside_a_scoped_one() -> None:
+    with patches.applied("everywhere"):
+        with _patches.scoped(), patches.applied("step"):
+            assert list(patches.rules) == ["everywhere", "step"]
+            assert patches.active()
+        assert list(patches.rules) == ["everywhere"]
+        with _patches.scoped():
+            assert list(patches.rules) == ["everywhere"]
+    assert not patches.active()
