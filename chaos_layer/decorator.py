@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random as random_module
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from random import Random
 from typing import Any, TypeVar, overload
 
@@ -14,6 +15,7 @@ from chaos_layer import settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
+from chaos_layer.guardrails import Guarded, check_options, resolve
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
 
@@ -33,6 +35,8 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    max_rate: float | None = None,
+    faults: str | Iterable[str] | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
@@ -46,6 +50,8 @@ def inject_fault(
     parameter: str | None = None,
     kill_switch: str | None = None,
     max_age: float | None = None,
+    max_rate: float | None = None,
+    faults: str | Iterable[str] | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
@@ -55,24 +61,35 @@ def inject_fault(
 
     Works bare (`@inject_fault`) or with keyword options. `boto3_client` (an SSM client),
     `random`, `clock` (seconds since the epoch) and `sleep` are seams for tests.
+    `max_rate` and `faults` are guardrails (with CHAOS_LAYER_MAX_RATE and CHAOS_LAYER_FAULTS,
+    the stricter applies). Options are checked here, at decoration, set parameter or not.
     """
+    _check_location("parameter", parameter)
+    _check_location("kill_switch", kill_switch)
+    check_options(max_rate, faults)
 
     def decorate(function: F) -> F:
+        _check_handler(function)
+        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+            logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            return function
         if settings.is_disabled():
             return function
         name = settings.resolve_parameter(parameter)
         if name is None:
             logger.warning(
                 "chaos-layer is not injecting into %s: set %s or pass parameter=",
-                getattr(function, "__qualname__", function),
+                _name(function),
                 settings.PARAM_ENV,
             )
             return function
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
+        guardrails = resolve(max_rate, faults)
+        source = Guarded(reader, guardrails) if guardrails.bounds else reader
         experiment = Experiment(
             function,
-            ConfigCache(reader, settings.resolve_max_age(max_age), clock or time.time, random or Random()),
+            ConfigCache(source, settings.resolve_max_age(max_age), clock or time.time, random or Random()),
             random or random_module.Random(),
             sleep or time.sleep,
         )
@@ -90,6 +107,33 @@ def inject_fault(
             raise TypeError("inject_fault takes keyword options only, e.g. @inject_fault(parameter=...)")
         return decorate(handler)
     return decorate
+
+
+def _check_location(option: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{option} must be a string (an SSM parameter name or ARN), not {type(value).__name__}")
+    if value is not None and not value.strip():
+        raise ValueError(f"{option} must not be empty; leave it out to use the environment variable")
+
+
+def _check_handler(function: object) -> None:
+    """A coroutine or generator function would be wrapped only while it creates its coroutine or
+    generator: the faults would be undone before its body runs, and some would drop it unrun."""
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise TypeError(
+            f"inject_fault cannot wrap {_name(function)}: it is an async function, and faults would surround only"
+            " the creation of its coroutine, not its run. Decorate a synchronous handler that runs it"
+            " (asyncio.run(...)), as Lambda's Python runtime expects"
+        )
+    if inspect.isgeneratorfunction(function):
+        raise TypeError(
+            f"inject_fault cannot wrap {_name(function)}: it is a generator function, and faults would surround only"
+            " the creation of the generator, not its run. Decorate a handler that returns a value"
+        )
+
+
+def _name(function: object) -> str:
+    return str(getattr(function, "__qualname__", function))
 
 
 class Experiment:

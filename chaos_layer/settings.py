@@ -19,6 +19,9 @@ MAX_AGE_ENV = "CHAOS_LAYER_MAX_AGE"
 DISABLED_ENV = "CHAOS_LAYER_DISABLED"
 HANDLER_ENV = "CHAOS_LAYER_HANDLER"
 METRICS_NAMESPACE_ENV = "CHAOS_LAYER_METRICS_NAMESPACE"
+# Guardrails (chaos_layer.guardrails reads them): the largest share and the fault types allowed here.
+MAX_RATE_ENV = "CHAOS_LAYER_MAX_RATE"
+FAULTS_ENV = "CHAOS_LAYER_FAULTS"
 
 DEFAULT_KILL_SWITCH = "/chaos-layer/kill-switch"
 DEFAULT_MAX_AGE = 5.0

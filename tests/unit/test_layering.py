@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"blast_radius"},
     {"config"},
     {"source", "sources", "reference"},
+    {"guardrails"},
     {"observability"},
     {"decorator"},
     {"__init__"},  # the public API
