@@ -446,9 +446,11 @@ class Controller:
         until: datetime | None = None,
         dry_run: bool | None = None,
         parameter_type: str | None = None,
+        before_write: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
-        stored one re-enabled when `document` is None."""
+        stored one re-enabled when `document` is None. `before_write` sees the checked
+        document last and may refuse it by raising (the CLI's guard against widening)."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
         now = self.clock()
@@ -476,6 +478,8 @@ class Controller:
             raise UsageError(
                 f"the config's expires_at ({format_instant(expiry)}) has passed; pass {{duration}} or {{until}}"
             )
+        if before_write is not None:
+            before_write(updated)
         return self._put(self.parameter, to_json(updated), parameter_type), config
 
     def stop(self) -> Written | None:

@@ -2,7 +2,7 @@
 
 `start` is where a person types flags, so it guards against widening by accident: a change
 that lets an experiment touch more invocations than the stored config did (targets, match or
-cohort removed or changed, a rate raised, a dry run ended, an expiry dropped or extended) is
+cohort removed or changed, a rate raised, an expiry dropped or extended) is
 stated and must be confirmed or asked for with --replace. The operator API does not ask: a
 runner's ramp raises the rate on purpose.
 """
@@ -18,8 +18,9 @@ CONTROLS = ("targets", "match", "cohort")
 MISSING = object()
 
 
-def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
-    """Each way `after` reaches further than `before`, in words; empty when it does not."""
+def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any], now: float | None = None) -> list[str]:
+    """Each way `after` reaches further than `before`, in words; empty when it does not.
+    A new expiry after one that had passed by `now` extends nothing: that config ran no more."""
     if before is None:
         return []
     found = []
@@ -32,12 +33,15 @@ def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> lis
     old_rate, new_rate = _number(before.get("rate", 1)), _number(after.get("rate", 1))
     if old_rate is not None and new_rate is not None and new_rate > old_rate:
         found.append(f"raises rate from {old_rate:g} to {new_rate:g}")
-    if before.get("dry_run") is True and after.get("dry_run") is not True:
-        found.append("ends the dry run: faults are injected, not only logged")
     old_expiry, new_expiry = _instant(before.get("expires_at")), _instant(after.get("expires_at"))
     if old_expiry is not None and after.get("expires_at") is None:
         found.append("drops the expiry: the experiment runs until stopped")
-    elif old_expiry is not None and new_expiry is not None and new_expiry > old_expiry:
+    elif (
+        old_expiry is not None
+        and new_expiry is not None
+        and new_expiry > old_expiry
+        and (now is None or old_expiry.timestamp() > now)
+    ):
         found.append(f"extends the expiry from {before['expires_at']} to {after['expires_at']}")
     return found
 
