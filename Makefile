@@ -16,7 +16,7 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2
 PYTHON313 ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
 	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer schema
+.PHONY: venv test lint typecheck unit demo bench clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
@@ -86,6 +86,10 @@ bench: $(STAMP)
 # cold-start cost of the layer: handler import time in a fresh process
 bench-layer: $(STAMP)
 	$(BIN)/python benchmarks/layer_import.py
+
+# S3 and AppConfig at fleet scale: reads per second and cost per month (the fleet benchmark's rows)
+bench-sources: $(STAMP)
+	$(BIN)/python benchmarks/fleet_sources.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) dist build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """Driving experiments: the Python API that the `chaos-layer` CLI (and an experiment runner)
 share. It reads through the library's own reader (chaos_layer.source), so `status` shows
 what functions read, and it validates every config with the library's own rules before
-writing it.
+writing it. Where a config or kill switch lives (SSM, S3, AppConfig) is a location's form;
+chaos_layer.stores reads and writes each source, and this module dispatches to it.
 
 ControlError
  +-- UsageError      a setting or value the caller gave makes no sense (a bad duration, ...)
@@ -17,7 +18,6 @@ its flags (`ControlError.message`).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -37,13 +37,31 @@ from chaos_layer.config import (
     parse_config,
 )
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.source import ParameterReader, Snapshot, Stored, parse
+from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
+from chaos_layer.source.base import APPCONFIG, SourceError
+from chaos_layer.stores import (
+    DEFAULT_STRATEGY,
+    PARAMETER_TYPES,
+    Clients,
+    Conflict,
+    Denied,
+    Deployment,
+    Missing,
+    Store,
+    Unsupported,
+    Written,
+    store_for,
+)
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
 CORE_KEYS = TOP_LEVEL_KEYS - set(CONTROL_KEYS)
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
-PARAMETER_TYPES = ("String", "SecureString")
+# AppConfig serves a deployment's version once it is baking or complete.
+SERVED_STATES = frozenset({"BAKING", "COMPLETE"})
+CONFIG_CONTENT_TYPE = "application/json"
+KILL_SWITCH_CONTENT_TYPE = "text/plain"
+__all__ = ["DEFAULT_STRATEGY", "PARAMETER_TYPES", "Clients", "Deployment", "Written"]
 
 # A field of a message, e.g. `{duration}`: a setting the caller gave, named as the caller knows it.
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -51,7 +69,17 @@ _FIELD = re.compile(r"\{(\w+)\}")
 # (the CLI names its flags instead).
 ARGUMENTS: Mapping[str, str] = {
     name: name
-    for name in ("parameter", "kill_switch", "region", "profile", "endpoint_url", "duration", "until", "parameter_type")
+    for name in (
+        "parameter",
+        "kill_switch",
+        "region",
+        "profile",
+        "endpoint_url",
+        "duration",
+        "until",
+        "parameter_type",
+        "strategy",
+    )
 } | {"document": "a new document"}
 
 
@@ -183,23 +211,17 @@ def to_json(document: Mapping[str, Any]) -> str:
 # AWS
 
 
+def clients(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Clients:
+    """boto3 clients of one session for every source (see stores.Clients); `endpoint_url`
+    applies to every service, as a local moto server serves them all."""
+    return Clients(region, profile, endpoint_url)
+
+
 def ssm_client(region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> Any:
     """An SSM client from a boto3 session, so AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL(_SSM)
-    and the other standard variables and files apply. Timeouts are short: an operator at
-    a keyboard wants a clear error, not a minute of retries."""
-    import boto3
-    from botocore.config import Config as BotoConfig
-
-    config = BotoConfig(connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
+    and the other standard variables and files apply, with the operator's short timeouts."""
     with aws_errors("create an SSM client"):
-        # AWS_REGION is the SDKs' standard variable (and wins over AWS_DEFAULT_REGION in
-        # AWS CLI v2); botocore itself reads only AWS_DEFAULT_REGION.
-        region = region or os.environ.get("AWS_REGION") or None
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-        try:
-            return session.client("ssm", endpoint_url=endpoint_url, config=config)
-        except ValueError as error:  # botocore's "Invalid endpoint: ..."
-            raise UsageError(f"{{endpoint_url}}: {error}") from None
+        return clients(region, profile, endpoint_url)("ssm")
 
 
 _CREDENTIAL_CODES = frozenset(
@@ -209,11 +231,22 @@ _CREDENTIAL_CODES = frozenset(
 
 @contextmanager
 def aws_errors(action: str) -> Iterator[None]:
-    """botocore's exceptions as one-line AwsErrors."""
+    """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors."""
     from botocore import exceptions as boto
 
     try:
         yield
+    except Unsupported as error:
+        raise UsageError(str(error)) from None
+    except Missing as error:
+        raise NotFound(str(error)) from None
+    except Denied as error:
+        raise AwsError(f"access denied: could not {action}: {error}") from None
+    except Conflict as error:
+        raise AwsError(f"could not {action}: {error}") from None
+    except SourceError as error:
+        prefix = "" if error.code == "AccessDenied" else f"{error.code}: "
+        raise AwsError(f"could not {action}: {prefix}{error}") from None
     except boto.NoRegionError:
         raise AwsError("no AWS region: pass {region} or set AWS_REGION") from None
     except boto.NoCredentialsError:
@@ -223,12 +256,12 @@ def aws_errors(action: str) -> Iterator[None]:
     except boto.ProfileNotFound as error:
         raise AwsError(f"{error} (check {{profile}} or AWS_PROFILE)") from None
     except (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ReadTimeoutError) as error:
-        raise AwsError(f"could not reach SSM to {action}: {error}") from None
+        raise AwsError(f"could not reach AWS to {action}: {error}") from None
     except boto.ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         message = str(error.response.get("Error", {}).get("Message", "") or error)
         if code.isdigit():  # not an AWS error: something else answered, e.g. a proxy
-            code, message = f"HTTP {code}", "the endpoint's answer was not from SSM (check {endpoint_url} and proxies)"
+            code, message = f"HTTP {code}", "the endpoint's answer was not from AWS (check {endpoint_url} and proxies)"
         message = " ".join(message.split())[:300]
         if code in ("AccessDeniedException", "AccessDenied"):
             raise AwsError(f"access denied: could not {action}: {message}") from None
@@ -237,13 +270,6 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(f"could not {action}: {code}: {message}") from None
     except boto.BotoCoreError as error:
         raise AwsError(f"could not {action}: {error}") from None
-
-
-@dataclass(frozen=True)
-class Written:
-    name: str
-    type: str
-    version: int | None
 
 
 @dataclass(frozen=True)
@@ -262,6 +288,11 @@ class Status:
     document: dict[str, Any] | None = None  # the valid config as stored
     problems: list[Problem] = field(default_factory=list)
     kill_switch_value: str | None = None
+    source: str = "ssm"  # ssm, s3 or appconfig: where the config lives
+    token: str | None = None  # S3: the object's ETag
+    deployment: Deployment | None = None  # AppConfig: the config profile's latest deployment
+    kill_switch_source: str = "ssm"
+    kill_switch_deployment: Deployment | None = None
 
     @property
     def killed(self) -> bool:
@@ -322,9 +353,12 @@ class Status:
             "now": format_instant(self.now),
             "parameter": {
                 "name": self.parameter,
+                "source": self.source,
                 "found": self.found,
                 "type": self.parameter_type,
                 "version": self.version,
+                "etag": self.token if self.source == "s3" else None,
+                "deployment": None if self.deployment is None else self.deployment.to_dict(),
                 "format": None if not self.found else "chaos-lambda" if self.legacy else "chaos-layer",
                 "valid": self.found and not self.problems,
                 "problems": [{"location": p.location, "message": p.message} for p in self.problems],
@@ -341,17 +375,24 @@ class Status:
                 "blast_radius": self.blast_radius,
                 "faults": [fault.settings() for fault in config.faults],
             },
-            "kill_switch": {"name": self.kill_switch, "engaged": self.killed, "value": self.kill_switch_value},
+            "kill_switch": {
+                "name": self.kill_switch,
+                "source": self.kill_switch_source,
+                "engaged": self.killed,
+                "value": self.kill_switch_value,
+                "deployment": None if self.kill_switch_deployment is None else self.kill_switch_deployment.to_dict(),
+            },
             "max_age": self.max_age,
         }
 
 
 class Controller:
-    """The config and kill-switch parameters of one deployment, through one SSM client.
+    """The config and kill switch of one deployment, wherever each lives (SSM, S3, AppConfig).
 
-    `parameter`, `kill_switch` and `max_age` resolve as the library resolves them: the
-    argument, then CHAOS_LAYER_PARAM (or CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH and
-    CHAOS_LAYER_MAX_AGE, then the defaults.
+    `client` is a `Clients` (control.clients(...)), or an SSM client, with which the other
+    sources' clients come from boto3's default session. `parameter`, `kill_switch` and
+    `max_age` resolve as the library resolves them: the argument, then CHAOS_LAYER_PARAM (or
+    CHAOS_PARAM), CHAOS_LAYER_KILL_SWITCH and CHAOS_LAYER_MAX_AGE, then the defaults.
     """
 
     def __init__(
@@ -364,10 +405,12 @@ class Controller:
         max_age: float | None = None,
     ) -> None:
         self.client = client
+        self.clients = client if isinstance(client, Clients) else Clients(ssm=client)
         self._parameter = settings.resolve_parameter(parameter)
         self.kill_switch = settings.resolve_kill_switch(kill_switch)
         self.max_age = settings.resolve_max_age(max_age)
         self.clock = clock
+        self._stores: dict[str, Store] = {}
 
     @property
     def parameter(self) -> str:
@@ -375,34 +418,49 @@ class Controller:
             raise UsageError(f"no config parameter: pass {{parameter}} or set {settings.PARAM_ENV}")
         return self._parameter
 
+    def store(self, location: str) -> Store:
+        """The store of the source a location names, checking the location's form."""
+        source = kind(location)
+        if source not in self._stores:
+            self._stores[source] = store_for(location, self.clients)
+        store = self._stores[source]
+        with aws_errors(f"use {location}"):
+            store.check(location)
+        return store
+
     # reading, through the library's own reader
 
     def _fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
         parameter = self.parameter if config else self._parameter or ""
-        names = " and ".join(name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on)
-        reader = ParameterReader(parameter, self.kill_switch, lambda: self.client)
-        with aws_errors(f"read {names}"):
+        wanted = [name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on]
+        providers = {kind(name): self.store(name).provider() for name in wanted}
+        reader = ParameterReader(parameter, self.kill_switch, providers=providers)
+        with aws_errors(f"read {' and '.join(wanted)}"):
             return reader.fetch(config=config, kill_switch=kill_switch)
-
-    def _stored(self, name: str) -> Stored | None:
-        """The config or the kill switch, whichever `name` is."""
-        is_config = name == self._parameter
-        snapshot = self._fetch(config=is_config, kill_switch=not is_config)
-        return snapshot.config if is_config else snapshot.kill_switch
 
     def killed(self) -> bool:
         """Whether the kill switch is engaged, by the library's rule."""
         return self._fetch(config=False).killed
 
-    def read_config(self) -> tuple[Stored, dict[str, Any]]:
-        """The config parameter and its JSON object, which may be invalid for this version."""
+    def stored_config(self) -> Stored:
+        """The config as stored, whatever it holds."""
         stored = self._fetch(kill_switch=False).config
         if stored is None:
             raise NotFound(f"parameter {self.parameter} not found")
+        return stored
+
+    def read_config(self) -> tuple[Stored, dict[str, Any]]:
+        """The config and its JSON object, which may be invalid for this version."""
+        stored = self.stored_config()
         parsed = parse(stored.value)
         if parsed.document is None:  # the problems name what is wrong, never the value
             raise InvalidConfig("the config is invalid", parsed.problems or [Problem("", "must be a JSON object")])
         return stored, parsed.document
+
+    def deployment(self, location: str) -> Deployment | None:
+        """The latest deployment of an AppConfig location (None for the other sources)."""
+        with aws_errors(f"read the deployments of {location}"):
+            return self.store(location).deployment(location)
 
     def status(self) -> Status:
         """Config and kill switch read together, as the library reads them."""
@@ -413,16 +471,23 @@ class Controller:
             now=self.clock(),
             max_age=self.max_age,
             kill_switch_value=snapshot.kill_switch_value,
+            source=kind(self.parameter),
+            kill_switch_source=kind(self.kill_switch),
+            deployment=self.deployment(self.parameter),
+            kill_switch_deployment=self.deployment(self.kill_switch),
         )
         stored = snapshot.config
         if stored is None:
             return status
         parsed = parse(stored.value)
+        deployed = status.deployment
+        served = deployed is not None and deployed.state in SERVED_STATES and (deployed.version or "").isdigit()
         return replace(
             status,
             found=True,
             parameter_type=stored.type,
-            version=stored.version,
+            version=int(deployed.version or 0) if served and deployed else stored.version,
+            token=stored.token,
             legacy=parsed.legacy,
             config=parsed.config,
             document=None if parsed.config is None else parsed.document,
@@ -431,10 +496,13 @@ class Controller:
 
     # writing
 
-    def write_config(self, document: Mapping[str, Any], parameter_type: str | None = None) -> Written:
-        """Validate, then write, keeping an existing parameter's type and KMS key."""
+    def write_config(
+        self, document: Mapping[str, Any], parameter_type: str | None = None, *, strategy: str | None = None
+    ) -> Written:
+        """Validate, then write, keeping an existing parameter's type and KMS key (an
+        object's encryption settings)."""
         validate(document)
-        return self._put(self.parameter, to_json(document), parameter_type)
+        return self._put(self.parameter, to_json(document), parameter_type=parameter_type, strategy=strategy)
 
     def start(
         self,
@@ -447,6 +515,7 @@ class Controller:
         dry_run: bool | None = None,
         parameter_type: str | None = None,
         before_write: Callable[[dict[str, Any]], None] | None = None,
+        strategy: str | None = None,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
         stored one re-enabled when `document` is None. `before_write` sees the checked
@@ -461,9 +530,9 @@ class Controller:
             if until.timestamp() <= now:
                 raise UsageError(f"{{until}} {format_instant(until)} has already passed")
             expires_at = format_instant(until)
+        expected = None
         if document is None:
-            _, stored = self.read_config()
-            document = stored
+            expected, document = self.read_config()
         updated = enable(document, experiment=experiment, rate=rate, expires_at=expires_at, dry_run=dry_run)
         try:
             config = validate(updated)
@@ -480,60 +549,77 @@ class Controller:
             )
         if before_write is not None:
             before_write(updated)
-        return self._put(self.parameter, to_json(updated), parameter_type), config
+        written = self._put(
+            self.parameter, to_json(updated), expected=expected, parameter_type=parameter_type, strategy=strategy
+        )
+        return written, config
 
-    def stop(self) -> Written | None:
+    def stop(self, *, strategy: str | None = None) -> Written | None:
         """Disable the config, keeping the rest. None: the value is not a JSON object, so no
-        version of the library injects from it, and it is left as it is."""
+        version of the library injects from it, and it is left as it is. An in-progress
+        AppConfig deployment of the config or kill switch is stopped to make way."""
         try:
-            _, document = self.read_config()
+            stored, document = self.read_config()
         except InvalidConfig:
             return None
-        return self._put(self.parameter, to_json(disable(document)), None)
+        return self._put(
+            self.parameter, to_json(disable(document)), expected=stored, strategy=strategy, preempt=self._ours()
+        )
 
-    def kill(self) -> Written:
-        return self._put(self.kill_switch, KILL_SWITCH_ON, None)
+    def kill(self, *, strategy: str | None = None) -> Written:
+        """Engage the kill switch, whatever it held (an in-progress AppConfig deployment of
+        the config or kill switch is stopped to make way)."""
+        return self._put(
+            self.kill_switch,
+            KILL_SWITCH_ON,
+            content_type=KILL_SWITCH_CONTENT_TYPE,
+            conditional=False,
+            strategy=strategy,
+            preempt=self._ours(),
+        )
 
-    def resume(self) -> Written:
-        return self._put(self.kill_switch, KILL_SWITCH_OFF, None)
+    def resume(self, *, strategy: str | None = None) -> Written:
+        return self._put(
+            self.kill_switch,
+            KILL_SWITCH_OFF,
+            content_type=KILL_SWITCH_CONTENT_TYPE,
+            conditional=False,
+            strategy=strategy,
+        )
 
-    def _put(self, name: str, value: str, parameter_type: str | None) -> Written:
-        if parameter_type is not None and parameter_type not in PARAMETER_TYPES:
-            raise UsageError(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
-        existing = self._describe(name)
-        arguments: dict[str, Any] = {"Name": name, "Value": value, "Overwrite": True}
-        arguments["Type"] = parameter_type or (existing or {}).get("Type") or "String"
-        if existing and existing.get("Tier") == "Advanced":
-            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
-        if arguments["Type"] == "SecureString" and existing and existing.get("KeyId"):
-            arguments["KeyId"] = existing["KeyId"]
-        with aws_errors(f"write {name}"):
-            response = self.client.put_parameter(**arguments)
-        return Written(name, arguments["Type"], response.get("Version"))
-
-    def _describe(self, name: str) -> dict[str, Any] | None:
-        """Type, tier and KMS key of an existing parameter. DescribeParameters cannot be
-        limited to some parameters in IAM, so when it is denied GetParameters' type will do,
-        except for a SecureString, whose key only DescribeParameters tells."""
-        from botocore.exceptions import ClientError
-
-        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
-        try:
-            response = self.client.describe_parameters(ParameterFilters=filters)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
-                with aws_errors(f"describe {name}"):
-                    raise
-            stored = self._stored(name)
-            if stored is not None and stored.type == "SecureString":
-                raise AwsError(
-                    f"access denied to ssm:DescribeParameters, which tells {name}'s KMS key; not writing it"
-                ) from None
-            return None if stored is None else {"Type": stored.type}
-        except Exception:
-            with aws_errors(f"describe {name}"):
-                raise
-        for item in response.get("Parameters", []):
-            if item.get("Name") == name:
-                return dict(item)
+    def propagation(self, location: str) -> str | None:
+        """What adds to CHAOS_LAYER_MAX_AGE before a write at `location` reaches functions."""
+        if kind(location) == APPCONFIG:
+            return (
+                "the deployment strategy's duration and the AppConfig agent's poll interval"
+                " (AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s unless the function sets it)"
+            )
         return None
+
+    def _ours(self) -> tuple[str, ...]:
+        return tuple(name for name in (self._parameter, self.kill_switch) if name)
+
+    def _put(
+        self,
+        name: str,
+        value: str,
+        *,
+        content_type: str = CONFIG_CONTENT_TYPE,
+        expected: Stored | None = None,
+        conditional: bool = True,
+        parameter_type: str | None = None,
+        strategy: str | None = None,
+        preempt: tuple[str, ...] = (),
+    ) -> Written:
+        store = self.store(name)
+        with aws_errors(f"write {name}"):
+            return store.put(
+                name,
+                value,
+                content_type=content_type,
+                expected=expected,
+                conditional=conditional,
+                parameter_type=parameter_type,
+                strategy=strategy,
+                preempt=preempt,
+            )

@@ -109,7 +109,7 @@ def is_injecting(parameter: str, kill_switch: str | None = None, configuration: 
 
 def _controller(parameter: str | None, kill_switch: str | None, configuration: Configuration) -> control.Controller:
     options = configuration or {}
-    client = control.ssm_client(
+    client = control.clients(  # for every source the locations name
         region=options.get("aws_region"),
         profile=options.get("aws_profile_name"),
         endpoint_url=options.get("aws_endpoint_url"),

@@ -42,7 +42,8 @@ def schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "chaos-layer config",
         "description": (
-            "The JSON document in the SSM parameter named by CHAOS_LAYER_PARAM. Generated from the library's own"
+            "The JSON document at the location CHAOS_LAYER_PARAM names (an SSM parameter, an S3 object or an"
+            " AppConfig profile). Generated from the library's own"
             " declarations (python -m chaos_layer.reference); `chaos-layer validate FILE` applies the library's"
             " rules themselves, including the ones this schema cannot express: a latency fault's min_ms must not"
             " exceed max_ms, a match regex must not repeat a repetition inside an open-ended one, and expires_at"

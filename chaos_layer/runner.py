@@ -45,6 +45,7 @@ from chaos_layer.checks import Check, Context, Phase, Reading, Status, format_va
 from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
+from chaos_layer.source import location_problem
 
 IDLE_MAX_AGE_ENV = "CHAOS_LAYER_IDLE_MAX_AGE"
 DEFAULT_IDLE_MAX_AGE = 60.0
@@ -55,8 +56,9 @@ STOP_ATTEMPTS = 3
 # Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
 RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
 ON_BREACH = ("stop", "kill")
-# Sources other than SSM slot in behind control.Controller; until they do, the file says so.
-UNSUPPORTED_SOURCES = ("s3://", "appconfig://")
+# `run` writes the config once per ramp step; AppConfig runs one deployment at a time per
+# environment (AppConfig.AllAtOnce then bakes 10 minutes), so a ramp there would stall.
+UNSUPPORTED_SOURCES = ("appconfig://",)
 JOURNAL_VERSION = 1
 
 
@@ -161,8 +163,15 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     hypothesis = fields.string("hypothesis", non_empty=True)
     parameter = fields.string("parameter", non_empty=True)
     if parameter.startswith(UNSUPPORTED_SOURCES):
-        fields.problem("parameter", "must be an SSM parameter name: `run` does not write s3:// or appconfig:// yet")
+        fields.problem(
+            "parameter",
+            "must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
+            " may still deploy the last one",
+        )
     kill_switch = fields.string("kill_switch", "") or None
+    for key, location in (("parameter", parameter), ("kill_switch", kill_switch or "")):
+        if malformed := location_problem(location):
+            fields.problem(key, malformed)
     raw_faults = fields.array("faults", required=True)
     if fields.has("faults") and isinstance(fields.raw("faults"), list) and not raw_faults:
         fields.problem("faults", "must list at least one fault")
@@ -662,9 +671,10 @@ class Runner:
             if index == 0
             else f"functions already injecting switch within {span(self.max_age)} ({settings.MAX_AGE_ENV})"
         )
+        where = f"version {written.version}" if written.version is not None else written.summary()
         self._say(
             f"Step {index + 1}/{len(self.experiment.ramp)}: rate {percent(step.rate)} for {span(step.hold)}"
-            f" ({written.name} version {written.version}); {reach}."
+            f" ({written.name} {where}); {reach}."
         )
         if index == 0 and step.hold < self.idle_max_age:
             self._say(

@@ -45,6 +45,7 @@ OPERATOR_ONLY = frozenset(
         "__main__.py",
         "cli",
         "control.py",
+        "stores.py",
         "runner",
         "runner.py",
         "report",

@@ -7,6 +7,14 @@
   free port), emptied before each test; `.endpoint_url`, `.client()`, `.requests` (the
   `X-Amz-Target` of every API request it answered, to count SSM calls), `.put(...)`.
 - `ssm_client`: a boto3 SSM client against `moto_server`.
+- `s3`: a bucket on `moto_server`'s S3, with AWS_ENDPOINT_URL_S3 pointing there; `.put(...)`,
+  `.gets(key)` counts GETs of an object (conditional ones answered 304 included).
+- `appconfig`: AppConfig through the loopback stand-in of tests/appconfig_standin.py (in
+  front of moto), with AWS_ENDPOINT_URL_APPCONFIG(DATA) and AWS_APPCONFIG_EXTENSION_HTTP_PORT
+  pointing there; `.profile(...)` creates an application, environment and profile,
+  `.deploy(...)` writes and deploys a version as an operator would with the AWS CLI.
+- `scripted_http`: answers every request with one status, headers and body (an S3 that says
+  AccessDenied, an agent that says 502), so the real client stacks parse real answers.
 - `lambda_context`: builds a Lambda-like context (function_name, aws_request_id, ...).
 - `clock`, `sleeps`: the decorator's `clock=` and `sleep=` seams (`clock.advance(seconds)`,
   `sleeps.calls` lists the seconds slept, nothing really sleeps).
@@ -20,11 +28,14 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from tests.appconfig_standin import AppConfigStandIn
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -54,18 +65,23 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
 
 class _RequestLog:
     """WSGI middleware that records each API request's X-Amz-Target (e.g.
-    `AmazonSSM.GetParameters`) before moto answers it."""
+    `AmazonSSM.GetParameters`), and each other request's method and path (S3's REST calls),
+    before moto answers it."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.targets: list[str] = []
+        self.rest: list[tuple[str, str, bool]] = []  # method, path, conditional (If-None-Match)
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET")
-        if target:
-            with self._lock:
+        with self._lock:
+            if target:
                 self.targets.append(target)
+            elif not environ.get("PATH_INFO", "").startswith("/moto-api"):
+                request = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+                self.rest.append((*request, "HTTP_IF_NONE_MATCH" in environ))
         return self.app(environ, start_response)
 
 
@@ -108,12 +124,15 @@ class MotoServer:
         with urllib.request.urlopen(request, timeout=10):
             pass
         self._log.targets.clear()
+        self._log.rest.clear()
 
-    def _without_logging(self, action: Callable[[], Any]) -> None:
-        before = len(self._log.targets)
-        action()
+    def _without_logging(self, action: Callable[[], Any]) -> Any:
+        before, rest = len(self._log.targets), len(self._log.rest)
+        result = action()
         with self._log._lock:
             del self._log.targets[before:]
+            del self._log.rest[rest:]
+        return result
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +165,170 @@ def moto_server(_moto_server_session: MotoServer) -> MotoServer:
 def ssm_client(moto_server: MotoServer) -> Any:
     """A boto3 SSM client against `moto_server`."""
     return moto_server.client()
+
+
+BUCKET = "chaos-layer-configs"
+
+
+@dataclass
+class S3Bucket:
+    """A bucket on the moto server (see the `s3` fixture)."""
+
+    server: MotoServer
+    name: str = BUCKET
+
+    def client(self) -> Any:
+        return boto3.client("s3", region_name=REGION, endpoint_url=self.server.endpoint_url)
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.name}/{key}"
+
+    def put(self, key: str, body: str | bytes, **settings: Any) -> str:
+        """Create or overwrite an object (not counted); its ETag."""
+        data = body.encode() if isinstance(body, str) else body
+        response = self.server._without_logging(
+            lambda: self.client().put_object(Bucket=self.name, Key=key, Body=data, **settings)
+        )
+        return str(response["ETag"])
+
+    def text(self, key: str) -> str | None:
+        client = self.client()
+        try:
+            body = self.server._without_logging(lambda: client.get_object(Bucket=self.name, Key=key)["Body"].read())
+        except client.exceptions.NoSuchKey:
+            return None
+        return str(body.decode())
+
+    def head(self, key: str) -> dict[str, Any]:
+        return dict(self.server._without_logging(lambda: self.client().head_object(Bucket=self.name, Key=key)))
+
+    def delete(self, key: str) -> None:
+        self.server._without_logging(lambda: self.client().delete_object(Bucket=self.name, Key=key))
+
+    def gets(self, key: str, *, conditional: bool | None = None) -> int:
+        """GETs of this object the server answered since the test began (304s included);
+        `conditional`: only those with (True) or without (False) If-None-Match."""
+        return sum(
+            1
+            for method, path, with_etag in self.server._log.rest
+            if (method, path) == ("GET", f"/{self.name}/{key}") and conditional in (None, with_etag)
+        )
+
+
+@pytest.fixture
+def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """A bucket on the moto server; the SDK's usual AWS_ENDPOINT_URL_S3 points there."""
+    bucket = S3Bucket(moto_server)
+    moto_server._without_logging(lambda: bucket.client().create_bucket(Bucket=bucket.name))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.endpoint_url)
+    return bucket
+
+
+@dataclass
+class AppConfig:
+    """AppConfig on the stand-in (see the `appconfig` fixture)."""
+
+    standin: AppConfigStandIn
+
+    def client(self) -> Any:
+        return boto3.client("appconfig", region_name=REGION, endpoint_url=self.standin.endpoint_url)
+
+    def profile(
+        self, application: str = "orders", environment: str = "prod", profile: str = "chaos", **settings: Any
+    ) -> str:
+        """Create (or find) the application, environment and profile; their location."""
+        client = self.client()
+        apps = {a["Name"]: a["Id"] for a in client.list_applications()["Items"]}
+        app_id = apps.get(application) or client.create_application(Name=application)["Id"]
+        envs = {e["Name"]: e["Id"] for e in client.list_environments(ApplicationId=app_id)["Items"]}
+        if environment not in envs:
+            client.create_environment(ApplicationId=app_id, Name=environment)
+        profiles = {p["Name"] for p in client.list_configuration_profiles(ApplicationId=app_id)["Items"]}
+        if profile not in profiles:
+            client.create_configuration_profile(
+                ApplicationId=app_id, Name=profile, LocationUri="hosted", Type="AWS.Freeform", **settings
+            )
+        return f"appconfig://{application}/{environment}/{profile}"
+
+    def ids(self, location: str) -> dict[str, str]:
+        """ApplicationId, EnvironmentId and ConfigurationProfileId of a location."""
+        application, environment, profile = location.removeprefix("appconfig://").split("/")
+        client = self.client()
+        app_id = next(a["Id"] for a in client.list_applications()["Items"] if a["Name"] == application)
+        environments = client.list_environments(ApplicationId=app_id)["Items"]
+        env_id = next(e["Id"] for e in environments if e["Name"] == environment)
+        profile_id = next(
+            p["Id"] for p in client.list_configuration_profiles(ApplicationId=app_id)["Items"] if p["Name"] == profile
+        )
+        return {"ApplicationId": app_id, "EnvironmentId": env_id, "ConfigurationProfileId": profile_id}
+
+    def create_version(self, location: str, content: str, content_type: str = "application/json") -> int:
+        """A new hosted version, not deployed."""
+        ids = self.ids(location)
+        return int(
+            self.client().create_hosted_configuration_version(
+                ApplicationId=ids["ApplicationId"],
+                ConfigurationProfileId=ids["ConfigurationProfileId"],
+                Content=content.encode(),
+                ContentType=content_type,
+            )["VersionNumber"]
+        )
+
+    def deploy(self, location: str, content: str, strategy: str = "AppConfig.AllAtOnce", finish: bool = True) -> int:
+        """Write and deploy a version, as an operator would; the deployment number. With
+        `finish`, the deployment is then COMPLETE, so another may start."""
+        version = self.create_version(location, content)
+        ids = self.ids(location)
+        number = int(
+            self.client().start_deployment(**ids, DeploymentStrategyId=strategy, ConfigurationVersion=str(version))[
+                "DeploymentNumber"
+            ]
+        )
+        if finish:
+            self.standin.finish(ids["ApplicationId"], ids["EnvironmentId"], number)
+        return number
+
+    def deployments(self, location: str) -> list[dict[str, Any]]:
+        ids = self.ids(location)
+        client = self.client()
+        items = client.list_deployments(ApplicationId=ids["ApplicationId"], EnvironmentId=ids["EnvironmentId"])
+        return [
+            client.get_deployment(
+                ApplicationId=ids["ApplicationId"],
+                EnvironmentId=ids["EnvironmentId"],
+                DeploymentNumber=item["DeploymentNumber"],
+            )
+            for item in items["Items"]
+        ]
+
+    def served(self, location: str) -> str | None:
+        """What the agent serves for the location now."""
+        served = self.standin.served(*location.removeprefix("appconfig://").split("/"))
+        return None if served is None else served[1].decode()
+
+
+@pytest.fixture(scope="session")
+def _appconfig_session(_moto_server_session: MotoServer) -> Iterator[AppConfigStandIn]:
+    standin = AppConfigStandIn(_moto_server_session.endpoint_url, ACCOUNT_ID, REGION)
+    standin.start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture
+def appconfig(
+    _appconfig_session: AppConfigStandIn, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> AppConfig:
+    """AppConfig (moto behind the stand-in) and its agent, emptied for each test. The SDK's
+    usual AWS_ENDPOINT_URL_APPCONFIG and AWS_ENDPOINT_URL_APPCONFIGDATA, and the agent's
+    AWS_APPCONFIG_EXTENSION_HTTP_PORT, point there."""
+    _appconfig_session.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APPCONFIG", _appconfig_session.endpoint_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APPCONFIGDATA", _appconfig_session.endpoint_url)
+    monkeypatch.setenv("AWS_APPCONFIG_EXTENSION_HTTP_PORT", str(_appconfig_session.agent_port))
+    return AppConfig(_appconfig_session)
 
 
 @dataclass
@@ -214,3 +397,54 @@ def config_json(**overrides: Any) -> str:
     }
     document.update(overrides)
     return json.dumps(document)
+
+
+class ScriptedHttp:
+    """Answers every request with `.answer` = (status, headers, body); counts requests."""
+
+    def __init__(self) -> None:
+        self.answer: tuple[int, dict[str, str], bytes] = (500, {}, b"")
+        self.requests: list[tuple[str, str]] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                scripted.requests.append((self.command, self.path))
+                status, headers, body = scripted.answer
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def scripted_http() -> Iterator[ScriptedHttp]:
+    server = ScriptedHttp()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -28,6 +28,7 @@ from chaos_layer.cli import output, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
+    Strategy,
     aws_options,
     exception_fault,
     latency_fault,
@@ -52,9 +53,9 @@ EXIT_CODES: dict[type[control.ControlError], int] = {
     control.NotFound: EXIT_NOT_FOUND,
 }
 
-# Seams for tests: the time "now" is read from, and the SSM client factory.
+# Seams for tests: the time "now" is read from, and the factory of the AWS clients.
 clock: Callable[[], float] = time.time
-client_factory: Callable[..., Any] = control.ssm_client
+client_factory: Callable[..., Any] = control.clients
 
 
 class Group(TyperGroup):
@@ -113,7 +114,8 @@ def fail(message: str, code: int) -> int:
 app = typer.Typer(
     cls=Group,
     name=PROG,
-    help="Drive chaos-layer experiments: write and read the SSM parameters chaos-layer reads.",
+    help="Drive chaos-layer experiments: write and read the configs and kill switch chaos-layer reads"
+    " (in SSM, S3 or AppConfig).",
     epilog="Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 AWS error, 4 config parameter not found.",
     no_args_is_help=True,
     add_completion=False,
@@ -133,7 +135,8 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Drive chaos-layer experiments: write and read the SSM parameters chaos-layer reads."""
+    """Drive chaos-layer experiments: write and read the configs and kill switch chaos-layer reads
+    (in SSM, S3 or AppConfig)."""
 
 
 class ParameterType(str, Enum):
@@ -246,9 +249,12 @@ def start(
     parameter_type: Annotated[
         ParameterType | None,
         typer.Option(
-            "--type", help="Type of a new config parameter (an existing one keeps its type).", show_default=False
+            "--type",
+            help="SSM only: type of a new config parameter (an existing one keeps its type).",
+            show_default=False,
         ),
     ] = None,
+    strategy: Strategy = None,
 ) -> None:
     """Start an experiment: write an enabled config, validated first.
 
@@ -302,6 +308,7 @@ def start(
         until=None if until is None else parse_until(until),
         dry_run=dry_run,
         parameter_type=None if parameter_type is None else parameter_type.value,
+        strategy=strategy,
     )
     after = _stored_document(controller) or {}
     running = before is not None and before.get("enabled") is True
@@ -313,44 +320,44 @@ def start(
 
 @app.command()
 @aws_options
-def stop(aws: AwsOptions) -> None:
+def stop(aws: AwsOptions, strategy: Strategy = None) -> None:
     """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it."""
     controller = _controller(aws)
-    written = controller.stop()
+    written = controller.stop(strategy=strategy)
     if written is None:
         output.say(
             f"{controller.parameter} does not hold a JSON object, so chaos-layer injects nothing from it;"
             " left it unchanged."
         )
         return
-    output.say(
-        f"Stopped: {written.name} is disabled ({written.type}, version {written.version}); `{PROG} start` resumes it."
-    )
-    output.propagation("Every function stops injecting", controller.max_age)
+    output.preempted(written)
+    output.say(f"Stopped: {written.name} is disabled ({written.summary()}); `{PROG} start` resumes it.")
+    output.propagation("Every function stops injecting", controller, written.name)
 
 
 @app.command()
 @aws_options
-def kill(aws: AwsOptions) -> None:
+def kill(aws: AwsOptions, strategy: Strategy = None) -> None:
     """Engage the kill switch: every function using chaos-layer stops injecting, whatever its config."""
-    _switch(aws, engage=True)
+    _switch(aws, strategy, engage=True)
 
 
 @app.command()
 @aws_options
-def resume(aws: AwsOptions) -> None:
+def resume(aws: AwsOptions, strategy: Strategy = None) -> None:
     """Release the kill switch: enabled configs inject again."""
-    _switch(aws, engage=False)
+    _switch(aws, strategy, engage=False)
 
 
-def _switch(aws: AwsOptions, *, engage: bool) -> None:
+def _switch(aws: AwsOptions, strategy: str | None, *, engage: bool) -> None:
     controller = _controller(aws)
-    written = controller.kill() if engage else controller.resume()
-    output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} (version {written.version}).")
+    written = controller.kill(strategy=strategy) if engage else controller.resume(strategy=strategy)
+    output.preempted(written)
+    output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} ({written.summary()}).")
     if engage:
-        output.propagation("Every function using chaos-layer stops injecting", controller.max_age)
+        output.propagation("Every function using chaos-layer stops injecting", controller, written.name)
     else:
-        output.propagation("Functions with an enabled config inject again", controller.max_age)
+        output.propagation("Functions with an enabled config inject again", controller, written.name)
 
 
 @app.command()
@@ -375,27 +382,58 @@ def status(
 
 
 @app.command(name="validate")
+@aws_options
 def validate_command(
-    file: Annotated[str, typer.Argument(help="Config file (JSON), or - for stdin.", show_default=False)],
+    aws: AwsOptions,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="Config file (JSON), or - for stdin; none: the config stored at --param.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Check a config file with the library's own rules; lists every problem. Exit 0 or 1."""
-    text = _read_file(file)
+    """Check a config with the library's own rules; lists every problem. Exit 0 or 1.
+
+    Checks a file, or with no file the config stored where --param says (SSM, S3 or
+    AppConfig, as deployed), as the library would read it (exit 4 when there is none).
+    """
+    if file is not None:
+        if aws.parameter is not None:
+            raise control.UsageError("give a file or --param, not both")
+        text = _read_file(file)
+        name = file
+    else:
+        controller = _controller(aws)
+        text, name = controller.stored_config().value, controller.parameter
     try:
         config = control.validate_text(text)
     except control.InvalidConfig as error:
-        output.problems(sys.stdout, f"{file}: invalid", error.problems)
+        output.problems(sys.stdout, f"{name}: invalid", error.problems)
         raise typer.Exit(EXIT_INVALID) from None
     try:
         legacy = is_legacy(json.loads(text))
     except ValueError:
         legacy = False
-    output.valid(file, config, legacy)
+    output.valid(name, config, legacy)
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    draft_04: Annotated[
+        bool,
+        typer.Option(
+            "--draft-04",
+            help="The same schema in JSON Schema draft-04, compact: what an AppConfig JSON Schema validator takes.",
+        ),
+    ] = False,
+) -> None:
     """Print the config's JSON Schema (draft 2020-12), for editors."""
-    typer.echo(resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8"), nl=False)
+    text = resources.files("chaos_layer").joinpath("schema.json").read_text(encoding="utf-8")
+    if draft_04:
+        from chaos_layer.cli.draft04 import to_draft_04
+
+        text = json.dumps(to_draft_04(json.loads(text)), separators=(",", ":"), ensure_ascii=False) + "\n"
+    typer.echo(text, nl=False)
 
 
 run_commands.register(app, EXIT_CODES)  # run, report

@@ -1,5 +1,5 @@
-"""Flags: the AWS options every SSM command takes, declared once, and the parsing of flag
-values into what the operator API takes."""
+"""Flags: the AWS options every command that reads or writes takes, declared once, and the
+parsing of flag values into what the operator API takes."""
 
 from __future__ import annotations
 
@@ -21,14 +21,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class AwsOptions:
-    """Where the parameters are and how to reach them. None: the setting's own default
-    (settings.py for the parameters and max age, boto3's chain for the rest)."""
+    """Where the config and kill switch are and how to reach them. None: the setting's own
+    default (settings.py for the locations and max age, boto3's chain for the rest)."""
 
     parameter: Annotated[
         str | None,
         typer.Option(
             "--param",
-            help=f"Config parameter name (default: {settings.PARAM_ENV}, then {settings.LEGACY_PARAM_ENV}).",
+            help="Where the config is: an SSM parameter name or ARN, s3://BUCKET/KEY or"
+            f" appconfig://APPLICATION/ENVIRONMENT/PROFILE (default: {settings.PARAM_ENV},"
+            f" then {settings.LEGACY_PARAM_ENV}).",
             show_default=False,
         ),
     ] = None
@@ -36,7 +38,7 @@ class AwsOptions:
         str | None,
         typer.Option(
             "--kill-switch",
-            help=f"Kill-switch parameter name (default: {settings.KILL_SWITCH_ENV},"
+            help=f"Where the kill switch is, in the same forms (default: {settings.KILL_SWITCH_ENV},"
             f" then {settings.DEFAULT_KILL_SWITCH}).",
             show_default=False,
         ),
@@ -52,7 +54,8 @@ class AwsOptions:
         str | None,
         typer.Option(
             "--endpoint-url",
-            help="SSM endpoint URL, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM).",
+            help="Endpoint URL for every AWS call, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM,"
+            " AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_APPCONFIG, ... then AWS_ENDPOINT_URL).",
             show_default=False,
         ),
     ] = None
@@ -66,6 +69,17 @@ class AwsOptions:
             show_default=False,
         ),
     ] = None
+
+
+# The deployment strategy of the writes to AppConfig, one declaration for the commands that write.
+Strategy = Annotated[
+    str | None,
+    typer.Option(
+        "--strategy",
+        help="AppConfig only: the deployment strategy, by name or ID (default: AppConfig.AllAtOnce).",
+        show_default=False,
+    ),
+]
 
 
 def aws_options(command: F) -> F:

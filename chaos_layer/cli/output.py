@@ -12,7 +12,7 @@ from rich.text import Text
 
 from chaos_layer import settings
 from chaos_layer.config import CONTROL_KEYS, Config
-from chaos_layer.control import Controller, Status, Written, format_instant
+from chaos_layer.control import Controller, Deployment, Status, Written, format_instant
 from chaos_layer.exceptions import Problem
 
 
@@ -72,13 +72,22 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def propagation(what: str, max_age: float) -> None:
-    """How long until every execution environment has seen a write: one cache period."""
+def propagation(what: str, controller: Controller, location: str) -> None:
+    """How long until every execution environment has seen a write: one cache period, plus
+    what the source adds (AppConfig: the deployment and the agent's poll interval)."""
+    max_age = controller.max_age
     if max_age == 0:
         when = "on its next invocation (max age 0)"
     else:
         when = f"within {format_seconds(max_age)}, the cache period ({settings.MAX_AGE_ENV}={max_age:g})"
-    say(f"{what} {when}.")
+    extra = controller.propagation(location)
+    say(f"{what} {when}" + (f", after {extra}." if extra else "."))
+
+
+def preempted(written: Written) -> None:
+    """An in-progress AppConfig deployment that a stop or kill rolled back to make way."""
+    if written.preempted is not None:
+        warn(f"stopped the {written.preempted.summary()} first (AppConfig rolls it back) to make way")
 
 
 def started(
@@ -91,7 +100,7 @@ def started(
     """The whole resulting config, blast radius included; `running`: an experiment was
     already enabled there, so this changed it rather than started it."""
     verb = "Changed" if running else "Started"
-    say(f"{verb} experiment {config.experiment!r} in {written.name} ({written.type}, version {written.version}).")
+    say(f"{verb} experiment {config.experiment!r} in {written.name} ({written.summary()}).")
     table = _grid()
     table.add_row("rate", Text(percent(config.rate) + " of invocations"))
     shown = document or {}
@@ -113,13 +122,11 @@ def started(
     _console().print(table)
     say("Functions may still refuse it by their guardrails (CHAOS_LAYER_MAX_RATE, CHAOS_LAYER_FAULTS).")
     if dry_run:
-        propagation(
-            "Every function starts logging what it would inject (dry run, nothing injected)", controller.max_age
-        )
+        propagation("Every function starts logging what it would inject (dry run)", controller, written.name)
     elif running:
-        propagation("Every function injects the changed experiment", controller.max_age)
+        propagation("Every function injects the changed experiment", controller, written.name)
     else:
-        propagation("Every function starts injecting", controller.max_age)
+        propagation("Every function starts injecting", controller, written.name)
 
 
 def changes(changed: list[tuple[str, str, str]]) -> None:
@@ -147,7 +154,9 @@ def status(state: Status) -> None:
         table.add_row("config", Text(f"{state.parameter}: not found", style="red"))
     else:
         fmt = "chaos-lambda format" if state.legacy else "chaos-layer format"
-        table.add_row("config", Text(f"{state.parameter} ({state.parameter_type}, version {state.version}, {fmt})"))
+        table.add_row("config", Text(f"{state.parameter} ({_stored(state)}, {fmt})"))
+    if state.deployment is not None:
+        table.add_row("deployment", _deployment(state.deployment))
     for index, problem in enumerate(state.problems):
         table.add_row("problems" if index == 0 else "", Text(str(problem), style="red"))
     config = state.config
@@ -171,9 +180,28 @@ def status(state: Status) -> None:
             table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
     kill = "engaged" if state.killed else "released" if state.kill_switch_value is not None else "released (absent)"
     table.add_row("kill switch", Text(f"{state.kill_switch}: {kill}", style="red" if state.killed else ""))
+    if state.kill_switch_deployment is not None:
+        table.add_row("deployment", _deployment(state.kill_switch_deployment))
     verdict = "yes" if state.injecting else "no"
     table.add_row("injecting", Text(f"{verdict}: {state.reason}", style="bold"))
     _console().print(table)
+
+
+def _stored(state: Status) -> str:
+    """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig, deployed`."""
+    if state.source == "s3":
+        return f"S3 object, ETag {state.token}" if state.token else "S3 object"
+    if state.source == "appconfig":
+        return "AppConfig, as deployed"
+    return f"{state.parameter_type}, version {state.version}"
+
+
+def _deployment(deployment: Deployment) -> Text:
+    line = deployment.summary()
+    if deployment.last_event:
+        line += f" ({deployment.last_event})"
+    bad = deployment.state in ("ROLLED_BACK", "REVERTED")
+    return Text(line, style="yellow" if deployment.in_progress or bad else "")
 
 
 def _grid() -> Table:

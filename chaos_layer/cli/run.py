@@ -190,7 +190,8 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         idle = _max_age(None, runner.IDLE_MAX_AGE_ENV, runner.DEFAULT_IDLE_MAX_AGE)
         ssm = ssm_factory(region=region, profile=profile, endpoint_url=endpoint_url)
         cloudwatch = cloudwatch_factory(region=region, profile=profile, endpoint_url=endpoint_url)
-        controller = control.Controller(ssm, experiment.parameter, kill_switch, max_age=period, clock=clock)
+        clients = control.Clients(region, profile, endpoint_url, ssm=ssm)  # S3 from the same settings
+        controller = control.Controller(clients, experiment.parameter, kill_switch, max_age=period, clock=clock)
         path = _journal_path(journal, experiment.name, clock())
         record = runner.Journal(path, runner.new_journal(experiment, file, text, controller))
         try:

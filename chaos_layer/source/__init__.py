@@ -5,10 +5,12 @@ The library's cache and the operator API (`chaos-layer status`) read through the
 `:version`), apply the same kill-switch rule and parse with the same rules: what an
 operator is shown is what functions read.
 
-A location picks its provider: SSM for names and ARNs (source/ssm.py). A new source
-(`s3://`, `appconfig://`) is one Provider subclass (source/base.py) and one line in
-`ParameterReader.provider`. Locations that share a provider are fetched together, so a
-config and a kill switch both in SSM cost one GetParameters call per period.
+A location picks its provider by its form: `s3://BUCKET/KEY` an S3 object (source/s3.py),
+`appconfig://APP/ENV/PROFILE` a profile through the AppConfig agent (source/appconfig.py),
+anything else an SSM parameter (source/ssm.py). Config and kill switch may live in different
+sources. Locations that share a provider are fetched together, so a config and a kill switch
+both in SSM cost one GetParameters call per period. The S3 and AppConfig modules are
+imported only when a location names them, so an SSM-only function never loads them.
 
 Powertools' parameter providers are not used for the read: their cache is process-wide
 (shared with the application's own `get_parameter` calls), cannot hold a failure, and
@@ -19,6 +21,7 @@ kill switch's absence to be a normal answer and throttling to lengthen our perio
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -26,7 +29,17 @@ from typing import Any
 from chaos_layer._patches import exempt
 from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config
 from chaos_layer.exceptions import ConfigError, Problem
-from chaos_layer.source.base import THROTTLING_CODES, ClientFactory, Provider, Stored, error_code
+from chaos_layer.source.base import (
+    APPCONFIG,
+    S3,
+    SSM,
+    THROTTLING_CODES,
+    ClientFactory,
+    Provider,
+    Stored,
+    error_code,
+    kind,
+)
 from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache, Reading
 from chaos_layer.source.ssm import SSMProvider, default_client
 
@@ -42,6 +55,8 @@ __all__ = [
     "Snapshot",
     "Stored",
     "default_client",
+    "kind",
+    "location_problem",
     "parse",
 ]
 
@@ -85,6 +100,22 @@ class Parsed:
         return is_legacy(self.document)
 
 
+def location_problem(location: str) -> str | None:
+    """Why `location` names no config or kill switch (a malformed s3:// or appconfig://), or None."""
+    try:
+        if kind(location) == S3:
+            from chaos_layer.source.s3 import split
+
+            split(location)
+        elif kind(location) == APPCONFIG:
+            from chaos_layer.source.appconfig import split as split_profile
+
+            split_profile(location)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def parse(text: str) -> Parsed:
     """Check a stored config; the problems never echo its values."""
     try:
@@ -94,53 +125,105 @@ def parse(text: str) -> Parsed:
 
 
 class ParameterReader:
-    """The config and the kill switch of one deployment, read together."""
+    """The config and the kill switch of one deployment, read together.
 
-    def __init__(self, parameter: str, kill_switch: str, client_factory: ClientFactory = default_client) -> None:
+    `client_factory` makes the SSM client (the decorator's `boto3_client=` seam); `providers`
+    replaces the provider of a source (`ssm`, `s3`, `appconfig`): the operator API reads
+    AppConfig through its data plane, since no agent runs on an operator's machine.
+    """
+
+    def __init__(
+        self,
+        parameter: str,
+        kill_switch: str,
+        client_factory: ClientFactory = default_client,
+        *,
+        providers: Mapping[str, Provider] | None = None,
+    ) -> None:
         self.parameter = parameter
         self.kill_switch = kill_switch
-        self._ssm = SSMProvider(client_factory)
+        self._client_factory = client_factory
+        self._providers: dict[str, Provider] = dict(providers or {})
+        self._last: Parsed | None = None  # the last config parsed, reused while its text is unchanged
 
     def provider(self, location: str) -> Provider:
-        """The source a location names: SSM for names and ARNs, the only source so far."""
-        return self._ssm
+        """The source a location names, created on first use."""
+        source = kind(location)
+        provider = self._providers.get(source)
+        if provider is None:
+            provider = self._providers[source] = self._new_provider(source)
+        return provider
+
+    def _new_provider(self, source: str) -> Provider:
+        if source == S3:
+            from chaos_layer.source.s3 import S3Provider
+
+            return S3Provider()
+        if source == APPCONFIG:
+            from chaos_layer.source.appconfig import AgentProvider
+
+            return AgentProvider()
+        assert source == SSM
+        return SSMProvider(self._client_factory)
 
     def fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
         """What is stored now, one call per provider; raises what the provider raises."""
         wanted = [location for location, on in ((self.parameter, config), (self.kill_switch, kill_switch)) if on]
-        batches: dict[Provider, list[str]] = {}
-        for location in dict.fromkeys(wanted):
-            batches.setdefault(self.provider(location), []).append(location)
         found: dict[str, Stored] = {}
-        for provider, locations in batches.items():
+        for provider, locations in self._batches(wanted).items():
             with exempt():  # the library's own read: no injected fault touches it
                 found.update(provider.get(locations))
         return Snapshot(
             found.get(self.parameter) if config else None, found.get(self.kill_switch) if kill_switch else None
         )
 
+    def _batches(self, locations: list[str]) -> dict[Provider, list[str]]:
+        batches: dict[Provider, list[str]] = {}
+        for location in dict.fromkeys(locations):
+            batches.setdefault(self.provider(location), []).append(location)
+        return batches
+
     def read(self) -> Reading:
-        """The library's read: never raises, whatever goes wrong."""
+        """The library's read: never raises, whatever goes wrong. An engaged kill switch
+        wins over a config that could not be read; any other failure means no injection."""
+        found: dict[str, Stored] = {}
+        failure: Reading | None = None
         try:
-            snapshot = self.fetch()
+            batches = self._batches([self.parameter, self.kill_switch])
         except Exception as error:  # fail safe: whatever goes wrong, the handler runs
             return _failed_read(self.parameter, error)
+        for provider, locations in batches.items():
+            try:
+                with exempt():  # the library's own read: no injected fault touches it
+                    found.update(provider.get(locations))
+            except Exception as error:
+                failure = failure or _failed_read(" and ".join(locations), error)
+        snapshot = Snapshot(found.get(self.parameter), found.get(self.kill_switch))
         if snapshot.killed:
             return Reading(killed=True)
+        if failure is not None:
+            return failure
         if snapshot.config is None:
             return Reading(problem=f"parameter {self.parameter} not found")
         try:
-            parsed = parse(snapshot.config.value)
+            parsed = self._parse(snapshot.config.value)
         except Exception as error:  # a bug of ours must still be cached, not retried per call
             return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
         if parsed.config is None:
             return Reading(problem=f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}")
         return Reading(config=parsed.config)
 
+    def _parse(self, text: str) -> Parsed:
+        """An unchanged config (an S3 304, an SSM value read again) is not parsed again."""
+        last = self._last
+        if last is None or last.text != text:
+            last = self._last = parse(text)
+        return last
 
-def _failed_read(parameter: str, error: Exception) -> Reading:
+
+def _failed_read(names: str, error: Exception) -> Reading:
     code = error_code(error)
     if code in THROTTLING_CODES:
-        return Reading(problem=f"reading {parameter} is throttled ({code})", throttled=True)
-    # botocore's messages name the operation, endpoint and parameter, never a value
-    return Reading(problem=f"could not read {parameter}: {code or type(error).__name__}: {error}")
+        return Reading(problem=f"reading {names} is throttled ({code})", throttled=True)
+    # botocore's and our sources' messages name the operation, endpoint and location, never a value
+    return Reading(problem=f"could not read {names}: {code or type(error).__name__}: {error}")

@@ -356,9 +356,12 @@ def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
         "now": "2026-09-21T14:23:20Z",
         "parameter": {
             "name": PARAM,
+            "source": "ssm",
             "found": True,
             "type": "String",
             "version": 1,
+            "etag": None,
+            "deployment": None,
             "format": "chaos-layer",
             "valid": True,
             "problems": [],
@@ -376,7 +379,7 @@ def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
                 {"type": "exception", "rate": 1.0, "exception": "TimeoutError", "message": "Injected by chaos-layer"},
             ],
         },
-        "kill_switch": {"name": KILL_SWITCH, "engaged": False, "value": None},
+        "kill_switch": {"name": KILL_SWITCH, "source": "ssm", "engaged": False, "value": None, "deployment": None},
         "max_age": 5.0,
     }
 

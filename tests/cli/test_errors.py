@@ -91,11 +91,11 @@ def test_another_aws_error_is_one_line(cli: Cli, fake_ssm) -> None:
     assert one_line(result.stderr).endswith(": ThrottlingException: Rate exceeded")
 
 
-def test_something_else_than_ssm_at_the_endpoint(cli: Cli, fake_ssm) -> None:
+def test_something_else_than_aws_at_the_endpoint(cli: Cli, fake_ssm) -> None:
     other = fake_ssm(502, {"html": "<h1>Bad gateway</h1>"})
     result = cli("status", "--endpoint-url", other.endpoint_url, endpoint=False)
     assert result.exit_code == 3
-    assert "HTTP 502: the endpoint's answer was not from SSM" in one_line(result.stderr)
+    assert "HTTP 502: the endpoint's answer was not from AWS" in one_line(result.stderr)
 
 
 @pytest.fixture

@@ -89,7 +89,13 @@ def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_serve
         "blast_radius": {},
         "faults": [{"type": "exception", "rate": 1.0, "exception": "TimeoutError", "message": "slow db"}],
     }
-    assert status["kill_switch"] == {"name": KILL_SWITCH, "engaged": False, "value": "OFF "}
+    assert status["kill_switch"] == {
+        "name": KILL_SWITCH,
+        "source": "ssm",
+        "engaged": False,
+        "value": "OFF ",
+        "deployment": None,
+    }
     assert status["injecting"] is True
     text = cli("status").stdout
     assert "(in 2h)" in text

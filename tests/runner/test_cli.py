@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
+from tests.conftest import S3Bucket
 from tests.runner.conftest import Aws, TimeMachine, experiment_document
 
 BIN = Path(sys.executable).parent
@@ -63,6 +64,19 @@ def test_run_prints_each_step_and_reading_and_the_verdict(cli, aws, time_machine
     assert "Verdict: held. The hypothesis held" in out
     assert json.loads((tmp_path / "j.json").read_text())["verdict"] == "held"
     assert aws.config()["enabled"] is False
+
+
+def test_a_run_with_its_config_in_s3(cli, aws, time_machine, tmp_path, s3: S3Bucket) -> None:
+    steady(aws, time_machine)
+    location = s3.location("checkout.json")
+    document = experiment_document(parameter=location)
+    result = cli("run", write(tmp_path / "game-day.yaml", document), "--journal", "j.json")
+    assert result.exit_code == 0, result.output
+    assert f"Step 1/2: rate 1% for 10s ({location} S3 object, ETag" in result.stdout
+    assert "Verdict: held." in result.stdout
+    config = json.loads(s3.text("checkout.json") or "")
+    assert (config["enabled"], config["rate"]) == (False, 0.05)
+    assert [write["parameter"] for write in json.loads((tmp_path / "j.json").read_text())["writes"]] == [location] * 3
 
 
 def test_the_journal_has_a_default_name(cli, aws, time_machine, tmp_path) -> None:
@@ -122,7 +136,7 @@ def test_an_aws_error_exits_3_with_one_line(cli, aws, time_machine, tmp_path) ->
     path = write(tmp_path / "game-day.yaml", experiment_document())
     result = cli("run", path, "--journal", "j.json", "--endpoint-url", "http://127.0.0.1:9", endpoint=False)
     assert result.exit_code == 3
-    assert result.stderr.startswith("chaos-layer: error: could not reach SSM")
+    assert result.stderr.startswith("chaos-layer: error: could not reach AWS")
     assert "Traceback" not in result.output
 
 

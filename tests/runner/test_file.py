@@ -119,7 +119,8 @@ def test_the_runner_sets_rate_and_expiry_itself() -> None:
 def test_every_problem_of_a_file_at_once() -> None:
     document = {
         "hypothesis": "",
-        "parameter": "s3://bucket/config.json",
+        "parameter": "appconfig://orders/prod/chaos",
+        "kill_switch": "s3://only-a-bucket",
         "faults": [],
         "steady_state": [{"alarm": "a", "metric": {}}, {"metric": {"namespace": "N", "name": "M", "period": 45}}],
         "ramp": [{"rate": "5%", "hold": "soon"}, {"hold": "1m", "extra": 1}],
@@ -130,7 +131,9 @@ def test_every_problem_of_a_file_at_once() -> None:
     assert problems(document) == [
         "experiment: is required",
         "hypothesis: must not be empty",
-        "parameter: must be an SSM parameter name: `run` does not write s3:// or appconfig:// yet",
+        "parameter: must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
+        " may still deploy the last one",
+        "kill_switch: s3://only-a-bucket is not an S3 location: expected s3://BUCKET/KEY",
         "faults: must list at least one fault",
         "steady_state[0]: must have exactly one of alarm, metric (found alarm and metric)",
         "steady_state[1].metric.period: must be 1, 5, 10, 30 or a multiple of 60 seconds",

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"decorator"},
     {"__init__"},  # the public API
     {"wrapper"},
-    {"control"},
+    {"control", "stores"},  # the operator API, and where it keeps configs (one store per source)
     {"runner", "checks", "ctk", "report"},
     {"cli"},
 ]

@@ -369,3 +369,58 @@ class TestParse:
         parsed = parse(text)
         assert (parsed.config, parsed.document, parsed.legacy) == (None, None, False)
         assert parsed.problems
+
+
+class TestSources:
+    @pytest.mark.parametrize(
+        ("location", "source"),
+        [
+            ("/chaos-layer/orders", "ssm"),
+            ("arn:aws:ssm:us-east-1:123456789012:parameter/chaos-layer/orders:3", "ssm"),
+            ("s3://bucket/key/with/slashes.json", "s3"),
+            ("appconfig://orders/prod/chaos", "appconfig"),
+        ],
+    )
+    def test_a_location_names_its_source_by_its_form(self, location: str, source: str) -> None:
+        from chaos_layer.source import kind
+
+        assert kind(location) == source
+
+    def test_s3_and_appconfig_locations(self) -> None:
+        from chaos_layer.source import appconfig, s3
+
+        assert s3.split("s3://bucket/a/b.json") == ("bucket", "a/b.json")
+        assert appconfig.split("appconfig://app/env/profile") == ("app", "env", "profile")
+        assert appconfig.agent_path("my app", "prod", "a/b") == (
+            "/applications/my%20app/environments/prod/configurations/a%2Fb"
+        )
+        for bad in ("s3://bucket", "s3://bucket/", "s3:///key"):
+            with pytest.raises(ValueError, match="expected s3://BUCKET/KEY"):
+                s3.split(bad)
+        for bad in ("appconfig://app/env", "appconfig://app//profile", "appconfig://a/b/c/d"):
+            with pytest.raises(ValueError, match="expected appconfig://APPLICATION/ENVIRONMENT/PROFILE"):
+                appconfig.split(bad)
+
+    @pytest.mark.parametrize(("value", "port"), [(None, 2772), ("2773", 2773), ("nope", 2772), ("70000", 2772)])
+    def test_the_agents_port(self, monkeypatch: pytest.MonkeyPatch, value: str | None, port: int) -> None:
+        from chaos_layer.source import appconfig
+
+        if value is not None:
+            monkeypatch.setenv("AWS_APPCONFIG_EXTENSION_HTTP_PORT", value)
+        assert appconfig.agent_port() == port
+
+    def test_an_ssm_only_function_never_loads_the_other_sources(self) -> None:
+        import subprocess
+        import sys
+
+        code = (
+            "import sys\n"
+            "from chaos_layer.source import ParameterReader\n"
+            "ParameterReader('/p', '/k', lambda: None).provider('/p')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('chaos_layer.source.')))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        loaded = result.stdout
+        assert "chaos_layer.source.ssm" in loaded
+        assert "chaos_layer.source.s3" not in loaded
+        assert "chaos_layer.source.appconfig" not in loaded

@@ -1,0 +1,127 @@
+"""AWS AppConfig: `appconfig://APPLICATION/ENVIRONMENT/PROFILE` (names or IDs), a free-form
+configuration profile read from the AWS AppConfig Agent Lambda extension, which the function
+attaches as a layer. The agent serves its local cache on
+`http://localhost:$AWS_APPCONFIG_EXTENSION_HTTP_PORT` (default 2772) and polls AppConfig for
+newly deployed versions every AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS (45 s by
+default), which adds to how long a stop takes to arrive.
+
+The agent's API (its OpenAPI model in the AppConfig user guide):
+`GET /applications/APP/environments/ENV/configurations/PROFILE` answers 200 with the deployed
+content (and the version in a header), 404 (ResourceNotFoundException) when there is none,
+and 400 or 500 (or another error status) with a short text naming the failure. The
+standard library's urllib is enough for it: nothing is added to the layer, and no proxy is
+ever used for localhost."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from urllib.parse import quote
+
+from chaos_layer.source.base import (
+    APPCONFIG_PREFIX,
+    READ_DEADLINE,
+    THROTTLING_CODES,
+    Provider,
+    SourceError,
+    Stored,
+    chunks_of,
+    read_body,
+)
+
+PORT_ENV = "AWS_APPCONFIG_EXTENSION_HTTP_PORT"
+DEFAULT_PORT = 2772
+TIMEOUT = 1.0  # to connect, and for each read of the socket: the agent is on the same host
+_ERROR_TEXT = 300
+
+
+def split(location: str) -> tuple[str, str, str]:
+    """`appconfig://app/env/profile` -> (`app`, `env`, `profile`); ValueError for anything else."""
+    parts = location.removeprefix(APPCONFIG_PREFIX).split("/")
+    if not location.startswith(APPCONFIG_PREFIX) or len(parts) != 3 or not all(parts):
+        raise ValueError(
+            f"{location} is not an AppConfig location: expected appconfig://APPLICATION/ENVIRONMENT/PROFILE"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def agent_path(application: str, environment: str, profile: str) -> str:
+    names = (quote(part, safe="") for part in (application, environment, profile))
+    return "/applications/{}/environments/{}/configurations/{}".format(*names)
+
+
+def agent_port() -> int:
+    """The agent's port from AWS_APPCONFIG_EXTENSION_HTTP_PORT, as the agent itself reads it."""
+    text = os.environ.get(PORT_ENV, "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else DEFAULT_PORT
+
+
+class AgentProvider(Provider):
+    """Profiles through the AppConfig agent on localhost, one GET each."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # No proxy handler: the agent is on this host, whatever HTTP_PROXY says.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def get(self, locations: Sequence[str]) -> dict[str, Stored]:
+        deadline = self._clock() + READ_DEADLINE
+        paths = {location: agent_path(*split(location)) for location in locations}
+        port = agent_port()
+        found = {}
+        for location, path in paths.items():
+            if self._clock() > deadline:
+                raise SourceError("ReadTimeout", f"reading {location} did not start within {READ_DEADLINE:g} s")
+            stored = self._get(location, f"http://localhost:{port}{path}", deadline)
+            if stored is not None:
+                found[location] = stored
+        return found
+
+    def _get(self, location: str, url: str, deadline: float) -> Stored | None:
+        try:
+            with self._opener.open(urllib.request.Request(url), timeout=TIMEOUT) as response:  # noqa: S310 (http://localhost only)
+                text = read_body(chunks_of(response.read), deadline, self._clock)
+                headers = response.headers
+                version = headers.get("Configuration-Version") or headers.get("ConfigurationVersion") or ""
+        except urllib.error.HTTPError as error:
+            with error:
+                if error.code == 404:
+                    return None
+                raise _agent_error(location, error.code, _error_text(error, deadline, self._clock)) from None
+        except urllib.error.URLError as error:
+            reason = getattr(error.reason, "strerror", None) or str(error.reason)
+            raise SourceError(
+                "AgentUnreachable",
+                f"the AppConfig agent does not answer on {url.split('/applications/')[0]} ({reason});"
+                " is its Lambda layer attached?",
+            ) from None
+        except TimeoutError:
+            raise SourceError("ReadTimeout", f"the AppConfig agent did not answer within {TIMEOUT:g} s") from None
+        return Stored(location, text, version=int(version) if version.isdigit() else None)
+
+
+def _error_text(error: urllib.error.HTTPError, deadline: float, clock: Callable[[], float]) -> str:
+    """The agent's own short message (it names the failure, never the config's value)."""
+    try:
+        text = read_body(chunks_of(error.read), deadline, clock)
+    except Exception:  # the status code says enough
+        return ""
+    return " ".join(text.split())[:_ERROR_TEXT]
+
+
+def _agent_error(location: str, status: int, text: str) -> SourceError:
+    code = next((word.rstrip(":,.") for word in text.split() if word.rstrip(":,.").endswith("Exception")), "")
+    if status == 429 or code in THROTTLING_CODES:
+        return SourceError(code or "TooManyRequestsException", f"the AppConfig agent answered {status}: {text}")
+    if "AccessDenied" in text or status == 403:
+        _, environment, profile = split(location)
+        return SourceError(
+            "AccessDenied",
+            "access denied: the function needs appconfig:StartConfigurationSession and"
+            f" appconfig:GetLatestConfiguration on environment {environment} and profile {profile}"
+            f" (the AppConfig agent answered {status}: {text})",
+        )
+    return SourceError(code or f"HTTP {status}", f"the AppConfig agent answered {status}: {text}".rstrip(": "))

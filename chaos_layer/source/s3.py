@@ -1,0 +1,109 @@
+"""S3 objects: `s3://BUCKET/KEY`, the object's body is the config document (or the kill
+switch's value). S3 has no account-wide read quota, so a fleet past SSM's can read here; this
+is how AWS FIS's own Lambda extension receives its faults.
+
+Each read is a conditional GET on the ETag last seen (`If-None-Match`): an unchanged object
+answers 304 with no body, and the value kept from the last read is used again, so it is
+neither downloaded nor parsed again. S3 has no batch read: two locations cost two GETs, both
+within one READ_DEADLINE."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chaos_layer.source.base import (
+    READ_DEADLINE,
+    S3_PREFIX,
+    ClientFactory,
+    Provider,
+    SourceError,
+    Stored,
+    chunks_of,
+    error_code,
+    partition,
+    read_body,
+)
+
+NOT_MODIFIED = frozenset({"304", "NotModified"})
+MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
+
+
+def split(location: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (`bucket`, `key`); ValueError for anything else."""
+    bucket, _, key = location.removeprefix(S3_PREFIX).partition("/")
+    if not location.startswith(S3_PREFIX) or not bucket or not key:
+        raise ValueError(f"{location} is not an S3 location: expected s3://BUCKET/KEY")
+    return bucket, key
+
+
+def object_arn(bucket: str, key: str, region: str | None = None) -> str:
+    return f"arn:{partition(region)}:s3:::{bucket}/{key}"
+
+
+def default_client() -> Any:
+    """An S3 client of our own session with SSM's settings: short timeouts, no retries."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    config = BotoConfig(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1, "mode": "standard"})
+    return boto3.session.Session().client("s3", config=config)
+
+
+class S3Provider(Provider):
+    """Objects through one S3 client, created on the first read."""
+
+    def __init__(self, client_factory: ClientFactory = default_client, clock: Callable[[], float] = time.monotonic):
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._clock = clock
+        self._last: dict[str, Stored] = {}  # by location: the value behind the last ETag seen
+
+    def get(self, locations: Sequence[str]) -> dict[str, Stored]:
+        deadline = self._clock() + READ_DEADLINE
+        parts = {location: split(location) for location in locations}  # all malformed ones fail first
+        if self._client is None:
+            self._client = self._client_factory()
+        found = {}
+        for location, (bucket, key) in parts.items():
+            if self._clock() > deadline:
+                raise SourceError("ReadTimeout", f"reading {location} did not start within {READ_DEADLINE:g} s")
+            stored = self._get(location, bucket, key, deadline)
+            if stored is not None:
+                found[location] = stored
+        return found
+
+    def _get(self, location: str, bucket: str, key: str, deadline: float) -> Stored | None:
+        from botocore.exceptions import ClientError
+
+        last = self._last.get(location)
+        arguments = {"Bucket": bucket, "Key": key}
+        if last is not None and last.token:
+            arguments["IfNoneMatch"] = last.token
+        try:
+            response = self._client.get_object(**arguments)
+        except ClientError as error:
+            code = error_code(error)
+            if code in NOT_MODIFIED and last is not None:
+                return last
+            self._last.pop(location, None)
+            if code in MISSING:
+                return None
+            if code in DENIED:
+                region = getattr(getattr(self._client, "meta", None), "region_name", None)
+                raise SourceError(
+                    "AccessDenied",
+                    f"access denied: the function needs s3:GetObject on {object_arn(bucket, key, region)}"
+                    " (and s3:ListBucket on the bucket for a missing object to read as missing)",
+                ) from None
+            raise
+        body = response["Body"]
+        try:
+            text = read_body(chunks_of(body.read), deadline, self._clock)
+        finally:
+            body.close()
+        stored = Stored(location, text, token=response.get("ETag"))
+        self._last[location] = stored
+        return stored
