@@ -139,6 +139,9 @@ def validate_text(text: str) -> Config:
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
+MAX_DURATION = 3650 * 86400
+
+
 def parse_duration(text: str) -> float:
     """`90s`, `15m`, `2h` or `1h30m`, in seconds."""
     match = _DURATION.fullmatch(text.strip().lower())
@@ -148,13 +151,21 @@ def parse_duration(text: str) -> float:
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise UsageError("{duration} must be longer than zero")
+    if total > MAX_DURATION:
+        raise UsageError("{duration} must be at most 3650 days (use --until for a later end, or no expiry)")
     return float(total)
 
 
 def format_instant(value: datetime | float) -> str:
-    """UTC with a Z, to the second: what `start` writes into expires_at."""
-    instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
-    return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """UTC with a Z, to the second: what `start` writes into expires_at. An instant that UTC
+    cannot hold (9999-12-31T23:59:59-01:00) keeps its own offset."""
+    try:
+        instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
+        return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0).isoformat()
+        raise UsageError("the time is out of range") from None
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
