@@ -152,7 +152,7 @@ def parse_duration(text: str) -> float:
     if total <= 0:
         raise UsageError("{duration} must be longer than zero")
     if total > MAX_DURATION:
-        raise UsageError("{duration} must be at most 3650 days (use --until for a later end, or no expiry)")
+        raise UsageError("{duration} must be at most 3650 days (use {until} for a later end, or no expiry)")
     return float(total)
 
 
