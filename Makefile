@@ -84,8 +84,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 # a fleet sharing one account's SSM read quota: the library's own code on a virtual clock
+# SSM fleets (the library's own cache on a virtual clock), then the S3 and AppConfig rows
 bench-fleet: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/fleet_sources.py
 
 # cold-start cost of the layer: handler import time in a fresh process
 bench-layer: $(STAMP)

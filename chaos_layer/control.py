@@ -139,6 +139,9 @@ def validate_text(text: str) -> Config:
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
+MAX_DURATION = 3650 * 86400
+
+
 def parse_duration(text: str) -> float:
     """`90s`, `15m`, `2h` or `1h30m`, in seconds."""
     match = _DURATION.fullmatch(text.strip().lower())
@@ -148,13 +151,21 @@ def parse_duration(text: str) -> float:
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise UsageError("{duration} must be longer than zero")
+    if total > MAX_DURATION:
+        raise UsageError("{duration} must be at most 3650 days (use {until} for a later end, or no expiry)")
     return float(total)
 
 
 def format_instant(value: datetime | float) -> str:
-    """UTC with a Z, to the second: what `start` writes into expires_at."""
-    instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
-    return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """UTC with a Z, to the second: what `start` writes into expires_at. An instant that UTC
+    cannot hold (9999-12-31T23:59:59-01:00) keeps its own offset."""
+    try:
+        instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
+        return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0).isoformat()
+        raise UsageError("the time is out of range") from None
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
@@ -527,10 +538,12 @@ class Controller:
         dry_run: bool | None = None,
         parameter_type: str | None = None,
         control_group: bool | None = None,
+        before_write: Callable[[dict[str, Any]], None] | None = None,
         strategy: str | None = None,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
-        stored one re-enabled when `document` is None."""
+        stored one re-enabled when `document` is None. `before_write` sees the checked
+        document last and may refuse it by raising (the CLI's guard against widening)."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
         now = self.clock()
@@ -565,6 +578,8 @@ class Controller:
             raise UsageError(
                 f"the config's expires_at ({format_instant(expiry)}) has passed; pass {{duration}} or {{until}}"
             )
+        if before_write is not None:
+            before_write(updated)
         written = self._put(
             self.parameter, to_json(updated), expected=expected, parameter_type=parameter_type, strategy=strategy
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random as random_module
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -14,6 +15,7 @@ from chaos_layer import _clones, control_group, durable, settings
 from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
+from chaos_layer.guardrails import Guarded, check_options, resolve
 from chaos_layer.observability import report_injection
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
 from chaos_layer.source.cache import MIN_WARNING_WINDOW
@@ -38,6 +40,8 @@ def inject_fault(
     kill_switch: str | None = None,
     max_age: float | None = None,
     idle_max_age: float | None = None,
+    max_rate: float | None = None,
+    faults: str | Iterable[str] | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
@@ -53,6 +57,8 @@ def inject_fault(
     kill_switch: str | None = None,
     max_age: float | None = None,
     idle_max_age: float | None = None,
+    max_rate: float | None = None,
+    faults: str | Iterable[str] | None = None,
     boto3_client: Any = None,
     random: Random | None = None,
     clock: Callable[[], float] | None = None,
@@ -64,17 +70,26 @@ def inject_fault(
     Works bare (`@inject_fault`) or with keyword options. `boto3_client` (an SSM client),
     `random`, `clock` (seconds since the epoch, for `expires_at`), `monotonic` (the cache
     periods' clock; `clock` when only that is given) and `sleep` are seams for tests.
+    `max_rate` and `faults` are guardrails (with CHAOS_LAYER_MAX_RATE and CHAOS_LAYER_FAULTS,
+    the stricter applies). Options are checked here, at decoration, set parameter or not.
     """
-    settings.check_periods(max_age, idle_max_age)  # a bad option fails at decoration
+    settings.check_periods(max_age, idle_max_age)
+    _check_location("parameter", parameter)
+    _check_location("kill_switch", kill_switch)
+    check_options(max_rate, faults)
 
     def decorate(function: F) -> F:
+        _check_handler(function)
+        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+            logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            return function
         if settings.is_disabled():
             return function
         name = settings.resolve_parameter(parameter)
         if name is None:
             logger.warning(
                 "chaos-layer is not injecting into %s: set %s or pass parameter=",
-                getattr(function, "__qualname__", function),
+                _name(function),
                 settings.PARAM_ENV,
             )
             return function
@@ -83,9 +98,11 @@ def inject_fault(
         _disk.sweep()  # cold start: what a killed process of an earlier version left in /tmp
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
+        guardrails = resolve(max_rate, faults)
+        source = Guarded(reader, guardrails) if guardrails.bounds else reader
         active_period, idle_period = settings.resolve_periods(max_age, idle_max_age)
         cache = ConfigCache(
-            reader,
+            source,
             active_period,
             idle_period,
             clock=monotonic or clock or time.monotonic,
@@ -114,6 +131,33 @@ def _shared_file(reader: ParameterReader) -> SharedFile:
     from chaos_layer.source.shared import SharedFile  # only Lambda Managed Instances need it
 
     return SharedFile(reader.parameter, reader.kill_switch)
+
+
+def _check_location(option: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{option} must be a string (an SSM parameter name or ARN), not {type(value).__name__}")
+    if value is not None and not value.strip():
+        raise ValueError(f"{option} must not be empty; leave it out to use the environment variable")
+
+
+def _check_handler(function: object) -> None:
+    """A coroutine or generator function would be wrapped only while it creates its coroutine or
+    generator: the faults would be undone before its body runs, and some would drop it unrun."""
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise TypeError(
+            f"inject_fault cannot wrap {_name(function)}: it is an async function, and faults would surround only"
+            " the creation of its coroutine, not its run. Decorate a synchronous handler that runs it"
+            " (asyncio.run(...)), as Lambda's Python runtime expects"
+        )
+    if inspect.isgeneratorfunction(function):
+        raise TypeError(
+            f"inject_fault cannot wrap {_name(function)}: it is a generator function, and faults would surround only"
+            " the creation of the generator, not its run. Decorate a handler that returns a value"
+        )
+
+
+def _name(function: object) -> str:
+    return str(getattr(function, "__qualname__", function))
 
 
 class Experiment:

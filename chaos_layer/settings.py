@@ -22,6 +22,9 @@ HANDLER_ENV = "CHAOS_LAYER_HANDLER"
 METRICS_NAMESPACE_ENV = "CHAOS_LAYER_METRICS_NAMESPACE"
 # Lambda's own: set on Lambda Managed Instances, where several request processes share /tmp.
 MAX_CONCURRENCY_ENV = "AWS_LAMBDA_MAX_CONCURRENCY"
+# Guardrails (chaos_layer.guardrails reads them): the largest share and the fault types allowed here.
+MAX_RATE_ENV = "CHAOS_LAYER_MAX_RATE"
+FAULTS_ENV = "CHAOS_LAYER_FAULTS"
 
 DEFAULT_KILL_SWITCH = "/chaos-layer/kill-switch"
 DEFAULT_MAX_AGE = 5.0

@@ -16,6 +16,7 @@ Only CHAOS_LAYER_HANDLER, set by the function's owner, is imported; nothing read
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -69,7 +70,11 @@ def serve(function: Callable[..., Any]) -> Callable[..., Any]:
     experiment per handler, never two draws of the same faults."""
     if hasattr(function, "chaos_experiment"):
         return function
-    return inject_fault(function)
+    try:
+        return inject_fault(function)
+    except TypeError as error:  # an async or generator handler: the function must still start
+        logging.getLogger(__name__).warning("chaos-layer is not injecting: %s", error)
+        return function
 
 
 handler = serve(load_handler(resolve_handler()))

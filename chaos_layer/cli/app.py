@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
 
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
-from chaos_layer.cli import output
+from chaos_layer.cli import output, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
@@ -156,6 +156,39 @@ def _controller(aws: AwsOptions) -> control.Controller:
     )
 
 
+def _stored_document(controller: control.Controller) -> dict[str, Any] | None:
+    """The stored config as a JSON object, or None when there is none to compare with."""
+    try:
+        return controller.read_config()[1]
+    except (control.NotFound, control.InvalidConfig):
+        return None
+
+
+def _widening_guard(parameter: str, before: dict[str, Any] | None, replace: bool) -> Callable[[dict[str, Any]], None]:
+    """Refuses a start that widens the stored config's blast radius unless it is confirmed
+    (on a terminal) or asked for with --replace; says what widens either way."""
+
+    def check(after: dict[str, Any]) -> None:
+        found = widening.widenings(before, after, clock())
+        if not found:
+            return
+        said = "; ".join(found)
+        if replace:
+            output.warn(f"this start widens the blast radius of {parameter} (--replace): {said}")
+            return
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            output.warn(f"this start widens the blast radius of {parameter}: {said}")
+            if typer.confirm("Write it anyway?", default=False):
+                return
+            raise control.UsageError("not confirmed; nothing was written")
+        raise control.UsageError(
+            f"this start would widen the blast radius of {parameter}: {said}; nothing was written."
+            " Pass --replace to write it anyway"
+        )
+
+    return check
+
+
 def _read_file(path: str) -> str:
     try:
         if path == "-":
@@ -207,6 +240,14 @@ def start(
             show_default=False,
         ),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Write even when the change widens the blast radius (removes targets, match or cohort,"
+            " raises the rate, drops or extends the expiry).",
+        ),
+    ] = False,
     parameter_type: Annotated[
         ParameterType | None,
         typer.Option(
@@ -256,14 +297,23 @@ def start(
                 f"{file} is not valid JSON, nothing was written",
                 [Problem("", f"line {error.lineno}, column {error.colno}: {error.msg}")],
             ) from None
+        except (RecursionError, ValueError):  # nested past the parser's depth, or a number too long
+            raise control.InvalidConfig(
+                f"{file} is not valid JSON, nothing was written",
+                [Problem("", "nested too deeply or a number too long")],
+            ) from None
         if not isinstance(loaded, dict):
             control.validate(loaded)  # lists the problem
         document = loaded
+    controller = _controller(aws)
+    before = _stored_document(controller)
+    if faults and before is not None and not is_legacy(before):
+        document = {**before, "faults": faults}  # fault flags change the faults only, never the radius
     elif faults:
         document = control.new_config(faults)
-    controller = _controller(aws)
     written, config = controller.start(
         document,
+        before_write=_widening_guard(controller.parameter, before, replace),
         experiment=experiment,
         rate=None if rate is None else parse_rate(rate),
         duration=None if duration is None else control.parse_duration(duration),
@@ -273,7 +323,10 @@ def start(
         strategy=strategy,
         control_group=control_group,
     )
-    output.started(written, config, controller)
+    after = _stored_document(controller) or {}
+    running = before is not None and before.get("enabled") is True
+    output.started(written, config, controller, running=running, document=after)
+    output.changes(widening.diff(before, after))
     if controller.killed():
         output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos_layer import settings
-from chaos_layer.config import Config
+from chaos_layer.config import CONTROL_KEYS, Config
 from chaos_layer.control import Controller, Deployment, Status, Written, format_instant
 from chaos_layer.exceptions import Problem
 
@@ -95,21 +95,59 @@ def preempted(written: Written) -> None:
         warn(f"stopped the {written.preempted.summary()} first (AppConfig rolls it back) to make way")
 
 
-def started(written: Written, config: Config, controller: Controller) -> None:
-    say(f"Started experiment {config.experiment!r} in {written.name} ({written.summary()}).")
+def started(
+    written: Written,
+    config: Config,
+    controller: Controller,
+    running: bool = False,
+    document: dict[str, Any] | None = None,
+) -> None:
+    """The whole resulting config, blast radius included; `running`: an experiment was
+    already enabled there, so this changed it rather than started it."""
+    verb = "Changed" if running else "Started"
+    say(f"{verb} experiment {config.experiment!r} in {written.name} ({written.summary()}).")
     table = _grid()
     table.add_row("rate", Text(percent(config.rate) + " of invocations"))
+    shown = document or {}
+    for key in CONTROL_KEYS:
+        if shown.get(key) is not None:
+            table.add_row(key, Text(json.dumps(shown[key])))
+    if all(getattr(config, key, None) is None for key in CONTROL_KEYS):
+        table.add_row("radius", Text("every invocation of every function that reads it (no targets, match or cohort)"))
     if config.expires_at is not None:
         left = config.expires_at.timestamp() - controller.clock()
         table.add_row("expires", Text(f"{format_instant(config.expires_at)} (in {format_seconds(left)})"))
-    if getattr(config, "dry_run", False):
+    else:
+        table.add_row("expires", Text("never: runs until stopped"))
+    dry_run = getattr(config, "dry_run", False)
+    if dry_run:
         table.add_row("dry run", Text("yes: faults are logged, not injected"))
     if config.control_group:
         table.add_row("control group", Text(CONTROL_GROUP))
     for index, fault in enumerate(config.faults):
         table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
     _console().print(table)
-    propagation("Every function starts injecting", controller, written.name, idle=True)
+    say("Functions may still refuse it by their guardrails (CHAOS_LAYER_MAX_RATE, CHAOS_LAYER_FAULTS).")
+    if dry_run:
+        propagation(
+            "Every function starts logging what it would inject (dry run)", controller, written.name, idle=not running
+        )
+    elif running:
+        propagation("Every function injects the changed experiment", controller, written.name)
+    else:
+        propagation("Every function starts injecting", controller, written.name, idle=True)
+
+
+def changes(changed: list[tuple[str, str, str]]) -> None:
+    """What a write changed, key by key: before -> after."""
+    if not changed:
+        say("Nothing changed in the stored config.")
+        return
+    table = _grid()
+    for key, before, after in changed:
+        table.add_row(key, Text(f"{before} -> {after}"))
+    say("Changed:")
+    _console().print(table)
 
 
 def valid(file: str, config: Config, legacy: bool) -> None:

@@ -260,9 +260,12 @@ def test_stop_says_how_long_with_the_functions_cache_period(cli: Cli, moto_serve
 def test_start_says_how_long_with_the_functions_idle_period(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "within 10m, the idle cache period" in cli("start", "--latency", "1", "--idle-max-age", "600").stdout
     monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "90")
+    cli("stop")  # a start of a stopped experiment reaches idle functions; a change, injecting ones
     assert "within 1m 30s" in cli("start").stdout
+    assert "within 5s, the cache period" in cli("start").stdout
     monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
     monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
+    cli("stop")
     assert "on its next invocation (CHAOS_LAYER_IDLE_MAX_AGE=0)" in cli("start").stdout
 
 

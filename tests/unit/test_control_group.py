@@ -14,6 +14,7 @@ from chaos_layer.blast_radius import COHORT_BUCKETS, cohort_bucket, in_blast_rad
 from chaos_layer.config import Config, parse_config
 from chaos_layer.control_group import CONTROL, TREATMENT
 from chaos_layer.exceptions import ConfigError
+from chaos_layer.guardrails import Guardrails
 from tests.conftest import FakeLambdaContext
 
 FAULT = {"type": "exception"}
@@ -210,3 +211,17 @@ class TestDurableExecutionsTakeNoPart:
             tenant = f"t-{index}"
             bucket = cohort_bucket("s", tenant) / COHORT_BUCKETS * 100
             assert durable.admits(config, self.execution(f"{self.ARN}{index}", {"user": tenant})) is (bucket < 10)
+
+
+class TestGuardrails:
+    """A guardrail bounds the treatment's share: the control group is not touched."""
+
+    def test_the_control_group_does_not_count_against_max_rate(self) -> None:
+        guardrails = Guardrails(max_rate=0.05, max_rate_from="CHAOS_LAYER_MAX_RATE")
+        assert guardrails.refusal(parse(control_group=True, rate=0.05)) is None  # 10 % selected, 5 % hurt
+        assert guardrails.refusal(parse(control_group=True, rate=0.06)) is not None
+
+    def test_with_a_cohort_the_treatment_band_counts(self) -> None:
+        guardrails = Guardrails(max_rate=0.1, max_rate_from="max_rate=")
+        assert guardrails.refusal(parse(control_group=True, cohort={**COHORT, "percent": 10})) is None
+        assert guardrails.refusal(parse(control_group=True, cohort={**COHORT, "percent": 11})) is not None

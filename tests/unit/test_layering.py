@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"blast_radius"},
     {"config"},
     {"source", "sources", "reference"},
+    {"guardrails"},
     {"observability", "control_group"},
     {"durable"},  # durable functions' rules, which the decorator hands their invocations to
     {"decorator"},

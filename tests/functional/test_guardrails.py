@@ -1,0 +1,237 @@
+"""Guardrails (SPEC.md "Guardrails"): a function's owner bounds what any config may do there,
+with CHAOS_LAYER_MAX_RATE / max_rate= and CHAOS_LAYER_FAULTS / faults=, in the decorator and
+in zero-code mode. A config past them is refused as a config error is; an unreadable
+guardrail refuses every config."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from random import Random
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chaos_layer import inject_fault
+from tests.conftest import REGION, FakeClock, FakeLambdaContext, RecordingSleep
+
+PARAM = "/chaos-layer/guarded"
+OK = {"statusCode": 200, "body": "ok"}
+HTTP_EVENT = {"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}}
+BUSY = {"type": "status_code", "status_code": 503}
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {"enabled": True, "experiment": "secret-name-xyz", "faults": [BUSY]}
+    document.update(overrides)
+    return document
+
+
+@pytest.fixture
+def put() -> Iterator[Callable[[dict[str, Any]], None]]:
+    with mock_aws():
+        client = boto3.client("ssm", region_name=REGION)
+
+        def put(document: dict[str, Any]) -> None:
+            client.put_parameter(Name=PARAM, Value=json.dumps(document), Type="String", Overwrite=True)
+
+        yield put
+
+
+Deploy = Callable[..., Callable[..., Any]]
+
+
+@pytest.fixture
+def deploy(put: Any, clock: FakeClock, sleeps: RecordingSleep) -> Deploy:
+    def deploy(**options: Any) -> Callable[..., Any]:
+        decorate = inject_fault(parameter=PARAM, max_age=0, clock=clock, sleep=sleeps, random=Random(1), **options)
+        return decorate(lambda event, context: OK)
+
+    return deploy
+
+
+def injected(handler: Callable[..., Any], times: int = 20) -> int:
+    context = FakeLambdaContext(function_name="orders")
+    return sum(handler(HTTP_EVENT, context)["statusCode"] == 503 for _ in range(times))
+
+
+class TestRate:
+    def test_a_rate_above_the_variable_is_refused_with_a_warning_naming_it(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0.1")
+        put(config(rate=0.5))
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy()) == 0
+        warnings = [r.getMessage() for r in caplog.records if "guardrail" in r.getMessage()]
+        assert len(warnings) == 1  # one per period (the warning window), not one per invocation
+        assert "CHAOS_LAYER_MAX_RATE" in warnings[0]
+        assert "secret-name-xyz" not in warnings[0]
+        assert "0.5" not in warnings[0]
+
+    def test_a_rate_within_the_bound_injects(self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0.1")
+        put(config(rate=0.1))
+        assert 0 < injected(deploy(), 200) < 60
+
+    def test_the_default_rate_of_one_is_refused_under_a_bound(self, put: Any, deploy: Deploy) -> None:
+        put(config())
+        assert injected(deploy(max_rate=0.5)) == 0
+
+    def test_with_a_cohort_the_share_is_rate_times_percent(self, put: Any, deploy: Deploy) -> None:
+        cohort = {"key": "rawPath", "percent": 100}
+        put(config(rate=0.2, cohort=cohort))
+        assert injected(deploy(max_rate=0.1)) == 0  # 0.2 * 100 % asks for 0.2
+        put(config(rate=1, cohort={"key": "rawPath", "percent": 10}))
+        handler = deploy(max_rate=0.1)  # 1 * 10 % asks for 0.1: allowed
+        assert handler(HTTP_EVENT, None)["statusCode"] in (200, 503)
+        put(config(rate=1, cohort={"key": "rawPath", "percent": 11}))
+        assert injected(deploy(max_rate=0.1)) == 0
+
+    def test_the_stricter_of_variable_and_option_applies(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        put(config(rate=0.3))
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0.2")
+        assert injected(deploy(max_rate=0.9)) == 0
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0.9")
+        assert injected(deploy(max_rate=0.2)) == 0
+        assert injected(deploy(max_rate=0.3), 200) > 0
+
+    def test_a_dry_run_reports_the_refusal_instead_of_its_draws(
+        self, put: Any, deploy: Deploy, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        put(config(dry_run=True))
+        with caplog.at_level(logging.INFO, logger="chaos_layer"):
+            injected(deploy(max_rate=0.5), 5)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("guardrail max_rate=" in m for m in messages)
+        assert not any("dry_run" in m for m in messages)
+
+    def test_a_config_whose_targets_leave_this_function_out_is_not_refused_here(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders")
+        put(config(targets={"functions": ["checkout-*"]}))
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy(max_rate=0.1)) == 0
+        assert not any("guardrail" in r.getMessage() for r in caplog.records)
+
+
+class TestFaultTypes:
+    def test_a_fault_type_outside_the_list_refuses_the_whole_config(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_FAULTS", "latency, exception")
+        put(config(faults=[{"type": "latency", "delay_ms": 10}, BUSY]))
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy()) == 0
+        assert any("guardrail CHAOS_LAYER_FAULTS" in r.getMessage() for r in caplog.records)
+
+    def test_allowed_types_inject(self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_FAULTS", "status_code,latency")
+        put(config())
+        assert injected(deploy()) == 20
+
+    def test_variable_and_option_allow_only_their_common_types(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_FAULTS", "status_code,latency")
+        put(config())
+        assert injected(deploy(faults=["latency", "exception"])) == 0
+        assert injected(deploy(faults="status_code")) == 20
+
+
+class TestFailsClosed:
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("CHAOS_LAYER_MAX_RATE", "10%"),
+            ("CHAOS_LAYER_MAX_RATE", "2"),
+            ("CHAOS_LAYER_MAX_RATE", "nan"),
+            ("CHAOS_LAYER_MAX_RATE", ""),
+            ("CHAOS_LAYER_FAULTS", ""),
+            ("CHAOS_LAYER_FAULTS", " , "),
+            ("CHAOS_LAYER_FAULTS", "latency,lag"),
+        ],
+    )
+    def test_an_unreadable_guardrail_refuses_every_config(
+        self,
+        put: Any,
+        deploy: Deploy,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+        variable: str,
+        value: str,
+    ) -> None:
+        monkeypatch.setenv(variable, value)
+        put(config(rate=0.01, faults=[{"type": "latency", "delay_ms": 1}, BUSY]))
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy(), 300) == 0
+        assert any(variable in r.getMessage() and "fails closed" in r.getMessage() for r in caplog.records)
+
+
+class TestOptions:
+    @pytest.mark.parametrize("value", ["0.5", True, [0.5]])
+    def test_max_rate_of_a_wrong_type_is_a_type_error(self, value: Any) -> None:
+        with pytest.raises(TypeError, match="max_rate"):
+            inject_fault(max_rate=value)
+
+    @pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+    def test_max_rate_out_of_range_is_a_value_error(self, value: float) -> None:
+        with pytest.raises(ValueError, match="max_rate"):
+            inject_fault(max_rate=value)
+
+    @pytest.mark.parametrize(
+        ("value", "error"), [(5, TypeError), ([1], TypeError), ([], ValueError), ("lag", ValueError)]
+    )
+    def test_bad_faults_fail_at_decoration(self, value: Any, error: type[Exception]) -> None:
+        with pytest.raises(error, match="faults"):
+            inject_fault(faults=value)
+
+
+@pytest.fixture
+def zero_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Callable[..., Any]]]:
+    (tmp_path / "guarded_app.py").write_text(
+        textwrap.dedent(
+            """
+            def handler(event, context):
+                return {"statusCode": 200, "body": "ok"}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "guarded_app.handler")
+    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+    monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+
+    def serve() -> Callable[..., Any]:
+        sys.modules.pop("chaos_layer.wrapper", None)
+        handler: Callable[..., Any] = importlib.import_module("chaos_layer.wrapper").handler
+        return handler
+
+    yield serve
+    sys.modules.pop("chaos_layer.wrapper", None)
+    sys.modules.pop("guarded_app", None)
+
+
+class TestZeroCode:
+    def test_the_variables_bound_a_function_served_by_the_layer(
+        self, put: Any, zero_code: Callable[[], Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        put(config(rate=1))
+        assert injected(zero_code()) == 20
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0.5")
+        assert injected(zero_code()) == 0
+        monkeypatch.delenv("CHAOS_LAYER_MAX_RATE")
+        monkeypatch.setenv("CHAOS_LAYER_FAULTS", "latency")
+        assert injected(zero_code()) == 0
+        monkeypatch.setenv("CHAOS_LAYER_FAULTS", "10%")
+        assert injected(zero_code()) == 0
