@@ -18,6 +18,7 @@ its flags (`ControlError.message`).
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -166,6 +167,21 @@ def format_instant(value: datetime | float) -> str:
         if isinstance(value, datetime):
             return value.replace(microsecond=0).isoformat()
         raise UsageError("the time is out of range") from None
+
+
+def format_seconds(seconds: float) -> str:
+    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:

@@ -563,16 +563,8 @@ def percent(rate: float) -> str:
     return f"{rate * 100:.4g}%"
 
 
-def span(seconds: float) -> str:
-    """`45s`, `2m`, `14m 32s`, `1h 5m`."""
-    total = max(0, math.ceil(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
+# A span for people (`45s`, `14m 32s`, `2h 5m`): the operator API's own.
+span = control.format_seconds
 
 
 def clock_time(seconds: float) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import IO, Any
 
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.text import Text
 
 from chaos_layer import settings
 from chaos_layer.config import CONTROL_KEYS, Config
-from chaos_layer.control import Controller, Deployment, Status, Written, format_instant
+from chaos_layer.control import Controller, Deployment, Status, Written, format_instant, format_seconds
 from chaos_layer.exceptions import Problem
 
 CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comparison"
@@ -36,21 +35,6 @@ def problems(file: IO[str], title: str, found: list[Problem]) -> None:
     console.print(Text(f"{title}:" if found else title, style="red"))
     for problem in found:
         console.print(Text(f"  {problem}"))
-
-
-def format_seconds(seconds: float) -> str:
-    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
-    total = max(0, math.ceil(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
 
 
 def percent(rate: float) -> str:
