@@ -135,12 +135,18 @@ def draw(faults: Sequence[Fault], random: Random, in_step: bool = False) -> list
 
 
 def run(faults: Sequence[Fault], invocation: Invocation, handler: Callable[[], Any]) -> Any:
-    """The handler with the drawn faults around it, the first outermost. Each fault reports
-    itself through `invocation.took_effect` when, and only if, it takes effect."""
+    """The handler with the drawn faults around it, the first outermost. A fault that cannot
+    apply to the event (`skipped_for`) is passed over; each other one reports itself through
+    `invocation.took_effect` when, and only if, it takes effect."""
 
     def proceed(index: int) -> Any:
         if index == len(faults):
             return handler()
-        return faults[index].apply(invocation, lambda: proceed(index + 1))
+        fault = faults[index]
+        skipped = fault.skipped_for(invocation.event)
+        if skipped is not None:  # nothing to do for this event: said once per period, not injected
+            invocation.skipped(skipped)
+            return proceed(index + 1)
+        return fault.apply(invocation, lambda: proceed(index + 1))
 
     return proceed(0)

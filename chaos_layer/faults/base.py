@@ -118,7 +118,7 @@ class Fault(Declared, ABC):
 
     def skipped_for(self, event: Any) -> str | None:
         """Why this fault cannot apply to `event` (safe to log: no value from the event), or
-        None. Checked in `apply`, and by a dry run."""
+        None. Checked by the pipeline before `apply` (chaos_layer.faults.run), and by a dry run."""
         return None
 
     def settings(self) -> dict[str, Any]:

@@ -66,10 +66,6 @@ class BatchFailureFault(Fault):
         )
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        skipped = self.skipped_for(invocation.event)
-        if skipped is not None:
-            invocation.skipped(skipped)
-            return proceed()
         ids = batch_item_ids(invocation.event)
         # At least one record when fraction > 0, so a selected batch always sees a failure.
         count = min(len(ids), max(1, round(self.fraction * len(ids)))) if ids and self.fraction > 0 else 0

@@ -45,10 +45,6 @@ class CorruptFault(Fault):
         return not_http(self.type, event)
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        skipped = self.skipped_for(invocation.event)
-        if skipped is not None:
-            invocation.skipped(skipped)
-            return proceed()
         response = proceed()
         corrupted = self._corrupted(invocation.event, response)
         if corrupted is _UNCHANGED:

@@ -37,10 +37,6 @@ class StatusCodeFault(Fault):
         return not_http(self.type, event)
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
-        skipped = self.skipped_for(invocation.event)
-        if skipped is not None:
-            invocation.skipped(skipped)
-            return proceed()
         if self.prevent_execution:
             invocation.took_effect(self)
             return events.build_response(invocation.event, self.status_code, self.body, self.headers)

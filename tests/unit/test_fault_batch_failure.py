@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chaos_layer.faults import run
 from chaos_layer.faults.batch_failure import BatchFailureFault, batch_item_ids
 from tests.unit.fault_harness import Handler, invocation, problems
 from tests.unit.test_events import REST_V1
@@ -161,7 +162,7 @@ class TestWhatIsCounted:
         warned: list[str] = []
         call, _ = invocation(event, report=lambda fault: reported.append(fault.type), warn=warned.append)
 
-        BatchFailureFault(fraction=1).apply(call, Handler({"statusCode": 200}))
+        run([BatchFailureFault(fraction=1)], call, Handler({"statusCode": 200}))  # the pipeline passes it over
 
         assert reported == []
         assert len(warned) == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chaos_layer.faults import run
 from chaos_layer.faults.corrupt import CorruptFault
 from tests.unit.fault_harness import Handler, invocation, problems
 from tests.unit.test_events import ALB, HTTP_V2, REST_V1
@@ -93,7 +94,7 @@ class TestWhatCorruptLeavesAlone:
         call, _ = invocation(SQS_EVENT, report=lambda fault: reported.append(fault.type), warn=warned.append)
         response = {"statusCode": 200, "body": "looks like HTTP"}
 
-        assert CorruptFault(truncate=2).apply(call, Handler(response)) == response
+        assert run([CorruptFault(truncate=2)], call, Handler(response)) == response  # passed over
         assert reported == []
         assert warned == ["corrupt skipped for aws:sqs events: it applies only to events from HTTP sources"]
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chaos_layer.faults import run
 from chaos_layer.faults.status_code import StatusCodeFault
 from tests.unit.fault_harness import Handler, invocation, only_fault
 from tests.unit.test_events import ALB, HTTP_V2, REST_V1
@@ -66,7 +67,7 @@ class TestOnlyForHttpSources:
         call, _ = invocation(event, report=lambda fault: reported.append(fault.type), warn=warned.append)
         handler = Handler(None)
 
-        result = StatusCodeFault(status_code=503, prevent_execution=prevent_execution).apply(call, handler)
+        result = run([StatusCodeFault(status_code=503, prevent_execution=prevent_execution)], call, handler)
 
         assert result is None
         assert handler.runs == 1
