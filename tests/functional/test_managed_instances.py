@@ -35,14 +35,16 @@ PROCESS = textwrap.dedent(
         return {"statusCode": 200, "body": "ok"}
 
     event = {"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}}
-    go = Path(os.environ["GO"])
+    go, stop, marks = Path(os.environ["GO"]), Path(os.environ["STOP"]), Path(os.environ["MARKS"])
     print("ready", flush=True)
     while not go.exists():
         time.sleep(0.01)
     served, end = [], time.monotonic() + float(os.environ["SECONDS"])
-    while time.monotonic() < end:
+    while time.monotonic() < end and not stop.exists():
         began = time.monotonic()
         served.append((began, handler(event, None)["statusCode"] == 503))
+        if served[-1][1]:
+            (marks / str(os.getpid())).touch()  # this process has injected
         time.sleep(0.02)
     print(json.dumps(served), flush=True)
     """
@@ -53,8 +55,10 @@ def run_environment(
     moto_server: MotoServer, tmp_path: Path, *, shared: bool, period: float, seconds: float, during: object = None
 ) -> list[list[tuple[float, bool]]]:
     """Start PROCESSES request processes sharing `tmp_path` as their /tmp, let them serve for
-    `seconds`; `during(go_time)` runs while they do. Each process's invocations."""
+    `seconds` (or until `during` touches tmp_path/stop); `during(tmp_path)` runs while they do.
+    Each process touches tmp_path/marks/PID once it has injected. Each process's invocations."""
     go = tmp_path / "go"
+    (tmp_path / "marks").mkdir()
     environment = {
         **os.environ,
         "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
@@ -63,6 +67,8 @@ def run_environment(
         "PERIOD": str(period),
         "SECONDS": str(seconds),
         "GO": str(go),
+        "STOP": str(tmp_path / "stop"),
+        "MARKS": str(tmp_path / "marks"),
     }
     if shared:
         environment["AWS_LAMBDA_MAX_CONCURRENCY"] = str(PROCESSES)
@@ -83,7 +89,7 @@ def run_environment(
             assert process.stdout.readline().strip() == "ready"
         go.touch()
         if callable(during):
-            during()
+            during(tmp_path)
         outputs = [process.communicate(timeout=120)[0].splitlines()[-1] for process in processes]
     finally:
         for process in processes:
@@ -121,12 +127,18 @@ def test_a_kill_reaches_every_process_within_max_age(moto_server: MotoServer, tm
     period = 1.0
     killed_at: list[float] = []
 
-    def kill() -> None:
-        time.sleep(1.5)  # let them inject for a while
+    def kill(folder: Path) -> None:
+        # Once every process has injected (however long their first shared read takes on a
+        # busy machine), engage the kill switch, then watch three periods more.
+        deadline = time.monotonic() + 60
+        while len(list((folder / "marks").iterdir())) < PROCESSES and time.monotonic() < deadline:
+            time.sleep(0.05)
         moto_server.put(KILL, "on")
         killed_at.append(time.monotonic())  # CLOCK_MONOTONIC: the processes' clock too
+        time.sleep(3 * period)
+        (folder / "stop").touch()
 
-    served = run_environment(moto_server, tmp_path, shared=True, period=period, seconds=4.0, during=kill)
+    served = run_environment(moto_server, tmp_path, shared=True, period=period, seconds=90.0, during=kill)
     [written] = killed_at
     for invocations in served:
         assert any(injected for _, injected in invocations)  # each process injected before the kill...
