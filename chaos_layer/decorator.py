@@ -16,7 +16,7 @@ from chaos_layer.blast_radius import in_blast_radius
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.guardrails import Guarded, check_options, resolve
-from chaos_layer.observability import report_injection
+from chaos_layer.observability import report_safely
 from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
 from chaos_layer.source.cache import MIN_WARNING_WINDOW
 
@@ -246,7 +246,4 @@ class Experiment:
 
 
 def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:
-    try:
-        report_injection(experiment, fault.settings(), context, dry_run)
-    except Exception:
-        logger.warning("chaos-layer could not report an injected fault", exc_info=True)
+    report_safely(experiment, fault.settings(), context, dry_run)

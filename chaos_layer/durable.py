@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chaos_layer import _patches
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
-from chaos_layer.observability import report_injection
+from chaos_layer.observability import report_safely
 
 logger = logging.getLogger(__name__)
 
@@ -442,11 +442,7 @@ class Plan:
         return Random(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest())
 
     def _report(self, fault: Fault) -> None:
-        try:
-            context = self.execution.lambda_context
-            report_injection(self.config.experiment, fault.settings(), context, self.config.dry_run)
-        except Exception:
-            logger.warning("chaos-layer could not report an injected fault", exc_info=True)
+        report_safely(self.config.experiment, fault.settings(), self.execution.lambda_context, self.config.dry_run)
 
 
 # --- outside: the SDK builds the context ---------------------------------------------------

@@ -54,6 +54,14 @@ def report_injection(experiment: str, settings: dict[str, Any], context: Any, dr
     emit_metric(experiment, settings["type"], dry_run)
 
 
+def report_safely(experiment: str, settings: dict[str, Any], context: Any, dry_run: bool = False) -> None:
+    """`report_injection`, but a failure to report is a warning: never the handler's problem."""
+    try:
+        report_injection(experiment, settings, context, dry_run)
+    except Exception:
+        logger.warning("chaos-layer could not report an injected fault", exc_info=True)
+
+
 def emit_metric(experiment: str, fault: str, dry_run: bool = False) -> None:
     metadata = {"dry_run": True} if dry_run else None  # metadata, not a dimension: graphs keep theirs
     write_emf({"experiment": experiment, "fault": fault}, [(METRIC_NAME, COUNT, 1.0)], metadata)
