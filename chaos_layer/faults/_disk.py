@@ -15,7 +15,7 @@ It is never made so large that less than the safety margin stays free. Anything 
 wrong here is reported (`warn`, once per period) and the handler runs without the fault:
 the library never breaks a handler by itself.
 
-Light on purpose: the decorator imports it at cold start for the sweep.
+The sweep itself is in chaos_layer._sweep, which the decorator runs at cold start.
 """
 
 from __future__ import annotations
@@ -23,19 +23,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 from collections.abc import Callable, Iterator
 
+from chaos_layer._sweep import DEFAULT_DIRECTORY as DEFAULT_DIRECTORY
+from chaos_layer._sweep import PREFIX as PREFIX
+from chaos_layer._sweep import sweep as sweep
+
 MIB = 1024 * 1024
-PREFIX = "chaos-layer-diskspace-"
-# Where a cold start sweeps: Lambda's temporary directory (also the fault's default path).
-DEFAULT_DIRECTORY = "/tmp"  # noqa: S108 - a fixed, well-known place; only our own names are removed
 # posix_fallocate's answers on file systems that cannot preallocate
 _UNSUPPORTED = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
 # open(O_TMPFILE)'s answers where the file system (or kernel) has no unnamed files
 _NO_TMPFILE = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL})
-
-_swept: set[str] = set()
 
 
 @contextlib.contextmanager
@@ -55,28 +53,6 @@ def free_bytes(directory: str) -> int:
     """Space left for the function on the disk holding `directory` (a seam for tests)."""
     status = os.statvfs(directory)
     return status.f_bavail * status.f_frsize
-
-
-def sweep(directory: str | None = None) -> int:
-    """Removes stale `chaos-layer-diskspace-*` files (regular files of this user) from
-    `directory` (default: the temporary directory), once per directory per process.
-    Returns how many were removed; never raises."""
-    if directory is None:
-        directory = os.environ.get("TMPDIR") or DEFAULT_DIRECTORY
-    if directory in _swept:
-        return 0
-    _swept.add(directory)
-    removed = 0
-    with contextlib.suppress(OSError, ValueError), os.scandir(directory) as entries:
-        for entry in entries:
-            if not entry.name.startswith(PREFIX):
-                continue
-            with contextlib.suppress(OSError):
-                info = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-                    os.unlink(entry.path)
-                    removed += 1
-    return removed
 
 
 def _fill(directory: str, wanted: int, margin: int, warn: Callable[[str], None]) -> tuple[int | None, int]:
