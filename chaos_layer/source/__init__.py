@@ -20,14 +20,15 @@ kill switch's absence to be a normal answer and throttling to lengthen our perio
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chaos_layer._patches import exempt
-from chaos_layer.config import Config, is_legacy, kill_switch_engaged, load_config
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source.base import (
     APPCONFIG,
@@ -43,6 +44,9 @@ from chaos_layer.source.base import (
 from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache
 from chaos_layer.source.reading import Reading
 from chaos_layer.source.ssm import SSMProvider, default_client
+
+if TYPE_CHECKING:
+    from chaos_layer.config import Config
 
 __all__ = [
     "BACKOFF_BASE",
@@ -75,6 +79,8 @@ class Snapshot:
 
     @property
     def killed(self) -> bool:
+        from chaos_layer.config import kill_switch_engaged
+
         return kill_switch_engaged(self.kill_switch_value)
 
 
@@ -98,6 +104,8 @@ class Parsed:
     @property
     def legacy(self) -> bool:
         """In chaos-lambda's format."""
+        from chaos_layer.config import is_legacy
+
         return is_legacy(self.document)
 
 
@@ -119,6 +127,8 @@ def location_problem(location: str) -> str | None:
 
 def parse(text: str) -> Parsed:
     """Check a stored config; the problems never echo its values."""
+    from chaos_layer.config import load_config  # with the fault types' declarations: at the first read
+
     try:
         return Parsed(text, load_config(text))
     except ConfigError as error:
@@ -172,7 +182,7 @@ class ParameterReader:
         wanted = [location for location, on in ((self.parameter, config), (self.kill_switch, kill_switch)) if on]
         found: dict[str, Stored] = {}
         for provider, locations in self._batches(wanted).items():
-            with exempt():  # the library's own read: no injected fault touches it
+            with _exempt():  # the library's own read: no injected fault touches it
                 found.update(provider.get(locations))
         return Snapshot(
             found.get(self.parameter) if config else None, found.get(self.kill_switch) if kill_switch else None
@@ -195,7 +205,7 @@ class ParameterReader:
             return _failed_read(self.parameter, error)
         for provider, locations in batches.items():
             try:
-                with exempt():  # the library's own read: no injected fault touches it
+                with _exempt():  # the library's own read: no injected fault touches it
                     found.update(provider.get(locations))
             except Exception as error:
                 failure = failure or _failed_read(" and ".join(locations), error)
@@ -207,6 +217,8 @@ class ParameterReader:
     def interpret(self, config: str | None, kill_switch: str | None) -> Reading:
         """What a read that found these stored values means (the processes of one environment
         that share a read check its values each with these rules)."""
+        from chaos_layer.config import kill_switch_engaged
+
         stored = (config, kill_switch)
         if kill_switch_engaged(kill_switch):
             return Reading(killed=True, stored=stored)
@@ -227,6 +239,14 @@ class ParameterReader:
         if last is None or last.text != text:
             last = self._last = parse(text)
         return last
+
+
+def _exempt() -> AbstractContextManager[object]:
+    """The library's own read goes past every patch. Patches exist only once chaos_layer._patches
+    is loaded, which a fault that patches does before any draw: until then there is nothing to
+    go past, and a function whose experiment is off never loads it."""
+    patches = sys.modules.get("chaos_layer._patches")
+    return contextlib.nullcontext() if patches is None else patches.exempt()
 
 
 def _failed_read(names: str, error: Exception) -> Reading:

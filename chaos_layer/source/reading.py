@@ -4,8 +4,10 @@ file through which the processes of one Lambda Managed Instances environment sha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chaos_layer.config import Config
+if TYPE_CHECKING:
+    from chaos_layer.config import Config
 
 # How much slower than its period an environment may read after being throttled.
 MAX_SLOWDOWN = 64.0
