@@ -1,27 +1,42 @@
-"""`inject_fault`: ties the config cache, the blast radius and the faults together."""
+"""`inject_fault`: ties the config cache, the blast radius and the faults together.
+
+Loading on demand (SPEC.md): importing this module, and decorating a handler, load only the
+settings and the config cache. Parsing loads at the first read, and what an active
+experiment needs (the blast radius, the pipeline, durable executions, control groups, each
+fault's mechanics, observability) when a reading first turns active, before any draw: never
+inside a fault, and never in a function whose experiment is off.
+
+The hot path, while no invocation can be selected (nothing active, or `rate: 0`), is one
+monotonic clock read and a comparison in the wrapper, then the handler.
+"""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
-import random as random_module
+import os
 import time
 from collections.abc import Callable, Iterable
-from random import Random
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from chaos_layer import _clones, control_group, durable, settings
-from chaos_layer.blast_radius import in_blast_radius
-from chaos_layer.config import Config
-from chaos_layer.faults import Fault, Invocation, draw, run
-from chaos_layer.guardrails import Guarded, check_options, resolve
-from chaos_layer.observability import report_safely
-from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
-from chaos_layer.source.cache import MIN_WARNING_WINDOW
+from chaos_layer import settings
 
 if TYPE_CHECKING:
+    from random import Random
+
+    from chaos_layer.config import Config
+    from chaos_layer.control_group import Selection
+    from chaos_layer.faults import Fault
+    from chaos_layer.source import ConfigCache, ParameterReader
     from chaos_layer.source.shared import SharedFile
+
+# What an active experiment needs, bound by `prepare` (never read before it has run).
+if TYPE_CHECKING:
+    from chaos_layer import blast_radius as _blast_radius
+    from chaos_layer import durable as _durable
+    from chaos_layer import faults as _faults
+else:
+    _blast_radius = _durable = _faults = None
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +91,16 @@ def inject_fault(
     settings.check_periods(max_age, idle_max_age)
     _check_location("parameter", parameter)
     _check_location("kill_switch", kill_switch)
-    check_options(max_rate, faults)
+    guarded = (
+        max_rate is not None
+        or faults is not None
+        or settings.MAX_RATE_ENV in os.environ
+        or settings.FAULTS_ENV in os.environ
+    )
+    if max_rate is not None or faults is not None:
+        from chaos_layer.guardrails import check_options  # the fault types' names: only with guardrails
+
+        check_options(max_rate, faults)
 
     def decorate(function: F) -> F:
         _check_handler(function)
@@ -93,13 +117,21 @@ def inject_fault(
                 settings.PARAM_ENV,
             )
             return function
-        from chaos_layer.faults import _disk  # a few syscalls; no fault type is loaded
+        import random as random_module
 
-        _disk.sweep()  # cold start: what a killed process of an earlier version left in /tmp
+        from chaos_layer import _sweep
+        from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+        from chaos_layer.source.cache import Reads
+
+        _sweep.sweep()  # cold start: what a killed process of an earlier version left in /tmp
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
         reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
-        guardrails = resolve(max_rate, faults)
-        source = Guarded(reader, guardrails) if guardrails.bounds else reader
+        source: Reads = reader
+        if guarded:
+            from chaos_layer.guardrails import Guarded, resolve
+
+            guardrails = resolve(max_rate, faults)
+            source = Guarded(reader, guardrails) if guardrails.bounds else reader
         active_period, idle_period = settings.resolve_periods(max_age, idle_max_age)
         cache = ConfigCache(
             source,
@@ -115,6 +147,8 @@ def inject_fault(
 
         @functools.wraps(function)
         def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if cache.clock() < cache.quiet_until:  # fresh, and selects nothing: the handler alone
+                return function(event, context, *args, **kwargs)
             return handle(event, context, *args, **kwargs)
 
         wrapper.chaos_experiment = experiment  # type: ignore[attr-defined]
@@ -143,6 +177,8 @@ def _check_location(option: str, value: object) -> None:
 def _check_handler(function: object) -> None:
     """A coroutine or generator function would be wrapped only while it creates its coroutine or
     generator: the faults would be undone before its body runs, and some would drop it unrun."""
+    import inspect  # loaded by the cache's dataclasses anyway; not by `import chaos_layer`
+
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
         raise TypeError(
             f"inject_fault cannot wrap {_name(function)}: it is an async function, and faults would surround only"
@@ -171,11 +207,14 @@ class Experiment:
         sleep: Callable[[float], None],
         own_random: bool = False,
     ):
+        from chaos_layer import _clones
+
         self.handler = handler
         self.cache = cache
         self.random = random
         self.sleep = sleep
         self._own_random = own_random
+        self._prepared: Config | None = None  # the last active config whose needs are loaded
         _clones.track(self)
 
     def after_clone(self) -> None:
@@ -185,11 +224,18 @@ class Experiment:
         self.cache.after_clone()
 
     def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if durable.detect(event, context):  # its replays take faults by other rules
-            return durable.handle(self, event, context, *args, **kwargs)
         try:
-            selected = self._select(event, context)
+            config = self._active()
         except Exception:  # fail safe: a bug of ours must never cost the handler its run
+            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            config = None
+        if config is None:
+            return self.handler(event, context, *args, **kwargs)
+        if _durable.detect(event, context):  # its replays take faults by other rules
+            return _durable.handle(self, event, context, *args, **kwargs)
+        try:
+            selected = self._select(config, event, context)
+        except Exception:
             logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
             selected = None
         if selected is None:
@@ -197,22 +243,34 @@ class Experiment:
         config, faults, group = selected
         run_handler = lambda: self.handler(event, context, *args, **kwargs)  # noqa: E731
         if group is not None:  # a control-group invocation: measured, and only the treatment injected
+            from chaos_layer import control_group
+
             return control_group.measure(
                 selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
             )
         return self._inject(config, faults, event, context, run_handler)
 
-    def _select(self, event: Any, context: Any) -> control_group.Selection | None:
+    def _active(self) -> Config | None:
+        """The active config, refreshed when its period is up; what it needs is loaded the
+        first time it is seen (SPEC.md's "Loading on demand"), before any draw."""
         cache = self.cache
         now = cache.clock()
         if now >= cache.deadline:
             cache.refresh(now)
         config = cache.active
-        if config is None or not in_blast_radius(config, event, context, self.random):
+        if config is not None and config is not self._prepared:
+            prepare(config)
+            self._prepared = config
+        return config
+
+    def _select(self, config: Config, event: Any, context: Any) -> Selection | None:
+        if not _blast_radius.in_blast_radius(config, event, context, self.random):
             return None
         if config.control_group:
+            from chaos_layer import control_group
+
             return control_group.select(config, event, context, self.random)
-        faults = draw(config.faults, self.random)
+        faults = _faults.draw(config.faults, self.random)
         return (config, faults, None) if faults else None
 
     def _inject(
@@ -234,16 +292,36 @@ class Experiment:
                     self.warn(skipped)
             return run_handler()
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
-        invocation = Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
-        return run(faults, invocation, run_handler)
+        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        return _faults.run(faults, invocation, run_handler)
 
     def warn(self, problem: str) -> None:
         """A fault's problem, once per period (the cache's warning memory)."""
+        from chaos_layer.source.cache import MIN_WARNING_WINDOW
+
         cache = self.cache
         now = cache.clock()
         if cache.warnings.due(problem, now, max(cache.max_age, MIN_WARNING_WINDOW)):
             logger.warning("chaos-layer: %s", problem)
 
 
+def prepare(config: Config) -> None:
+    """Load what an active config needs: the blast radius, the pipeline, durable executions,
+    observability, control groups if it has them, and each fault's mechanics. Called when a
+    reading first turns active, before any draw, so no fault pays for an import."""
+    global _blast_radius, _durable, _faults
+    from chaos_layer import blast_radius as _blast_radius
+    from chaos_layer import durable as _durable
+    from chaos_layer import faults as _faults
+    from chaos_layer import observability  # noqa: F401 - its first record must not import it
+
+    if config.control_group:
+        from chaos_layer import control_group  # noqa: F401
+    for fault in config.faults:
+        fault.prepare()
+
+
 def _report(experiment: str, fault: Fault, context: Any, dry_run: bool = False) -> None:
+    from chaos_layer.observability import report_safely
+
     report_safely(experiment, fault.settings(), context, dry_run)

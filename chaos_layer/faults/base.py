@@ -112,6 +112,11 @@ class Fault(Declared, ABC):
             examples=(["charge-*", "reserve"],),
         )
 
+    def prepare(self) -> None:
+        """Load the mechanics `apply` needs. Called when a config that names this fault first
+        turns active, before any draw (SPEC.md's "Loading on demand"), so that the first
+        injection costs what later ones do; `apply` imports them too, to stand alone."""
+
     @abstractmethod
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         """Inject the fault around `proceed`, which runs the rest of the invocation."""

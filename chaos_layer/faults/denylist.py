@@ -47,6 +47,9 @@ class DenylistFault(Fault):
     )
     steps: tuple[str, ...] = Fault.steps_field()
 
+    def prepare(self) -> None:
+        from chaos_layer.faults import _network  # noqa: F401
+
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _network
 

@@ -74,6 +74,11 @@ class DependencyFault(Fault):
 
         return xform_name(operation) in self.operations
 
+    def prepare(self) -> None:
+        from botocore import xform_name  # noqa: F401
+
+        from chaos_layer.faults import _dependency  # noqa: F401
+
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _dependency
 

@@ -39,6 +39,9 @@ class DiskSpaceFault(Fault):
         Number(0, integer=True), "Safety margin: the fill is reduced or skipped to keep this much free.", default=64
     )
 
+    def prepare(self) -> None:
+        from chaos_layer.faults import _disk  # noqa: F401
+
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _disk
 

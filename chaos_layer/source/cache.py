@@ -29,11 +29,11 @@ from collections.abc import Callable
 from random import Random, SystemRandom
 from typing import TYPE_CHECKING, Protocol
 
-from chaos_layer.config import Config
 from chaos_layer.once import WarningMemory
 from chaos_layer.source.reading import MAX_SLOWDOWN, Reading
 
 if TYPE_CHECKING:
+    from chaos_layer.config import Config
     from chaos_layer.source.shared import Entry, Lock, SharedFile
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,10 @@ class _Read(threading.Thread):
 class ConfigCache:
     """What to inject now, refreshed from the reader when its period is up.
 
-    The decorator's hot path is `if clock() >= cache.deadline: cache.refresh(now)` then
-    `cache.active`: one monotonic clock read and two attribute reads while the cache is fresh.
+    The decorator's hot path is `if clock() < cache.quiet_until: call the handler`: one
+    monotonic clock read and a comparison while the reading is fresh and can select no
+    invocation (nothing active, or an experiment at `rate: 0`). Otherwise it goes on with
+    `if now >= cache.deadline: cache.refresh(now)`, then `cache.active`.
     """
 
     def __init__(
@@ -117,6 +119,8 @@ class ConfigCache:
         self._sleep = sleep
         self.active: Config | None = None
         self.deadline = float("-inf")  # earliest of the next read, the reading's end, the config's expiry
+        # Until when no invocation can be selected: the deadline, or -inf while one can be.
+        self.quiet_until = float("-inf")
         self.reading: Reading | None = None
         self._read_at = float("-inf")
         self._valid_until = float("-inf")  # the reading's life
@@ -138,7 +142,7 @@ class ConfigCache:
     def after_clone(self) -> None:
         """After a SnapStart restore or a fork: read afresh on the next invocation."""
         self._pending = None
-        self._next_read = self._valid_until = self.deadline = float("-inf")
+        self._next_read = self._valid_until = self.deadline = self.quiet_until = float("-inf")
 
     def active_here(self, reading: Reading | None, wall: float) -> bool:
         """Whether a reading's experiment is active for this function (SPEC): enabled,
@@ -166,6 +170,8 @@ class ConfigCache:
             if expiry is not None:
                 deadline = min(deadline, now + (expiry - wall))
         self.deadline = deadline
+        # `rate: 0` selects nothing, whatever else the config says (durable executions included).
+        self.quiet_until = deadline if config is None or config.rate <= 0 else float("-inf")
 
     def _renew(self, now: float) -> None:
         if self.shared is not None:
