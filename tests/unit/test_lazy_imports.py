@@ -1,0 +1,161 @@
+"""Loading on demand (SPEC.md): a function whose experiment is off loads none of what an
+injection needs, and an active experiment loads it before its first draw, never inside a fault.
+
+Each case runs in a fresh interpreter, so sys.modules holds only what that case imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What init must never load: every fault type's module and their mechanics, the process-wide
+# patches, the pipeline and its neighbours, the regex engines, and Powertools.
+MUST_NOT_LOAD = (
+    "chaos_layer.faults",
+    "chaos_layer._patches",
+    "chaos_layer.durable",
+    "chaos_layer.blast_radius",
+    "chaos_layer.control_group",
+    "chaos_layer.observability",
+    "chaos_layer.regex",
+    "re2",
+    "regex",
+    "aws_lambda_powertools",
+)
+
+HANDLER_MODULE = """
+def handler(event, context):
+    return {"statusCode": 200, "body": "ok"}
+"""
+
+# What a read must not load while no experiment is active: the config's parser needs the fault
+# types it names (their declarations), never what injecting them takes.
+MECHANICS = (
+    "chaos_layer.faults._disk",
+    "chaos_layer.faults._network",
+    "chaos_layer.faults._dependency",
+    "chaos_layer._patches",
+    "chaos_layer.durable",
+    "chaos_layer.control_group",
+    "chaos_layer.observability",
+    "chaos_layer.regex",
+    "re2",
+    "regex",
+    "aws_lambda_powertools",
+)
+
+REPORT = """
+import json, sys
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def loaded_after(code: str, tmp_path: Path, env: dict[str, str]) -> set[str]:
+    """The modules a fresh interpreter holds after running `code` (with a handler module `app`)."""
+    (tmp_path / "app.py").write_text(HANDLER_MODULE)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code) + REPORT],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), **env},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def forbidden(modules: set[str], names: tuple[str, ...] = MUST_NOT_LOAD) -> list[str]:
+    return sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in names))
+
+
+def test_zero_code_mode_loads_no_fault_mechanics_at_init(tmp_path: Path) -> None:
+    modules = loaded_after(
+        "import chaos_layer.wrapper",
+        tmp_path,
+        {"CHAOS_LAYER_HANDLER": "app.handler", "CHAOS_LAYER_PARAM": "/chaos-layer/app"},
+    )
+    assert "chaos_layer.wrapper" in modules
+    assert "app" in modules
+    assert forbidden(modules) == []
+
+
+def test_importing_and_decorating_loads_no_fault_mechanics(tmp_path: Path) -> None:
+    code = """
+    from chaos_layer import inject_fault
+    import app
+    handler = inject_fault(parameter="/chaos-layer/app")(app.handler)
+    """
+    modules = loaded_after(code, tmp_path, {})
+    assert "chaos_layer.decorator" in modules
+    assert forbidden(modules) == []
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"enabled": False},
+        {"enabled": True, "expires_at": "2001-01-01T00:00:00Z", "faults": [{"type": "diskspace", "mb": 1}]},
+    ],
+    ids=["disabled", "expired"],
+)
+def test_invocations_with_no_active_experiment_load_no_fault_mechanics(
+    tmp_path: Path, moto_server: Any, config: dict[str, Any]
+) -> None:
+    """The config is read and checked (so its parser loads), but nothing an injection needs."""
+    moto_server.put("/chaos-layer/app", json.dumps(config))
+    code = """
+    from chaos_layer import inject_fault
+    import app
+    handler = inject_fault(parameter="/chaos-layer/app")(app.handler)
+    for _ in range(3):
+        assert handler({"path": "/"}, None) == {"statusCode": 200, "body": "ok"}
+    assert handler.chaos_experiment.cache.reading is not None
+    """
+    modules = loaded_after(code, tmp_path, {"AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url})
+    assert "chaos_layer.config" in modules  # the read happened
+    assert forbidden(modules, MECHANICS) == []
+
+
+def test_an_active_experiment_loads_its_mechanics_before_any_injection(tmp_path: Path, moto_server: Any) -> None:
+    """The first invocation reads an active config and is not selected: the mechanics of its
+    faults are loaded then, so the first fault injected later imports nothing."""
+    config = {
+        "enabled": True,
+        "rate": 0.5,
+        "faults": [{"type": "denylist", "hosts": ["example.invalid"]}, {"type": "diskspace", "mb": 1}],
+    }
+    moto_server.put("/chaos-layer/app", json.dumps(config))
+    code = """
+    import random
+    from chaos_layer import inject_fault
+    import app
+
+    class NeverSelected(random.Random):
+        def random(self):
+            return 0.99
+
+    handler = inject_fault(parameter="/chaos-layer/app", random=NeverSelected())(app.handler)
+    assert handler({"path": "/"}, None) == {"statusCode": 200, "body": "ok"}
+    assert handler.chaos_experiment.cache.active is not None
+    """
+    modules = loaded_after(code, tmp_path, {"AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url})
+    for needed in (
+        "chaos_layer.faults._network",
+        "chaos_layer.faults._disk",
+        "chaos_layer._patches",
+        "chaos_layer.observability",
+        "chaos_layer.durable",
+    ):
+        assert needed in modules
+    assert "aws_lambda_powertools" not in modules
