@@ -259,8 +259,8 @@ class Experiment:
             cache.refresh(now)
         config = cache.active
         if config is not None and config is not self._prepared:
+            self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
             prepare(config)
-            self._prepared = config
         return config
 
     def _select(self, config: Config, event: Any, context: Any) -> Selection | None:
