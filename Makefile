@@ -80,6 +80,7 @@ schema: $(STAMP)
 demo: layer
 	$(BIN)/python examples/demo.py
 
+# warm overheads next to a no-op functools.wraps wrapper, the first injection against later ones, ...
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
@@ -89,7 +90,8 @@ bench-fleet: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/fleet_sources.py
 
-# cold-start cost of the layer: handler import time in a fresh process
+# cold-start cost of the layer as Lambda loads it (read-only, no bytecode written), for every
+# Python 3.10-3.14 found here: zero-code mode, decorator mode, import chaos_layer over boto3
 bench-layer: $(STAMP)
 	$(BIN)/python benchmarks/layer_import.py
 
