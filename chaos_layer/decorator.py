@@ -143,13 +143,14 @@ def inject_fault(
             shared=_shared_file(reader) if settings.shares_processes() else None,
         )
         experiment = Experiment(function, cache, random or random_module.Random(), sleep or time.sleep, random is None)
-        handle = experiment.handle
+        handle_at = experiment.handle_at
 
         @functools.wraps(function)
         def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if cache.clock() < cache.quiet_until:  # fresh, and selects nothing: the handler alone
+            now = cache.clock()
+            if now < cache.quiet_until:  # fresh, and selects nothing: the handler alone
                 return function(event, context, *args, **kwargs)
-            return handle(event, context, *args, **kwargs)
+            return handle_at(now, event, context, *args, **kwargs)
 
         wrapper.chaos_experiment = experiment  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
@@ -224,8 +225,20 @@ class Experiment:
         self.cache.after_clone()
 
     def handle(self, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return self.handle_at(self.cache.clock(), event, context, *args, **kwargs)
+
+    def handle_at(self, now: float, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """One invocation, `now` on the cache's clock (the wrapper has just read it). The
+        config is refreshed when its period is up, and what it needs is loaded the first time
+        it is seen (SPEC.md's "Loading on demand"), before any draw."""
+        cache = self.cache
         try:
-            config = self._active()
+            if now >= cache.deadline:
+                cache.refresh(now)
+            config = cache.active
+            if config is not None and config is not self._prepared:
+                self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
+                prepare(config)
         except Exception:  # fail safe: a bug of ours must never cost the handler its run
             logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
             config = None
@@ -234,7 +247,11 @@ class Experiment:
         if _durable.detect(event, context):  # its replays take faults by other rules
             return _durable.handle(self, event, context, *args, **kwargs)
         try:
-            selected = self._select(config, event, context)
+            selected = (
+                self._select(config, event, context)
+                if _blast_radius.in_blast_radius(config, event, context, self.random)
+                else None
+            )
         except Exception:
             logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
             selected = None
@@ -250,22 +267,8 @@ class Experiment:
             )
         return self._inject(config, faults, event, context, run_handler)
 
-    def _active(self) -> Config | None:
-        """The active config, refreshed when its period is up; what it needs is loaded the
-        first time it is seen (SPEC.md's "Loading on demand"), before any draw."""
-        cache = self.cache
-        now = cache.clock()
-        if now >= cache.deadline:
-            cache.refresh(now)
-        config = cache.active
-        if config is not None and config is not self._prepared:
-            self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
-            prepare(config)
-        return config
-
     def _select(self, config: Config, event: Any, context: Any) -> Selection | None:
-        if not _blast_radius.in_blast_radius(config, event, context, self.random):
-            return None
+        """The group and the faults of an invocation the blast radius has admitted."""
         if config.control_group:
             from chaos_layer import control_group
 
