@@ -18,26 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# What init must never load: every fault type's module and their mechanics, the process-wide
-# patches, the pipeline and its neighbours, the regex engines, and Powertools.
-MUST_NOT_LOAD = (
-    "chaos_layer.faults",
-    "chaos_layer._patches",
-    "chaos_layer.durable",
-    "chaos_layer.blast_radius",
-    "chaos_layer.control_group",
-    "chaos_layer.observability",
-    "chaos_layer.regex",
-    "re2",
-    "regex",
-    "aws_lambda_powertools",
-)
-
-HANDLER_MODULE = """
-def handler(event, context):
-    return {"statusCode": 200, "body": "ok"}
-"""
-
 # What a read must not load while no experiment is active: the config's parser needs the fault
 # types it names (their declarations), never what injecting them takes.
 MECHANICS = (
@@ -53,6 +33,13 @@ MECHANICS = (
     "regex",
     "aws_lambda_powertools",
 )
+# What init must never load: besides the mechanics, every fault type and the parser's pieces.
+MUST_NOT_LOAD = (*MECHANICS, "chaos_layer.faults", "chaos_layer.blast_radius", "chaos_layer.config")
+
+HANDLER_MODULE = """
+def handler(event, context):
+    return {"statusCode": 200, "body": "ok"}
+"""
 
 REPORT = """
 import json, sys
