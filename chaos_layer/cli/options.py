@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -19,15 +20,28 @@ from chaos_layer.control import UsageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _period(flag: str, limit: float, env: str, default: float, when: str, reaches: str) -> Any:
+    """A cache period of the functions, which says when a write has reached them all."""
+    return typer.Option(
+        flag,
+        min=0,
+        max=limit,
+        metavar="SECONDS",
+        help=f"Your functions' cache period while {when}, in seconds: a {reaches} reaches them within it"
+        f" (default: {env}, else {default:g}).",
+        show_default=False,
+    )
+
+
 @dataclass(frozen=True)
-class AwsOptions:
-    """Where the config and kill switch are and how to reach them. None: the setting's own
-    default (settings.py for the locations and max age, boto3's chain for the rest)."""
+class Locations:
+    """Where the config and kill switch are. None: settings.py's default."""
 
     parameter: Annotated[
         str | None,
         typer.Option(
             "--param",
+            metavar="LOCATION",
             help="Where the config is: an SSM parameter name or ARN, s3://BUCKET/KEY or"
             f" appconfig://APPLICATION/ENVIRONMENT/PROFILE (default: {settings.PARAM_ENV},"
             f" then {settings.LEGACY_PARAM_ENV}).",
@@ -38,49 +52,81 @@ class AwsOptions:
         str | None,
         typer.Option(
             "--kill-switch",
+            metavar="LOCATION",
             help=f"Where the kill switch is, in the same forms (default: {settings.KILL_SWITCH_ENV},"
             f" then {settings.DEFAULT_KILL_SWITCH}).",
             show_default=False,
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach AWS. None: boto3's own chain (variables, profile, config files)."""
+
     region: Annotated[
         str | None,
-        typer.Option("--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False),
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="AWS region (default: AWS_REGION, the profile's region).",
+            show_default=False,
+        ),
     ] = None
     profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
+        str | None,
+        typer.Option("--profile", metavar="NAME", help="AWS profile (default: AWS_PROFILE).", show_default=False),
     ] = None
     endpoint_url: Annotated[
         str | None,
         typer.Option(
             "--endpoint-url",
+            metavar="URL",
             help="Endpoint URL for every AWS call, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM,"
             " AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_APPCONFIG, ... then AWS_ENDPOINT_URL).",
             show_default=False,
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Your functions' cache periods, to say when a write reaches them. None: settings.py's
+    resolution (the variable, then the default)."""
+
     max_age: Annotated[
         float | None,
-        typer.Option(
+        _period(
             "--max-age",
-            min=0,
-            max=settings.MAX_AGE_LIMIT,
-            help=f"Your functions' cache period while an experiment is active, in seconds: a stop reaches them"
-            f" within it (default: {settings.MAX_AGE_ENV}, else {settings.DEFAULT_MAX_AGE:g}).",
-            show_default=False,
+            settings.MAX_AGE_LIMIT,
+            settings.MAX_AGE_ENV,
+            settings.DEFAULT_MAX_AGE,
+            "an experiment is active",
+            "stop",
         ),
     ] = None
     idle_max_age: Annotated[
         float | None,
-        typer.Option(
+        _period(
             "--idle-max-age",
-            min=0,
-            max=settings.IDLE_MAX_AGE_LIMIT,
-            help=f"Your functions' cache period while no experiment is active, in seconds: a start reaches them"
-            f" within it (default: {settings.IDLE_MAX_AGE_ENV}, else {settings.DEFAULT_IDLE_MAX_AGE:g}).",
-            show_default=False,
+            settings.IDLE_MAX_AGE_LIMIT,
+            settings.IDLE_MAX_AGE_ENV,
+            settings.DEFAULT_IDLE_MAX_AGE,
+            "no experiment is active",
+            "start",
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class AwsOptions(Periods, Connection, Locations):
+    """What every command that reads or writes a config or kill switch takes (fields in the
+    order Locations, Connection, Periods)."""
+
+
+@dataclass(frozen=True)
+class RunOptions(Periods, Connection):
+    """What `run` takes: its file says where the config and kill switch are."""
 
 
 # The deployment strategy of the writes to AppConfig, one declaration for the commands that write.
@@ -94,24 +140,32 @@ Strategy = Annotated[
 ]
 
 
-def aws_options(command: F) -> F:
-    """Give a command the AWS options, after its own: Typer reads flags from the signature,
-    so the options are added to it, and the command receives them as one `aws` argument."""
-    signature = inspect.signature(command, eval_str=True)
-    hints = inspect.get_annotations(AwsOptions, eval_str=True)
-    shared = [
-        inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[option.name])
-        for option in fields(AwsOptions)
-    ]
-    own = [parameter for name, parameter in signature.parameters.items() if name != "aws"]
+def with_options(group: type[Any]) -> Callable[[F], F]:
+    """Give a command the options of a dataclass such as AwsOptions, after its own: Typer
+    reads flags from the signature, so the options are added to it, and the command
+    receives them as one `aws` argument."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    options = [option.name for option in fields(group)]
 
-    @functools.wraps(command)
-    def run(**values: Any) -> Any:
-        aws = AwsOptions(**{option.name: values.pop(option.name) for option in fields(AwsOptions)})
-        return command(aws=aws, **values)
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[name])
+            for name in options
+        ]
+        own = [parameter for name, parameter in signature.parameters.items() if name != "aws"]
 
-    run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    return run  # type: ignore[return-value]
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            return command(aws=group(**{name: values.pop(name) for name in options}), **values)
+
+        run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+aws_options = with_options(AwsOptions)
 
 
 # Parsing flag values. Range checks are the library's job: the config is validated whole.
