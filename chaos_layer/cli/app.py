@@ -119,6 +119,7 @@ app = typer.Typer(
     epilog="Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 AWS error, 4 config parameter not found.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # Click's plain help: it wraps at words, so it reads at 80 columns
     pretty_exceptions_enable=False,
 )
 
@@ -144,9 +145,9 @@ class ParameterType(str, Enum):
     SecureString = "SecureString"
 
 
-def _option(help: str) -> Any:
+def _option(help: str, metavar: str) -> Any:
     """A flag whose default (none) is not worth showing."""
-    return typer.Option(help=help, show_default=False)
+    return typer.Option(help=help, metavar=metavar, show_default=False)
 
 
 def _controller(aws: AwsOptions) -> control.Controller:
@@ -203,35 +204,30 @@ def _read_file(path: str) -> str:
 @aws_options
 def start(
     aws: AwsOptions,
-    latency: Annotated[
-        str | None, typer.Option(help="Add latency: milliseconds (300) or a range (100-800).", show_default=False)
-    ] = None,
+    latency: Annotated[str | None, _option("Add latency: milliseconds (300) or a range (100-800).", "MS")] = None,
     exception: Annotated[
-        str | None,
-        typer.Option(
-            help="Raise this exception instead of running the handler (TimeoutError, ...).", show_default=False
-        ),
+        str | None, _option("Raise this exception instead of running the handler (TimeoutError, ...).", "NAME")
     ] = None,
-    message: Annotated[str | None, typer.Option(help="Message of the --exception.", show_default=False)] = None,
+    message: Annotated[str | None, _option("Message of the --exception.", "TEXT")] = None,
     status_code: Annotated[
-        int | None,
-        typer.Option(help="Return this HTTP status code instead of running the handler.", show_default=False),
+        int | None, _option("Return this HTTP status code instead of running the handler.", "CODE")
     ] = None,
-    body: Annotated[str | None, typer.Option(help="Response body of the --status-code.", show_default=False)] = None,
-    fault: Annotated[list[str] | None, typer.Option(help=fault_flags.HELP, show_default=False)] = None,
+    body: Annotated[str | None, _option("Response body of the --status-code.", "TEXT")] = None,
+    fault: Annotated[list[str] | None, _option(fault_flags.HELP, "'TYPE KEY=VALUE ...'")] = None,
     file: Annotated[
         str | None,
         typer.Option(
             "--file",
             "-f",
+            metavar="FILE",
             help="Write this config file (JSON; - for stdin) instead of fault flags.",
             show_default=False,
         ),
     ] = None,
-    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.")] = None,
-    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.")] = None,
-    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.")] = None,
-    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.")] = None,
+    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.", "RATE")] = None,
+    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.", "NAME")] = None,
+    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.", "SPAN")] = None,
+    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", "TIME")] = None,
     dry_run: Annotated[
         bool | None,
         typer.Option(
@@ -401,7 +397,9 @@ def validate_command(
     file: Annotated[
         str | None,
         typer.Argument(
-            help="Config file (JSON), or - for stdin; none: the config stored at --param.", show_default=False
+            metavar="[FILE]",
+            help="Config file (JSON), or - for stdin; none: the config stored at --param.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

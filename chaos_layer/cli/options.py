@@ -134,6 +134,7 @@ Strategy = Annotated[
     str | None,
     typer.Option(
         "--strategy",
+        metavar="NAME",
         help="AppConfig only: the deployment strategy, by name or ID (default: AppConfig.AllAtOnce).",
         show_default=False,
     ),

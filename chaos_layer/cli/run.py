@@ -137,12 +137,15 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
     @with_options(RunOptions)
     def run_command(
         aws: RunOptions,
-        file: Annotated[str, typer.Argument(help="Experiment file (YAML or JSON).", show_default=False)],
+        file: Annotated[
+            str, typer.Argument(metavar="FILE", help="Experiment file (YAML or JSON).", show_default=False)
+        ],
         journal: Annotated[
             str | None,
             typer.Option(
                 "--journal",
                 "-j",
+                metavar="FILE",
                 help="Write the journal here (default: EXPERIMENT-TIME.journal.json in this directory).",
                 show_default=False,
             ),
@@ -215,13 +218,20 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
 
     @app.command(name="report")
     def report_command(
-        journal: Annotated[str, typer.Argument(help="Journal written by `run`.", show_default=False)],
+        journal: Annotated[
+            str, typer.Argument(metavar="JOURNAL", help="Journal written by `run`.", show_default=False)
+        ],
         output: Annotated[
             str | None,
-            typer.Option("--output", "-o", help="HTML file to write (default: the journal's name, .html).",
-                         show_default=False),
+            typer.Option(
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="HTML file to write (default: the journal's name, .html).",
+                show_default=False,
+            ),
         ] = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Render a run's journal as one self-contained HTML page (no network needed to view it)."""
         data = report.load_journal(journal)
         target = Path(output) if output else Path(journal).with_suffix(".html")
