@@ -30,8 +30,10 @@ from chaos_layer.cli.options import (
     AwsOptions,
     Strategy,
     aws_options,
+    check_flags,
     exception_fault,
     latency_fault,
+    parse_duration,
     parse_rate,
     parse_until,
     status_code_fault,
@@ -273,16 +275,21 @@ def start(
         raise control.UsageError("--message needs --exception")
     if body is not None and status_code is None:
         raise control.UsageError("--body needs --status-code")
-    faults = []
+    flagged: list[tuple[str, dict[str, Any]]] = []  # (the flag as given, its fault)
     if latency is not None:
-        faults.append(latency_fault(latency))
+        flagged.append((f"--latency {latency!r}", latency_fault(latency)))
     if exception is not None:
-        faults.append(exception_fault(exception, message))
+        flagged.append((f"--exception {exception!r}", exception_fault(exception, message)))
     if status_code is not None:
-        faults.append(status_code_fault(status_code, body))
-    faults += [fault_flags.parse(spec) for spec in fault or []]
+        flagged.append((f"--status-code {status_code}", status_code_fault(status_code, body)))
+    flagged += [(f"{fault_flags.FLAG} {spec['type']}", spec) for spec in map(fault_flags.parse, fault or [])]
+    faults = [built for _, built in flagged]
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
+    check_flags(flagged, experiment)
+    share = None if rate is None else parse_rate(rate)
+    seconds = None if duration is None else parse_duration(duration)
+    end = None if until is None else parse_until(until)
     document: dict[str, Any] | None = None
     if file is not None:
         text = _read_file(file)
@@ -307,21 +314,29 @@ def start(
         document = {**before, "faults": faults}  # fault flags change the faults only, never the radius
     elif faults:
         document = control.new_config(faults)
-    written, config = controller.start(
-        document,
-        before_write=_widening_guard(controller.parameter, before, replace),
-        experiment=experiment,
-        rate=None if rate is None else parse_rate(rate),
-        duration=None if duration is None else control.parse_duration(duration),
-        until=None if until is None else parse_until(until),
-        dry_run=dry_run,
-        parameter_type=None if parameter_type is None else parameter_type.value,
-        strategy=strategy,
-        control_group=control_group,
-    )
+    try:
+        written, config = controller.start(
+            document,
+            before_write=_widening_guard(controller.parameter, before, replace),
+            experiment=experiment,
+            rate=share,
+            duration=seconds,
+            until=end,
+            dry_run=dry_run,
+            parameter_type=None if parameter_type is None else parameter_type.value,
+            strategy=strategy,
+            control_group=control_group,
+        )
+    except control.NotFound as error:
+        if document is not None:
+            raise
+        raise control.NotFound(
+            f"{error.template}, so there is no stopped experiment to resume: give faults as flags"
+            " (--latency 300, --fault TYPE KEY=VALUE ...) or a whole config with --file"
+        ) from None
     after = _stored_document(controller) or {}
     running = before is not None and before.get("enabled") is True
-    output.started(written, config, controller, running=running, document=after)
+    output.started(written, config, controller, aws, running=running, document=after)
     output.changes(widening.diff(before, after))
     if controller.killed():
         output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
@@ -330,18 +345,29 @@ def start(
 @app.command()
 @aws_options
 def stop(aws: AwsOptions, strategy: Strategy = None) -> None:
-    """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it."""
+    """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it
+    (with a new --duration or --until once it has expired)."""
     controller = _controller(aws)
     written = controller.stop(strategy=strategy)
     if written is None:
-        output.say(
-            f"{controller.parameter} does not hold a JSON object, so chaos-layer injects nothing from it;"
-            " left it unchanged."
-        )
-        return
+        raise _not_an_object(controller)
     output.preempted(written)
-    output.say(f"Stopped: {written.name} is disabled ({written.summary()}); `{PROG} start` resumes it.")
-    output.propagation("Every function stops injecting", controller, written.name)
+    output.stopped(written, _stored_document(controller) or {}, controller, aws)  # its expiry: resumable?
+
+
+def _not_an_object(controller: control.Controller) -> control.InvalidConfig:
+    """No version of the library injects from a value that is not a JSON object, so `stop`
+    leaves it as it is; the error says what is wrong with it."""
+    try:
+        controller.read_config()
+        problems = [Problem("", "must be a JSON object")]  # replaced since, by an object
+    except control.InvalidConfig as error:
+        problems = error.problems
+    return control.InvalidConfig(
+        f"{controller.parameter} does not hold a JSON object, so no function injects from it;"
+        f" nothing was written (to replace it: {PROG} start --file CONFIG)",
+        problems,
+    )
 
 
 @app.command()
@@ -364,9 +390,9 @@ def _switch(aws: AwsOptions, strategy: str | None, *, engage: bool) -> None:
     output.preempted(written)
     output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} ({written.summary()}).")
     if engage:
-        output.propagation("Every function using chaos-layer stops injecting", controller, written.name)
+        output.propagation("Every function using chaos-layer stops injecting", controller, written.name, aws)
     else:
-        output.propagation("Functions with an enabled config inject again", controller, written.name, idle=True)
+        output.propagation("Functions with an enabled config inject again", controller, written.name, aws, idle=True)
 
 
 @app.command()

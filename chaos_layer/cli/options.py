@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -14,8 +15,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from chaos_layer import settings
+from chaos_layer import control, settings
 from chaos_layer.control import UsageError
+from chaos_layer.exceptions import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,7 +171,11 @@ def with_options(group: type[Any]) -> Callable[[F], F]:
 aws_options = with_options(AwsOptions)
 
 
-# Parsing flag values. Range checks are the library's job: the config is validated whole.
+# Parsing flag values. Each value is checked on its own here, before anything is read or
+# written, so a bad one is a usage error in the flag's words; rules that tie several settings
+# together are the library's, checked with the whole config.
+
+_NUMBER = re.compile(r"\s*\d+\s*")  # a duration without its unit
 
 
 def parse_until(text: str) -> datetime:
@@ -184,25 +190,44 @@ def parse_until(text: str) -> datetime:
     return value
 
 
+def parse_duration(text: str) -> float:
+    """`90s`, `15m`, `2h` or `1h30m`, in seconds; a bare number asks for its unit."""
+    if _NUMBER.fullmatch(text):
+        number = text.strip()
+        raise UsageError(f"--duration {text!r} needs a unit: {number}s, {number}m or {number}h")
+    return control.parse_duration(text)
+
+
 def parse_rate(text: str) -> float:
-    """`0.05` or `5%`."""
+    """`0.05` or `5%`: a fraction from 0 to 1."""
     stripped = text.strip()
+    percent = stripped.endswith("%")
     try:
-        value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
+        value = float(stripped[:-1]) / 100 if percent else float(stripped)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
         raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%")
+    if percent and not 0 <= value <= 1:
+        raise UsageError(f"--rate {text!r} is not a percentage from 0% to 100%")
+    if 1 < value <= 100:
+        raise UsageError(
+            f"--rate {text!r} is more than 1: for {stripped} percent, give {stripped}% (or {value / 100:g})"
+        )
+    if not 0 <= value <= 1:
+        raise UsageError(f"--rate {text!r} is not a fraction from 0 to 1 (such as 0.05) or a percentage (such as 5%)")
     return value
 
 
-def _milliseconds(text: str) -> float | int:
+def _milliseconds(text: str, spec: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise UsageError(f"--latency {text!r} is not a number of milliseconds")
+        raise UsageError(
+            f"--latency {spec!r} is not a number of milliseconds: give 300 (no unit) or a range such as 100-800"
+        )
     return int(value) if value.is_integer() else value
 
 
@@ -210,8 +235,27 @@ def latency_fault(spec: str) -> dict[str, Any]:
     """`300` (milliseconds) or `100-800` (a uniform draw in that range)."""
     low, dash, high = spec.strip().partition("-")
     if not dash:
-        return {"type": "latency", "delay_ms": _milliseconds(low)}
-    return {"type": "latency", "min_ms": _milliseconds(low), "max_ms": _milliseconds(high)}
+        return {"type": "latency", "delay_ms": _milliseconds(low, spec)}
+    least, most = _milliseconds(low, spec), _milliseconds(high, spec)
+    if least > most:
+        raise UsageError(f"--latency {spec!r} is a range from low to high: give {high.strip()}-{low.strip()}")
+    return {"type": "latency", "min_ms": least, "max_ms": most}
+
+
+def check_flags(faults: list[tuple[str, dict[str, Any]]], experiment: str | None = None) -> None:
+    """Each fault from a flag (labelled as the user gave it: `--status-code 700`) and the
+    experiment name, by the library's own rules, each on its own: a bad value is a usage error."""
+    checks = [(label, {"enabled": True, "faults": [fault]}, "faults[0]") for label, fault in faults]
+    if experiment is not None:
+        checks.append((f"--experiment {experiment!r}", {"enabled": False, "experiment": experiment}, "experiment"))
+    for label, document, where in checks:
+        try:
+            control.validate(document)
+        except control.InvalidConfig as error:
+            found = [problem for problem in error.problems if problem.location.startswith(where)]
+            if found:
+                said = "; ".join(str(Problem(p.location[len(where) :].lstrip("."), p.message)) for p in found)
+                raise UsageError(f"{label}: {said}") from None
 
 
 def exception_fault(name: str, message: str | None = None) -> dict[str, Any]:
