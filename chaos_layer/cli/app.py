@@ -352,7 +352,11 @@ def stop(aws: AwsOptions, strategy: Strategy = None) -> None:
     if written is None:
         raise _not_an_object(controller)
     output.preempted(written)
-    output.stopped(written, _stored_document(controller) or {}, controller, aws)  # its expiry: resumable?
+    try:  # its expiry says whether a plain `start` can resume it
+        after: dict[str, Any] | None = controller.read_config()[1]
+    except control.ControlError:  # the stop is written; only that note is lost
+        after = None
+    output.stopped(written, after, controller, aws)
 
 
 def _not_an_object(controller: control.Controller) -> control.InvalidConfig:

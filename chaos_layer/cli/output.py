@@ -150,11 +150,14 @@ def started(
         propagation("Every function starts injecting", controller, written.name, given, idle=True)
 
 
-def stopped(written: Written, document: dict[str, Any], controller: Controller, given: Periods) -> None:
-    """What a stop did, and whether a plain `start` can resume it: not past its expiry."""
-    expiry = instant(document.get("expires_at"))
+def stopped(written: Written, document: dict[str, Any] | None, controller: Controller, given: Periods) -> None:
+    """What a stop did, and whether a plain `start` can resume it: not past its expiry
+    (`document`, as read after the stop; None: it could not be read, so nothing is said)."""
+    expiry = None if document is None else instant(document.get("expires_at"))
     done = f"Stopped: {written.name} is disabled ({written.summary()})"
-    if expiry is not None and expiry.timestamp() <= controller.clock():
+    if document is None:
+        say(f"{done}.")
+    elif expiry is not None and expiry.timestamp() <= controller.clock():
         say(
             f"{done}. It expired at {format_instant(expiry)}, so `chaos-layer start` alone cannot resume it:"
             " `chaos-layer start --duration 15m` (or --until) runs it again with a new expiry."
