@@ -66,7 +66,7 @@ def propagation(what: str, controller: Controller, location: str, given: Periods
     active one for a stop, the idle one for a start (SPEC "Polling periods"), plus what the
     source adds (AppConfig: the deployment and the agent's poll interval)."""
     period = controller.idle_max_age if idle else controller.max_age
-    origin = _origin(period, given, idle)
+    origin = period_origin(period, given, idle)
     if period == 0:
         when = f"on its next invocation ({origin})"
     else:
@@ -76,7 +76,7 @@ def propagation(what: str, controller: Controller, location: str, given: Periods
     say(f"{what} {when}" + (f", after {extra}." if extra else "."))
 
 
-def _origin(period: float, given: Periods, idle: bool) -> str:
+def period_origin(period: float, given: Periods, idle: bool) -> str:
     """Where a period came from, so nobody takes a default for a setting: the flag, the
     variable as set where the CLI runs, or the default, which the functions may not use."""
     flag, env, default = (

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from chaos_layer import checks, control, report, runner
 from chaos_layer.checks import Status
+from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
@@ -199,6 +200,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 idle_max_age=controller.idle_max_age,
                 guard=guard,
                 error_exit_code=exit_code,
+                period_origin=lambda period, idle: output.period_origin(period, aws, idle),
             ).run()
             with guard.shielded(deliver=False):
                 display.close()
