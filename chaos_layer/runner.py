@@ -55,6 +55,7 @@ from chaos_layer.checks import (
     format_value,
     parse_checks,
 )
+from chaos_layer.cli import install_command
 from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
@@ -164,7 +165,7 @@ def decode(text: str, *, json_only: bool = False, name: str = "the experiment fi
     try:
         import yaml
     except ImportError:
-        raise control.UsageError(f"reading {name} needs PyYAML: pip install 'chaos-layer[cli]'") from None
+        raise control.UsageError(f"reading {name} needs PyYAML (the cli extra): {install_command()}") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:

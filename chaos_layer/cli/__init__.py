@@ -13,16 +13,20 @@ DISTRIBUTION = "chaos-layer"
 _CLI_EXTRA = re.compile(r"""extra\s*==\s*["']cli["']""")
 
 
-def install_hint() -> str:
-    """What to run when the extra is missing: its requirements as installed metadata lists
-    them, which works whether chaos-layer came from a wheel, a checkout or an index."""
+def install_command() -> str:
+    """`pip install` of the cli extra's requirements, as installed metadata lists them: it works
+    whether chaos-layer came from a wheel or a checkout (it is on no index to name it by)."""
     try:
         requirements = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
         requirements = []
     needed = [requirement.partition(";")[0].strip() for requirement in requirements if _CLI_EXTRA.search(requirement)]
-    command = " ".join(f"'{requirement}'" for requirement in needed) or "typer rich"
-    return f"chaos-layer: the command line needs its extra packages: pip install {command}"
+    return "pip install " + (" ".join(f"'{requirement}'" for requirement in needed) or "typer rich pyyaml pygal")
+
+
+def install_hint() -> str:
+    """What to run when the extra is missing."""
+    return f"chaos-layer: the command line needs its extra packages: {install_command()}"
 
 
 def main() -> None:
