@@ -55,10 +55,10 @@ from chaos_layer.checks import (
     format_value,
     parse_checks,
 )
-from chaos_layer.cli import install_command
 from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
+from chaos_layer.extras import install_command
 from chaos_layer.source import location_problem
 
 IDLE_MAX_AGE_ENV = "CHAOS_LAYER_IDLE_MAX_AGE"
