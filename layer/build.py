@@ -191,22 +191,27 @@ def sha256(path: Path) -> str:
 
 def fetch_wheel(pin: Pin, cache: Path, pattern: str, pip_options: list[str], where: str, fetched: list[str]) -> Path:
     """The one wheel of `pin` that matches `pattern`: from the cache when a file there has a pinned
-    hash, else downloaded (pip checks the hash)."""
+    hash, else downloaded (pip checks the hash) into a scratch folder and then moved to the cache,
+    so that a failed download leaves the cache as it was."""
     found = [path for path in sorted(cache.glob(pattern)) if sha256(path) in pin.hashes]
     if not found:
         with tempfile.TemporaryDirectory() as scratch:
             requirements = Path(scratch) / "requirements.txt"
             requirements.write_text(pin.requirement() + "\n")
+            downloads = Path(scratch) / "wheels"
             command = [
                 sys.executable, "-m", "pip", "download",
                 "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:", "--require-hashes",
-                *pip_options, "--dest", str(cache), "-r", str(requirements),
+                *pip_options, "--dest", str(downloads), "-r", str(requirements),
             ]  # fmt: skip
             if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 (our own pip, pinned names)
                 sys.exit(
                     f"layer build: could not download {pin.name}=={pin.version} for {where} (pip says why above);"
                     f" wheels not yet in {shown(cache)} come from PyPI, so the build needs access to it"
                 )
+            for wheel in downloads.glob("*.whl"):
+                if sha256(wheel) in pin.hashes:
+                    shutil.move(wheel, cache / wheel.name)
         fetched.append(f"{pin.name} for {where}")
         found = [path for path in sorted(cache.glob(pattern)) if sha256(path) in pin.hashes]
     if len(found) != 1:
@@ -438,7 +443,7 @@ def build(output: Path, content: Path, requirements: Path = REQUIREMENTS) -> Non
     install_native_wheels(python_dir, native_wheels(WHEEL_CACHE, pins, fetched))
     print(
         f"layer build: {len(pins)} dependencies as pinned in {shown(requirements)}, hash-checked; "
-        + (f"{len(fetched)} wheels downloaded from PyPI" if fetched else f"every wheel from {shown(WHEEL_CACHE)}"),
+        + (f"{len(fetched)} wheel(s) downloaded from PyPI" if fetched else f"every wheel from {shown(WHEEL_CACHE)}"),
         file=sys.stderr,
     )
     note_versions(pins)

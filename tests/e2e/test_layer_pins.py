@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from tests.e2e.conftest import ROOT, build_layer, load_build_module
 
 PINS = ROOT / "layer" / "requirements.txt"
+CACHE = ROOT / "build" / "wheels"
 
 
 def shipped_versions(layer_zip: Path) -> dict[str, str]:
@@ -62,6 +63,7 @@ def test_a_wheel_that_does_not_have_a_pinned_hash_stops_the_build(tmp_path: Path
     assert pinned is not None
     pins = tmp_path / "requirements.txt"
     pins.write_text(text.replace(pinned.group(1), "0" * 64))
+    cached = sorted(CACHE.glob("*.whl"))
     result = subprocess.run(
         [
             sys.executable,
@@ -82,6 +84,7 @@ def test_a_wheel_that_does_not_have_a_pinned_hash_stops_the_build(tmp_path: Path
     assert "layer build: could not download typing-extensions==" in result.stderr
     assert "the build needs access to it" in result.stderr  # says what the build needs
     assert not (tmp_path / "chaos-layer.zip").exists()
+    assert cached == sorted(CACHE.glob("*.whl"))  # a failed download leaves the cache as it was
 
 
 def test_a_pins_file_without_a_dependency_of_chaos_layer_is_refused(tmp_path: Path) -> None:
