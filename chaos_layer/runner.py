@@ -58,6 +58,7 @@ from chaos_layer.checks import (
 from chaos_layer.config import BLAST_RADIUS_KEYS, TOP_LEVEL_KEYS
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
+from chaos_layer.extras import install_command
 from chaos_layer.source import location_problem
 
 DEFAULT_POLL = 15.0
@@ -162,7 +163,7 @@ def decode(text: str, *, json_only: bool = False, name: str = "the experiment fi
     try:
         import yaml
     except ImportError:
-        raise control.UsageError(f"reading {name} needs PyYAML: pip install 'chaos-layer[cli]'") from None
+        raise control.UsageError(f"reading {name} needs PyYAML (the cli extra): {install_command()}") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
