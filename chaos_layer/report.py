@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chaos_layer import control
+from chaos_layer.extras import install_command
 
 HEADLINES = {
     "held": "Hypothesis held",
@@ -45,7 +46,7 @@ def render(journal: Mapping[str, Any]) -> str:
     try:
         import pygal  # noqa: F401
     except ImportError:
-        raise control.UsageError("the report's charts need pygal: pip install 'chaos-layer[cli]'") from None
+        raise control.UsageError(f"the report's charts need pygal (the cli extra): {install_command()}") from None
     title = f"{journal.get('experiment', '?')}: chaos experiment report"
     body = [
         _verdict(journal),

@@ -21,31 +21,39 @@ one per version (`module.cpython-312.pyc`), with paths as Lambda sees them (/opt
 A runtime whose interpreter is not here gets no bytecode and still runs from the sources;
 the build says which.
 
-The dependencies are the pure wheels from PyPI at the versions installed in the running
-environment (the ones the tests ran against). The zip is reproducible: sorted entries, fixed
-timestamps and modes, so the same inputs give the same bytes (and the same layer hash).
+The dependencies are the wheels pinned in layer/requirements.txt (one version each, and the
+sha256 of every wheel), not whatever this environment resolved. Wheels not yet in build/wheels
+are downloaded from PyPI (or the index pip is configured with) and pip checks their hashes; with
+the cache filled, the build needs no network. The zip is reproducible: pinned wheels, sorted
+entries, fixed timestamps and modes, so the same commit gives the same bytes (and the same layer
+hash) wherever the same interpreters compile the bytecode.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from email.parser import Parser
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "chaos_layer"
 WRAPPER = Path(__file__).resolve().parent / "chaos-layer"
-# Downloaded native wheels, kept between builds (build/ is not in git).
+# What the layer ships, pinned with hashes; their own dependencies must be there or in RUNTIME_PROVIDED.
+REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
+# Downloaded wheels, kept between builds (build/ is not in git); trusted only by their hashes.
 WHEEL_CACHE = ROOT / "build" / "wheels"
+DISTRIBUTION = "chaos-layer"
 
-# Shipped in the layer; their own dependencies must be here or in RUNTIME_PROVIDED.
-LAYER_DEPENDENCIES = ("aws-lambda-powertools", "typing-extensions")
 # Shipped as one wheel per claimed runtime and architecture: distribution -> its package.
 NATIVE_DEPENDENCIES = {"google-re2": "re2"}
 # Lambda's architectures -> the wheels' names for them.
@@ -105,75 +113,166 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pinned_dependencies() -> list[str]:
-    """`name==version` for each shipped dependency, as installed here; fails when one of
-    their own requirements would be missing in Lambda."""
-    pins = []
-    shipped = {normalize(name) for name in LAYER_DEPENDENCIES}
-    for name in LAYER_DEPENDENCIES:
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            sys.exit(f"layer build: {name} is not installed here; run `make venv` first")
-        for requirement in distribution.requires or []:
-            if "extra ==" in requirement.replace('"', "").replace("'", ""):
-                continue
-            match = re.match(r"[A-Za-z0-9._-]+", requirement)
-            needed = normalize(match.group(0)) if match else requirement
-            if needed not in shipped and needed not in RUNTIME_PROVIDED:
-                sys.exit(f"layer build: {name} needs {needed}, which is neither shipped nor in the Lambda runtime")
-        pins.append(f"{name}=={distribution.version}")
+class Pin(NamedTuple):
+    name: str
+    version: str
+    hashes: frozenset[str]
+
+    @property
+    def wheel_name(self) -> str:
+        """The name as wheel files spell it (`aws_lambda_powertools-3.37.0-...`)."""
+        return self.name.replace("-", "_")
+
+    def requirement(self) -> str:
+        """This pin as a line of a pip requirements file."""
+        return " ".join([f"{self.name}=={self.version}", *(f"--hash=sha256:{h}" for h in sorted(self.hashes))])
+
+
+def read_pins(path: Path) -> dict[str, Pin]:
+    """`name -> Pin` from a requirements file of `NAME==VERSION --hash=sha256:...` lines."""
+    pins: dict[str, Pin] = {}
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        words = line.partition("#")[0].split()
+        if not words:
+            continue
+        name, equals, version = words[0].partition("==")
+        hashes = {word.removeprefix("--hash=sha256:") for word in words[1:]}
+        well_formed = all(re.fullmatch(r"[0-9a-f]{64}", value) for value in hashes)
+        if not (equals and version and hashes and well_formed and len(hashes) == len(words) - 1):
+            sys.exit(
+                f"layer build: {path.name}: {words[0]} must be NAME==VERSION followed by --hash=sha256:... options"
+            )
+        pins[normalize(name)] = Pin(normalize(name), version, frozenset(hashes))
     return pins
 
 
-def install_dependencies(target: Path, pins: list[str]) -> None:
-    """Pure wheels only (`none-any`), resolved for the oldest supported runtime."""
+def check_pins(pins: dict[str, Pin], source: Path = REQUIREMENTS) -> None:
+    """Every runtime dependency of chaos-layer that Lambda lacks is pinned (their own dependencies
+    are checked on the wheels, by check_closure)."""
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        sys.exit(f"layer build: {DISTRIBUTION} is not installed here; run `make venv` first")
+    wanted = {requirement_name(r) for r in requirements if not is_extra(r)} - RUNTIME_PROVIDED
+    missing = sorted((wanted | set(NATIVE_DEPENDENCIES)) - set(pins))
+    if missing:
+        sys.exit(f"layer build: {source.name} lacks a pin for {', '.join(missing)}")
+
+
+def is_extra(requirement: str) -> bool:
+    return "extra ==" in requirement.replace('"', "").replace("'", "")
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    return normalize(match.group(0)) if match else requirement
+
+
+def check_closure(python_dir: Path, pins: dict[str, Pin]) -> None:
+    """What each shipped wheel requires is shipped too or in every Lambda runtime."""
+    for dist_info in sorted(python_dir.glob("*.dist-info")):
+        fields = Parser().parsestr((dist_info / "METADATA").read_text(encoding="utf-8"))
+        for requirement in fields.get_all("Requires-Dist") or []:
+            needed = requirement_name(requirement)
+            if not is_extra(requirement) and needed not in pins and needed not in RUNTIME_PROVIDED:
+                sys.exit(
+                    f"layer build: {fields['Name']} needs {needed}, which is neither shipped nor in the Lambda runtime"
+                )
+
+
+def shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch_wheel(pin: Pin, cache: Path, pattern: str, pip_options: list[str], where: str, fetched: list[str]) -> Path:
+    """The one wheel of `pin` that matches `pattern`: from the cache when a file there has a pinned
+    hash, else downloaded (pip checks the hash) into a scratch folder and then moved to the cache,
+    so that a failed download leaves the cache as it was."""
+    found = [path for path in sorted(cache.glob(pattern)) if sha256(path) in pin.hashes]
+    if not found:
+        with tempfile.TemporaryDirectory() as scratch:
+            requirements = Path(scratch) / "requirements.txt"
+            requirements.write_text(pin.requirement() + "\n")
+            downloads = Path(scratch) / "wheels"
+            command = [
+                sys.executable, "-m", "pip", "download",
+                "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:", "--require-hashes",
+                *pip_options, "--dest", str(downloads), "-r", str(requirements),
+            ]  # fmt: skip
+            if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 (our own pip, pinned names)
+                sys.exit(
+                    f"layer build: could not download {pin.name}=={pin.version} for {where} (pip says why above);"
+                    f" wheels not yet in {shown(cache)} come from PyPI, so the build needs access to it"
+                )
+            for wheel in downloads.glob("*.whl"):
+                if sha256(wheel) in pin.hashes:
+                    shutil.move(wheel, cache / wheel.name)
+        fetched.append(f"{pin.name} for {where}")
+        found = [path for path in sorted(cache.glob(pattern)) if sha256(path) in pin.hashes]
+    if len(found) != 1:
+        sys.exit(
+            f"layer build: expected one {pin.name}=={pin.version} wheel for {where} with a pinned hash, found {found}"
+        )
+    return found[0]
+
+
+def pure_wheels(cache: Path, pins: dict[str, Pin], fetched: list[str]) -> list[Path]:
+    """One `none-any` wheel per pure dependency, for the oldest supported runtime."""
+    cache.mkdir(parents=True, exist_ok=True)
+    options = ["--platform", "any", "--implementation", "py", "--abi", "none", "--python-version", OLDEST_PYTHON]
+    return [
+        fetch_wheel(pin, cache, f"{pin.wheel_name}-{pin.version}-*-none-any.whl", options, "every runtime", fetched)
+        for name, pin in sorted(pins.items())
+        if name not in NATIVE_DEPENDENCIES
+    ]
+
+
+def install_dependencies(target: Path, wheels: list[Path]) -> None:
+    """Installs the pure wheels as they are, offline."""
     command = [
         sys.executable, "-m", "pip", "install",
-        "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps",
+        "--quiet", "--disable-pip-version-check", "--no-compile", "--no-deps", "--no-index",
         "--only-binary=:all:", "--platform", "any", "--implementation", "py", "--abi", "none",
         "--python-version", OLDEST_PYTHON,
         "--target", str(target),
-        *pins,
+        *map(str, wheels),
     ]  # fmt: skip
-    subprocess.run(command, check=True)  # noqa: S603 (our own pip, pinned names)
+    subprocess.run(command, check=True)  # noqa: S603 (our own pip, files we checked)
 
 
-def pinned_native() -> dict[str, str]:
-    """`distribution -> version` of each native dependency, as installed here."""
-    pins = {}
-    for name in NATIVE_DEPENDENCIES:
-        try:
-            pins[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            sys.exit(f"layer build: {name} is not installed here; run `make venv` first")
-    return pins
-
-
-def download_native_wheels(cache: Path, pins: dict[str, str]) -> list[Path]:
-    """One wheel per native dependency, claimed runtime and architecture (kept in `cache`)."""
+def native_wheels(cache: Path, pins: dict[str, Pin], fetched: list[str]) -> list[Path]:
+    """One wheel per native dependency, claimed runtime and architecture."""
     cache.mkdir(parents=True, exist_ok=True)
     wheels = []
-    for name, version in pins.items():
+    for name in NATIVE_DEPENDENCIES:
+        pin = pins[name]
         for runtime in RUNTIMES:
             abi = "cp" + runtime.replace(".", "")
             for arch in ARCHITECTURES.values():
-                pattern = f"{normalize(name).replace('-', '_')}-{version}-*{abi}-{abi}-*{arch}*.whl"
-                found = sorted(cache.glob(pattern))
-                if not found:
-                    command = [
-                        sys.executable, "-m", "pip", "download",
-                        "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
-                        "--platform", f"{MANYLINUX}_{arch}", "--python-version", runtime,
-                        "--implementation", "cp", "--abi", abi,
-                        "--dest", str(cache), f"{name}=={version}",
-                    ]  # fmt: skip
-                    subprocess.run(command, check=True)  # noqa: S603 (our own pip, pinned names)
-                    found = sorted(cache.glob(pattern))
-                if len(found) != 1:
-                    sys.exit(f"layer build: expected one {name} wheel for python{runtime} on {arch}, found {found}")
-                wheels.append(found[0])
+                pattern = f"{pin.wheel_name}-{pin.version}-*{abi}-{abi}-*{arch}*.whl"
+                options = ["--platform", f"{MANYLINUX}_{arch}", "--python-version", runtime]
+                options += ["--implementation", "cp", "--abi", abi]
+                wheels.append(fetch_wheel(pin, cache, pattern, options, f"python{runtime} on {arch}", fetched))
     return wheels
+
+
+def note_versions(pins: dict[str, Pin]) -> None:
+    """Says so when this environment (where the tests run) has other versions than the layer ships."""
+    differing = []
+    for pin in pins.values():
+        try:
+            installed = metadata.version(pin.name)
+        except metadata.PackageNotFoundError:
+            continue
+        if installed != pin.version:
+            differing.append(f"{pin.name} {installed} (the layer ships {pin.version})")
+    if differing:
+        print(f"layer build: note: the tests here run with {', '.join(differing)}", file=sys.stderr)
 
 
 def install_native_wheels(target: Path, wheels: list[Path]) -> None:
@@ -332,13 +431,23 @@ def write_zip(content: Path, output: Path) -> None:
     temporary.replace(output)
 
 
-def build(output: Path, content: Path) -> None:
+def build(output: Path, content: Path, requirements: Path = REQUIREMENTS) -> None:
     if content.exists():
         shutil.rmtree(content)
     python_dir = content / "python"
     python_dir.mkdir(parents=True)
-    install_dependencies(python_dir, pinned_dependencies())
-    install_native_wheels(python_dir, download_native_wheels(WHEEL_CACHE, pinned_native()))
+    pins = read_pins(requirements)
+    check_pins(pins, requirements)
+    fetched: list[str] = []
+    install_dependencies(python_dir, pure_wheels(WHEEL_CACHE, pins, fetched))
+    install_native_wheels(python_dir, native_wheels(WHEEL_CACHE, pins, fetched))
+    print(
+        f"layer build: {len(pins)} dependencies as pinned in {shown(requirements)}, hash-checked; "
+        + (f"{len(fetched)} wheel(s) downloaded from PyPI" if fetched else f"every wheel from {shown(WHEEL_CACHE)}"),
+        file=sys.stderr,
+    )
+    note_versions(pins)
+    check_closure(python_dir, pins)
     check_native(python_dir)
     copy_package(python_dir)
     prune(python_dir)
@@ -354,8 +463,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--content", type=Path, default=ROOT / "build" / "layer", help="staging folder (the unpacked layer)"
     )
+    parser.add_argument(
+        "--requirements", type=Path, default=REQUIREMENTS, help="the pinned dependencies to ship (with their hashes)"
+    )
     arguments = parser.parse_args(argv)
-    build(arguments.output.resolve(), arguments.content.resolve())
+    build(arguments.output.resolve(), arguments.content.resolve(), arguments.requirements.resolve())
     with zipfile.ZipFile(arguments.output) as archive:
         count = len(archive.infolist())
         unpacked = sum(info.file_size for info in archive.infolist())

@@ -3,26 +3,17 @@ layer itself never imports this package."""
 
 from __future__ import annotations
 
-import re
 import sys
-from importlib import metadata
+
+from chaos_layer.extras import install_command
 
 # The top-level packages of the `cli` extra (Click comes with Typer; yaml is PyYAML).
 CLI_PACKAGES = frozenset({"typer", "rich", "click", "yaml", "pygal"})
-DISTRIBUTION = "chaos-layer"
-_CLI_EXTRA = re.compile(r"""extra\s*==\s*["']cli["']""")
 
 
 def install_hint() -> str:
-    """What to run when the extra is missing: its requirements as installed metadata lists
-    them, which works whether chaos-layer came from a wheel, a checkout or an index."""
-    try:
-        requirements = metadata.requires(DISTRIBUTION) or []
-    except metadata.PackageNotFoundError:
-        requirements = []
-    needed = [requirement.partition(";")[0].strip() for requirement in requirements if _CLI_EXTRA.search(requirement)]
-    command = " ".join(f"'{requirement}'" for requirement in needed) or "typer rich"
-    return f"chaos-layer: the command line needs its extra packages: pip install {command}"
+    """What to run when the extra is missing."""
+    return f"chaos-layer: the command line needs its extra packages: {install_command()}"
 
 
 def main() -> None:

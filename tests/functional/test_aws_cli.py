@@ -92,7 +92,7 @@ def test_readme_commands_drive_the_handler(aws: Any, tmp_path: Path, clock: Fake
 
 
 def test_readme_experiment_command(aws: Any, clock: FakeClock, sleeps: RecordingSleep) -> None:
-    """Step 4 of the quick start, verbatim: 5 % of invocations get 300 ms, until expires_at."""
+    """The config document written with the AWS CLI: 5 % of invocations get 300 ms, until expires_at."""
     function = inject_fault(clock=clock, sleep=sleeps)(handler)
     aws("""aws ssm put-parameter --name /chaos-layer/orders --type String --overwrite --value '{
       "enabled": true, "experiment": "orders-latency", "rate": 0.05,

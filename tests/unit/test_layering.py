@@ -17,7 +17,7 @@ PACKAGE = Path(chaos_layer.__file__).parent
 # Lowest first, as in the issue-9 layout: settings -> contract -> pipeline and faults ->
 # blast radius -> config -> sources -> decorator -> wrapper -> operator API -> CLI.
 LAYERS: list[set[str]] = [
-    {"constants", "settings", "exceptions", "_clones", "once", "_sweep"},
+    {"constants", "settings", "exceptions", "_clones", "once", "_sweep", "extras"},
     {"contract", "_patches", "regex"},
     {"events"},
     {"faults"},  # the fault types, their mechanics, the registry and the pipeline
