@@ -9,6 +9,7 @@ ControlError
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
  +-- NotFound        the config parameter does not exist
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
+ +-- Overwritten     a write landed but replaced another that raced it (SSM); says how to restore it
 
 Every message is one line a user can act on, and none echoes a parameter's value. Messages
 name the caller's settings as `{fields}`: `str()` shows this API's argument names, the CLI
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from chaos_layer import settings
+from chaos_layer import settings, stores
 from chaos_layer.config import (
     CONTROL_KEYS,
     TOP_LEVEL_KEYS,
@@ -79,6 +80,8 @@ ARGUMENTS: Mapping[str, str] = {
         "duration",
         "until",
         "parameter_type",
+        "change_type",
+        "force",
         "strategy",
     )
 } | {"document": "a new document"}
@@ -120,6 +123,10 @@ class NotFound(ControlError):
 
 class AwsError(ControlError):
     """AWS could not be reached or refused the request."""
+
+
+class Overwritten(ControlError):
+    """The write landed, but replaced a write that raced it; the message says how to restore that."""
 
 
 def validate(document: object) -> Config:
@@ -274,7 +281,14 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(f"access denied: could not {action}: {error}") from None
     except Conflict as error:
         raise AwsError(f"could not {action}: {error}") from None
+    except stores.Overwritten as error:
+        raise Overwritten(str(error)) from None
     except SourceError as error:
+        if error.denied:  # our own words first (action and resource), then AWS's, for the operator
+            said = f" (AWS: {' '.join(error.detail.split())[:300]})" if error.detail else ""
+            raise AwsError(
+                f"access denied: could not {action}: {str(error).removeprefix('access denied: ')}{said}"
+            ) from None
         prefix = "" if error.code == "AccessDenied" else f"{error.code}: "
         raise AwsError(f"could not {action}: {prefix}{error}") from None
     except boto.NoRegionError:
@@ -449,6 +463,7 @@ class Controller:
             raise UsageError(str(error)) from None
         self.clock = clock
         self._stores: dict[str, Store] = {}
+        self._seen: dict[str, Stored] = {}  # what was last read at each location, for conditional writes
 
     @property
     def parameter(self) -> str:
@@ -484,7 +499,9 @@ class Controller:
         """The config as stored, whatever it holds."""
         stored = self._fetch(kill_switch=False).config
         if stored is None:
+            self._seen.pop(self.parameter, None)
             raise NotFound(f"parameter {self.parameter} not found")
+        self._seen[self.parameter] = stored
         return stored
 
     def read_config(self) -> tuple[Stored, dict[str, Any]]:
@@ -536,12 +553,25 @@ class Controller:
     # writing
 
     def write_config(
-        self, document: Mapping[str, Any], parameter_type: str | None = None, *, strategy: str | None = None
+        self,
+        document: Mapping[str, Any],
+        parameter_type: str | None = None,
+        *,
+        strategy: str | None = None,
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
-        """Validate, then write, keeping an existing parameter's type and KMS key (an
-        object's encryption settings)."""
+        """Validate, then write, keeping an existing parameter's type (unless `change_type`,
+        and `force` from SecureString to String) and KMS key (an object's encryption settings)."""
         validate(document)
-        return self._put(self.parameter, to_json(document), parameter_type=parameter_type, strategy=strategy)
+        return self._put(
+            self.parameter,
+            to_json(document),
+            parameter_type=parameter_type,
+            strategy=strategy,
+            change_type=change_type,
+            force=force,
+        )
 
     def start(
         self,
@@ -556,10 +586,15 @@ class Controller:
         control_group: bool | None = None,
         before_write: Callable[[dict[str, Any]], None] | None = None,
         strategy: str | None = None,
+        change_type: bool = False,
+        force: bool = False,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
         stored one re-enabled when `document` is None. `before_write` sees the checked
-        document last and may refuse it by raising (the CLI's guard against widening)."""
+        document last and may refuse it by raising (the CLI's guard against widening).
+        The write is conditional on the config this controller last read (a `document`
+        is taken to derive from it): a change made since is refused, or reported when it
+        raced the write. A type that would change is refused before anything else is asked."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
         now = self.clock()
@@ -570,7 +605,7 @@ class Controller:
             if until.timestamp() <= now:
                 raise UsageError(f"{{until}} {format_instant(until)} has already passed")
             expires_at = format_instant(until)
-        expected = None
+        expected = self._seen.get(self.parameter)
         if document is None:
             expected, document = self.read_config()
         updated = enable(
@@ -594,10 +629,19 @@ class Controller:
             raise UsageError(
                 f"the config's expires_at ({format_instant(expiry)}) has passed; pass {{duration}} or {{until}}"
             )
+        store = self.store(self.parameter)
+        with aws_errors(f"write {self.parameter}"):
+            store.check_type(self.parameter, parameter_type, change_type=change_type, force=force)
         if before_write is not None:
             before_write(updated)
         written = self._put(
-            self.parameter, to_json(updated), expected=expected, parameter_type=parameter_type, strategy=strategy
+            self.parameter,
+            to_json(updated),
+            expected=expected,
+            parameter_type=parameter_type,
+            strategy=strategy,
+            change_type=change_type,
+            force=force,
         )
         return written, config
 
@@ -626,11 +670,12 @@ class Controller:
         )
 
     def resume(self, *, strategy: str | None = None) -> Written:
+        """Release the kill switch; conditional on what it held just before, so a kill that
+        races it is refused (S3) or reported (SSM), never silently undone."""
         return self._put(
             self.kill_switch,
             KILL_SWITCH_OFF,
             content_type=KILL_SWITCH_CONTENT_TYPE,
-            conditional=False,
             strategy=strategy,
         )
 
@@ -657,8 +702,11 @@ class Controller:
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: tuple[str, ...] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         store = self.store(name)
+        self._seen.pop(name, None)  # what was read no longer describes what is stored
         with aws_errors(f"write {name}"):
             return store.put(
                 name,
@@ -669,4 +717,6 @@ class Controller:
                 parameter_type=parameter_type,
                 strategy=strategy,
                 preempt=preempt,
+                change_type=change_type,
+                force=force,
             )

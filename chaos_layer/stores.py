@@ -21,7 +21,9 @@ as `{fields}` (control maps it to its own errors); AWS's errors pass as botocore
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from typing import Any
 from chaos_layer.source import Stored, kind
 from chaos_layer.source import appconfig as appconfig_source
 from chaos_layer.source import s3 as s3_source
+from chaos_layer.source import ssm as ssm_source
 from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, read_body
 from chaos_layer.source.s3 import S3Provider
 from chaos_layer.source.ssm import SSMProvider
@@ -40,6 +43,8 @@ DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
 IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
 _DENIED = frozenset({"AccessDenied", "AccessDeniedException", "403"})
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+_ABSENT = object()
+_KEY_CHARS = 40  # longest key name a message shows
 
 
 class StoreError(Exception):
@@ -60,6 +65,11 @@ class Denied(StoreError):
 
 class Conflict(StoreError):
     """Someone else wrote meanwhile, or a deployment is in the way; nothing was overwritten."""
+
+
+class Overwritten(StoreError):
+    """A write landed, but replaced another that raced it (SSM has no conditional write); the
+    message says what was lost and how to restore it."""
 
 
 @dataclass(frozen=True)
@@ -203,21 +213,34 @@ class Store(ABC):
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: Collection[str] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         """Write `value` at `location`.
 
         `expected` is what was read and the value derives from: a source with conditional
-        writes refuses to write when the location changed since. `conditional=False` writes
-        whatever is there (the kill switch's value does not derive from a read). `preempt`
-        lists locations whose in-progress deployments may be stopped to make way."""
+        writes refuses to write when the location changed since; SSM, which has none,
+        refuses when it sees the change before writing and raises Overwritten when a write
+        raced its own. `conditional=False` writes whatever is there (an engaged kill switch
+        must land). `preempt` lists locations whose in-progress deployments may be stopped to
+        make way. An SSM parameter keeps its type unless `change_type` (and `force`, from
+        SecureString to String) says otherwise."""
+
+    def check_type(
+        self, location: str, parameter_type: str | None, *, change_type: bool = False, force: bool = False
+    ) -> None:
+        """Refuses, before anything is written, a type the write would refuse."""
+        self._refuse(parameter_type, None, change_type or force)
 
     def deployment(self, location: str) -> Deployment | None:
         """The latest deployment of what `location` names, for sources that deploy."""
         return None
 
-    def _refuse(self, parameter_type: str | None, strategy: str | None) -> None:
+    def _refuse(self, parameter_type: str | None, strategy: str | None, change_type: bool = False) -> None:
         if parameter_type is not None and self.source != SSM:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
+        if change_type and self.source != SSM:
+            raise Unsupported("{change_type} applies to SSM parameters only")
         if strategy is not None and self.source != APPCONFIG:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
 
@@ -241,6 +264,12 @@ class SSMStore(Store):
     def provider(self) -> Provider:
         return SSMProvider(lambda: self.clients(SSM))
 
+    def check_type(
+        self, location: str, parameter_type: str | None, *, change_type: bool = False, force: bool = False
+    ) -> None:
+        if parameter_type is not None or change_type or force:
+            self._type(location, self._describe(location), parameter_type, change_type, force)
+
     def put(
         self,
         location: str,
@@ -252,42 +281,162 @@ class SSMStore(Store):
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: Collection[str] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
-        self._refuse(parameter_type, strategy)
-        if parameter_type is not None and parameter_type not in PARAMETER_TYPES:
-            raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
-        existing = self._describe(location)
-        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True}
-        arguments["Type"] = parameter_type or (existing or {}).get("Type") or "String"
-        if existing and existing.get("Tier") == "Advanced":
-            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
-        if arguments["Type"] == "SecureString" and existing and existing.get("KeyId"):
-            arguments["KeyId"] = existing["KeyId"]
-        response = self.clients(SSM).put_parameter(**arguments)
-        return Written(location, arguments["Type"], response.get("Version"))
-
-    def _describe(self, name: str) -> dict[str, Any] | None:
-        """Type, tier and KMS key of an existing parameter. DescribeParameters cannot be
-        limited to some parameters in IAM, so when it is denied GetParameters' type will do,
-        except for a SecureString, whose key only DescribeParameters tells."""
         from botocore.exceptions import ClientError
 
-        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        self._refuse(parameter_type, strategy)
+        existing = self._describe(location)
+        parameter_type = self._type(location, existing, parameter_type, change_type, force)
+        base = self._base(location, existing, expected if conditional else None)
+        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True, "Type": parameter_type}
+        if existing and existing.get("Tier") == "Advanced":
+            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
+        if parameter_type == "SecureString" and existing and existing.get("KeyId"):
+            arguments["KeyId"] = existing["KeyId"]
+        client = self.clients(SSM)
         try:
-            response = self.clients(SSM).describe_parameters(ParameterFilters=filters)
+            response = client.put_parameter(**arguments)
         except ClientError as error:
-            if error_code(error) not in _DENIED | {"AccessDeniedException"}:
+            refusal = ssm_source.denial(error, "ssm:PutParameter", [location], _region(client), "kms:Encrypt")
+            if refusal is None:
                 raise
-            stored = self.provider().get([name]).get(name)
-            if stored is not None and stored.type == "SecureString":
-                raise Denied(
-                    f"access denied to ssm:DescribeParameters, which tells {name}'s KMS key; not writing it"
-                ) from None
-            return None if stored is None else {"Type": stored.type}
-        for item in response.get("Parameters", []):
-            if item.get("Name") == name:
-                return dict(item)
+            raise Denied(str(refusal)) from None
+        version = response.get("Version")
+        if conditional and isinstance(version, int) and version != base + 1:
+            raise Overwritten(self._overwritten(location, base, version, arguments))
+        return Written(location, parameter_type, version)
+
+    def _type(
+        self, location: str, existing: Mapping[str, Any] | None, wanted: str | None, change_type: bool, force: bool
+    ) -> str:
+        """The type to write: the existing parameter's, changed only on request (`change_type`,
+        and `force` as well from SecureString to plain text); String for a new parameter."""
+        if wanted is not None and wanted not in PARAMETER_TYPES:
+            raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
+        if (change_type or force) and wanted is None:
+            raise Unsupported("{change_type} and {force} need {parameter_type}: the type to change to")
+        if force and not change_type:
+            raise Unsupported("{force} applies only with {change_type}")
+        current = None if existing is None else existing.get("Type")
+        if existing is not None and not current:
+            raise Denied(f"could not tell the type of the existing parameter {location}; nothing was written")
+        if existing is None or wanted is None or wanted == current:
+            return str(current or wanted or "String")
+        if not change_type:
+            raise Unsupported(
+                f"{location} is a {current} parameter and {{parameter_type}} {wanted} would change its type;"
+                " nothing was written. Leave out {parameter_type} to keep its type, or add {change_type} to change it"
+            )
+        if current == "SecureString" and not force:
+            raise Unsupported(
+                f"changing {location} from SecureString to {wanted} stores its config as plain text;"
+                " nothing was written. Add {force} as well to do it"
+            )
+        return wanted
+
+    def _describe(self, location: str) -> dict[str, Any] | None:
+        """Type, tier, KMS key and version of an existing parameter, or None when GetParameters
+        confirms there is none: a type is never guessed for a parameter that exists.
+        DescribeParameters cannot be limited to some parameters in IAM, so when it is denied
+        (or does not list the parameter) GetParameters' type will do, except for a
+        SecureString, whose key only DescribeParameters tells."""
+        from botocore.exceptions import ClientError
+
+        name = ssm_source.parameter_name(location)
+        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        why = "does not list it"
+        try:  # every page: one may be empty and still carry a NextToken
+            for page in self.clients(SSM).get_paginator("describe_parameters").paginate(ParameterFilters=filters):
+                for item in page.get("Parameters", []):
+                    if item.get("Name") == name:
+                        return dict(item)
+        except ClientError as error:
+            if error_code(error) not in _DENIED:
+                raise
+            why = "was denied"
+        stored = self.provider().get([location]).get(location)
+        if stored is None:
+            return None
+        if stored.type == "SecureString":
+            raise Denied(
+                f"ssm:DescribeParameters on {location} {why}, and only it tells this SecureString's KMS key;"
+                " nothing was written"
+            )
+        return {"Type": stored.type, "Version": stored.version}
+
+    def _base(self, location: str, existing: Mapping[str, Any] | None, expected: Stored | None) -> int:
+        """The version this write replaces. A change since `expected` was read is refused
+        before anything is written."""
+        current = int(existing.get("Version") or 0) if existing else 0
+        if expected is None or expected.version is None or current == expected.version:
+            return current
+        if existing is None:
+            raise Conflict(f"{location} was deleted since it was read; nothing was written: run the command again")
+        changes = self._changes(location, expected.version, current + 1)
+        raise Conflict(f"{location} changed since it was read ({changes}); nothing was written: run the command again")
+
+    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any]) -> str:
+        """What a write that raced ours (SSM has no conditional write) left, and how to get it back."""
+        lost = version - 1
+        name = shlex.quote(location)
+        key = f" --key-id {shlex.quote(arguments['KeyId'])}" if arguments.get("KeyId") else ""
+        restore = (
+            f"aws ssm put-parameter --name {name} --type {arguments['Type']}{key} --overwrite --value"
+            f' "$(aws ssm get-parameter --name {shlex.quote(f"{location}:{lost}")} --with-decryption'
+            ' --query Parameter.Value --output text)"'
+        )
+        return (
+            f"{location} was written by someone else between this command's read and its write, and this write"
+            f" (version {version}) replaced it: {self._changes(location, base, version)}."
+            f" To restore what was overwritten: {restore}"
+        )
+
+    def _changes(self, location: str, since: int, until: int) -> str:
+        """The versions after `since` and before `until`, who wrote each and when, and which
+        keys each changed: names only, never a value."""
+        from botocore.exceptions import ClientError
+
+        history: dict[int, Mapping[str, Any]] = {}
+        try:
+            pages = self.clients(SSM).get_paginator("get_parameter_history")
+            for page in pages.paginate(Name=ssm_source.parameter_name(location), WithDecryption=True):
+                history.update({int(item.get("Version", 0)): item for item in page.get("Parameters", [])})
+        except ClientError as error:
+            return f"version {since + 1} to {until - 1}; ssm:GetParameterHistory said {error_code(error)}"
+        described = []
+        for number in range(since + 1, until):
+            item = history.get(number, {})
+            who = item.get("LastModifiedUser") or "an unknown principal"
+            when = _text(item.get("LastModifiedDate")) or "an unknown time"
+            keys = changed_keys(history.get(number - 1, {}).get("Value"), item.get("Value"))
+            described.append(f"version {number} by {who} at {when} changed {keys}")
+        return "; ".join(described)
+
+
+def changed_keys(before: Any, after: Any) -> str:
+    """`keys rate, faults` of two stored JSON objects, or what else differs, without a value."""
+    old, new = _object(before), _object(after)
+    if old is None or new is None:
+        return "the value" if before != after else "nothing"
+    keys = [key for key in {**new, **old} if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+    shown = ", ".join(key if len(key) <= _KEY_CHARS else key[: _KEY_CHARS - 3] + "..." for key in keys)
+    return f"keys {shown}" if keys else "nothing"
+
+
+def _object(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, str):
         return None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _region(client: Any) -> str | None:
+    return getattr(getattr(client, "meta", None), "region_name", None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,10 +466,12 @@ class S3Store(Store):
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: Collection[str] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy)
+        self._refuse(parameter_type, strategy, change_type or force)
         self.check(location)
         bucket, key = s3_source.split(location)
         arn = s3_source.object_arn(bucket, key, self.clients.region)
@@ -466,10 +617,12 @@ class AppConfigStore(Store):
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: Collection[str] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy)
+        self._refuse(parameter_type, strategy, change_type or force)
         profile = self.resolve(location)
         if profile.location_uri not in (None, "hosted"):
             raise Unsupported(
