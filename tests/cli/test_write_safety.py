@@ -71,7 +71,8 @@ def test_a_racing_write_that_was_overwritten_is_named_with_how_to_restore_it(
     assert "was written by someone else between this command's read and its write" in line
     assert "this write (version 3) replaced it: version 2 by " in line
     assert "changed keys experiment, rate" in line or "changed keys rate, experiment" in line
-    assert "someone-else" not in line and "0.01" not in line  # names keys, never values
+    assert "someone-else" not in line  # names keys, never values
+    assert "0.01" not in line
     # The command it gives restores the overwritten version, through the real AWS CLI.
     command = re.search(r"To restore what was overwritten: (.*)$", line)
     assert command is not None
@@ -116,7 +117,9 @@ def test_a_write_without_a_race_says_nothing_of_one(cli: Cli, moto_server: MotoS
     assert cli("stop").exit_code == 0
 
 
-def test_resume_reports_a_kill_that_raced_it(cli: Cli, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_reports_a_kill_that_raced_it(
+    cli: Cli, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kill_switch = "/chaos-layer/kill-switch"
     moto_server.put(kill_switch, "on")
     made = app_module.client_factory

@@ -100,7 +100,8 @@ def test_a_parameter_that_does_not_exist_is_created_as_a_string(ssm: tuple[Any, 
 
 def read_with(client: Any, parameter: str = PARAM) -> str:
     reading = ParameterReader(parameter, KILL_SWITCH, lambda: client).read()
-    assert reading.config is None and reading.problem is not None
+    assert reading.config is None
+    assert reading.problem is not None
     return reading.problem
 
 
@@ -110,7 +111,8 @@ def test_the_warning_names_get_parameters_on_each_parameter_arn(ssm: tuple[Any, 
     problem = read_with(client)
     assert problem == (
         f"could not read {PARAM} and {KILL_SWITCH}: AccessDeniedException: the caller needs ssm:GetParameters on"
-        " arn:aws:ssm:us-east-1:*:parameter/chaos-layer/orders and arn:aws:ssm:us-east-1:*:parameter/chaos-layer/kill-switch"
+        " arn:aws:ssm:us-east-1:*:parameter/chaos-layer/orders and"
+        " arn:aws:ssm:us-east-1:*:parameter/chaos-layer/kill-switch"
     )
 
 
@@ -139,7 +141,8 @@ def test_a_kms_refusal_names_kms_decrypt(ssm: tuple[Any, Stubber], code: str, me
     problem = read_with(client)
     assert "KMS refused: the caller needs kms:Decrypt on the KMS key of SecureString /chaos-layer/orders" in problem
     assert "ssm:GetParameters" not in problem
-    assert "123456789012" not in problem and "assumed-role" not in problem  # AWS's own words stay out
+    assert "123456789012" not in problem  # AWS's own words stay out
+    assert "assumed-role" not in problem
 
 
 def test_a_disabled_key_is_named_as_such(ssm: tuple[Any, Stubber]) -> None:
