@@ -267,8 +267,9 @@ _CREDENTIAL_CODES = frozenset(
 
 
 @contextmanager
-def aws_errors(action: str) -> Iterator[None]:
-    """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors."""
+def aws_errors(action: str, explain: Callable[[Exception], str | None] | None = None) -> Iterator[None]:
+    """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors.
+    `explain` puts a refusal in our words (the action and the resource), before AWS's."""
     from botocore import exceptions as boto
 
     try:
@@ -308,7 +309,9 @@ def aws_errors(action: str) -> Iterator[None]:
             code, message = f"HTTP {code}", "the endpoint's answer was not from AWS (check {endpoint_url} and proxies)"
         message = " ".join(message.split())[:300]
         if code in ("AccessDeniedException", "AccessDenied"):
-            raise AwsError(f"access denied: could not {action}: {message}") from None
+            ours = explain(error) if explain is not None else None
+            reason = f"{ours} (AWS: {message})" if ours else message
+            raise AwsError(f"access denied: could not {action}: {reason}") from None
         if code in _CREDENTIAL_CODES:
             raise AwsError(f"AWS refused the credentials ({code}): {message}") from None
         raise AwsError(f"could not {action}: {code}: {message}") from None
@@ -488,7 +491,7 @@ class Controller:
         wanted = [name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on]
         providers = {kind(name): self.store(name).provider() for name in wanted}
         reader = ParameterReader(parameter, self.kill_switch, providers=providers)
-        with aws_errors(f"read {' and '.join(wanted)}"):
+        with aws_errors(f"read {' and '.join(wanted)}", self._explainer(*wanted)):
             return reader.fetch(config=config, kill_switch=kill_switch)
 
     def killed(self) -> bool:
@@ -514,7 +517,7 @@ class Controller:
 
     def deployment(self, location: str) -> Deployment | None:
         """The latest deployment of an AppConfig location (None for the other sources)."""
-        with aws_errors(f"read the deployments of {location}"):
+        with aws_errors(f"read the deployments of {location}", self._explainer(location)):
             return self.store(location).deployment(location)
 
     def status(self) -> Status:
@@ -688,6 +691,14 @@ class Controller:
             )
         return None
 
+    def _explainer(self, *locations: str) -> Callable[[Exception], str | None]:
+        """What a refusal met while using these locations means, as their stores say it."""
+
+        def explain(error: Exception) -> str | None:
+            return next((said for name in locations if (said := self.store(name).denial(error, name))), None)
+
+        return explain
+
     def _ours(self) -> tuple[str, ...]:
         return tuple(name for name in (self._parameter, self.kill_switch) if name)
 
@@ -707,7 +718,7 @@ class Controller:
     ) -> Written:
         store = self.store(name)
         self._seen.pop(name, None)  # what was read no longer describes what is stored
-        with aws_errors(f"write {name}"):
+        with aws_errors(f"write {name}", self._explainer(name)):
             return store.put(
                 name,
                 value,

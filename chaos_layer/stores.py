@@ -33,7 +33,7 @@ from chaos_layer.source import Stored, kind
 from chaos_layer.source import appconfig as appconfig_source
 from chaos_layer.source import s3 as s3_source
 from chaos_layer.source import ssm as ssm_source
-from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, read_body
+from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, partition, read_body
 from chaos_layer.source.s3 import S3Provider
 from chaos_layer.source.ssm import SSMProvider
 
@@ -44,6 +44,24 @@ IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
 _DENIED = frozenset({"AccessDenied", "AccessDeniedException", "403"})
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 _ABSENT = object()
+# The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
+_APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
+    "ListApplications": ("application/*",),
+    "ListEnvironments": ("application/{app}",),
+    "ListConfigurationProfiles": ("application/{app}",),
+    "ListDeploymentStrategies": ("deploymentstrategy/*",),
+    "ListDeployments": ("application/{app}/environment/{env}",),
+    "GetDeployment": ("application/{app}/environment/{env}/deployment/*",),
+    "StopDeployment": ("application/{app}/environment/{env}/deployment/*",),
+    "CreateHostedConfigurationVersion": ("application/{app}/configurationprofile/{profile}",),
+    "StartDeployment": (
+        "application/{app}/environment/{env}",
+        "application/{app}/configurationprofile/{profile}",
+        "deploymentstrategy/*",
+    ),
+    "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
+    "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
+}
 _KEY_CHARS = 40  # longest key name a message shows
 
 
@@ -236,6 +254,11 @@ class Store(ABC):
         """The latest deployment of what `location` names, for sources that deploy."""
         return None
 
+    def denial(self, error: Exception, location: str) -> str | None:
+        """A refusal of one of this store's calls for `location` in our words (the action and
+        the resource), or None when the error is not one (or the source already said it)."""
+        return None
+
     def _refuse(self, parameter_type: str | None, strategy: str | None, change_type: bool = False) -> None:
         if parameter_type is not None and self.source != SSM:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
@@ -302,7 +325,8 @@ class SSMStore(Store):
             refusal = ssm_source.denial(error, "ssm:PutParameter", [location], _region(client), "kms:Encrypt")
             if refusal is None:
                 raise
-            raise Denied(str(refusal)) from None
+            said = f" (AWS: {refusal.detail[:300]})" if refusal.detail else ""
+            raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
         if conditional and isinstance(version, int) and version != base + 1:
             raise Overwritten(self._overwritten(location, base, version, arguments))
@@ -672,6 +696,20 @@ class AppConfigStore(Store):
             deployment=Deployment.from_response(started),
             preempted=preempted,
         )
+
+    def denial(self, error: Exception, location: str) -> str | None:
+        operation = str(getattr(error, "operation_name", ""))
+        resources = _APPCONFIG_RESOURCES.get(operation)
+        if resources is None or error_code(error) not in _DENIED:
+            return None
+        profile = self._profiles.get(location)  # IDs once resolved; before, any
+        ids = {"app": "*", "env": "*", "profile": "*"}
+        if profile is not None:
+            ids = {"app": profile.application_id, "env": profile.environment_id, "profile": profile.profile_id}
+        region = _region(self.clients(APPCONFIG))
+        arn = f"arn:{partition(region)}:appconfig:{region or '*'}:*:"
+        named = " and ".join(arn + resource.format(**ids) for resource in resources)
+        return f"the caller needs appconfig:{operation} on {named}"
 
     def _make_way(self, profile: Profile, latest: Deployment, preempt: Collection[str]) -> Deployment:
         """Stop an in-progress deployment of one of chaos-layer's own profiles (AllowRevert:

@@ -179,7 +179,7 @@ def test_put_parameter_denied_names_ssm_put_parameter(ssm: tuple[Any, Stubber]) 
         controller(client).write_config({"enabled": False, "faults": []})
     assert str(raised.value) == (
         f"access denied: could not write {PARAM}: the caller needs ssm:PutParameter on"
-        " arn:aws:ssm:us-east-1:*:parameter/chaos-layer/orders"
+        " arn:aws:ssm:us-east-1:*:parameter/chaos-layer/orders (AWS: User: x is not authorized)"
     )
 
 
