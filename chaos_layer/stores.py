@@ -163,6 +163,21 @@ class Written:
         return f"{self.type}, version {self.version}"
 
 
+@dataclass(frozen=True)
+class Write:
+    """How Store.put writes (see there): the same settings for every source, each source
+    refusing those it cannot take."""
+
+    content_type: str
+    expected: Stored | None = None
+    conditional: bool = True
+    parameter_type: str | None = None
+    strategy: str | None = None
+    preempt: Collection[str] = ()
+    change_type: bool = False
+    force: bool = False
+
+
 class Clients:
     """boto3 clients of one session, one per service, made on first use, so AWS_PROFILE,
     AWS_REGION, AWS_ENDPOINT_URL(_SSM, _S3, _APPCONFIG, ...) and the other standard settings
@@ -219,7 +234,6 @@ class Store(ABC):
     def check(self, location: str) -> None:  # noqa: B027 (SSM takes any name; SSM itself judges it)
         """Raises Unsupported when the location is malformed for this source."""
 
-    @abstractmethod
     def put(
         self,
         location: str,
@@ -243,12 +257,19 @@ class Store(ABC):
         must land). `preempt` lists locations whose in-progress deployments may be stopped to
         make way. An SSM parameter keeps its type unless `change_type` (and `force`, from
         SecureString to String) says otherwise."""
+        write = Write(content_type, expected, conditional, parameter_type, strategy, tuple(preempt), change_type, force)
+        self._refuse(write)
+        return self._write(location, value, write)
+
+    @abstractmethod
+    def _write(self, location: str, value: str, write: Write) -> Written:
+        """put's work for this source, its settings checked for the source."""
 
     def check_type(
         self, location: str, parameter_type: str | None, *, change_type: bool = False, force: bool = False
     ) -> None:
         """Refuses, before anything is written, a type the write would refuse."""
-        self._refuse(parameter_type, None, change_type or force)
+        self._refuse(Write("", parameter_type=parameter_type, change_type=change_type, force=force))
 
     def deployment(self, location: str) -> Deployment | None:
         """The latest deployment of what `location` names, for sources that deploy."""
@@ -259,12 +280,12 @@ class Store(ABC):
         the resource), or None when the error is not one (or the source already said it)."""
         return None
 
-    def _refuse(self, parameter_type: str | None, strategy: str | None, change_type: bool = False) -> None:
-        if parameter_type is not None and self.source != SSM:
+    def _refuse(self, write: Write) -> None:
+        if write.parameter_type is not None and self.source != SSM:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
-        if change_type and self.source != SSM:
+        if (write.change_type or write.force) and self.source != SSM:
             raise Unsupported("{change_type} applies to SSM parameters only")
-        if strategy is not None and self.source != APPCONFIG:
+        if write.strategy is not None and self.source != APPCONFIG:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
 
 
@@ -293,26 +314,12 @@ class SSMStore(Store):
         if parameter_type is not None or change_type or force:
             self._type(location, self._describe(location), parameter_type, change_type, force)
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-        change_type: bool = False,
-        force: bool = False,
-    ) -> Written:
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy)
         existing = self._describe(location)
-        parameter_type = self._type(location, existing, parameter_type, change_type, force)
-        base = self._base(location, existing, expected if conditional else None)
+        parameter_type = self._type(location, existing, write.parameter_type, write.change_type, write.force)
+        base = self._base(location, existing, write.expected if write.conditional else None)
         arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True, "Type": parameter_type}
         if existing and existing.get("Tier") == "Advanced":
             arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
@@ -328,7 +335,7 @@ class SSMStore(Store):
             said = f" (AWS: {refusal.detail[:300]})" if refusal.detail else ""
             raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
-        if conditional and isinstance(version, int) and version != base + 1:
+        if write.conditional and isinstance(version, int) and version != base + 1:
             raise Overwritten(self._overwritten(location, base, version, arguments))
         return Written(location, parameter_type, version)
 
@@ -479,33 +486,24 @@ class S3Store(Store):
         except ValueError as error:
             raise Unsupported(str(error)) from None
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-        change_type: bool = False,
-        force: bool = False,
-    ) -> Written:
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy, change_type or force)
         self.check(location)
         bucket, key = s3_source.split(location)
         arn = s3_source.object_arn(bucket, key, self.clients.region)
         head = self._head(bucket, key, arn)
-        arguments: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": value.encode(), "ContentType": content_type}
+        arguments: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": value.encode(),
+            "ContentType": write.content_type,
+        }
         for setting in ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled"):
             if head is not None and head.get(setting) is not None:
                 arguments[setting] = head[setting]
-        if conditional:
-            arguments.update(self._condition(location, head, expected))
+        if write.conditional:
+            arguments.update(self._condition(location, head, write.expected))
         try:
             response = self.clients(S3).put_object(**arguments)
         except ClientError as error:
@@ -630,23 +628,9 @@ class AppConfigStore(Store):
                 )
         return None
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-        change_type: bool = False,
-        force: bool = False,
-    ) -> Written:
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy, change_type or force)
         profile = self.resolve(location)
         if profile.location_uri not in (None, "hosted"):
             raise Unsupported(
@@ -654,21 +638,22 @@ class AppConfigStore(Store):
                 " chaos-layer writes hosted configurations only"
             )
         client = self.clients(APPCONFIG)
-        strategy_id = self._strategy(strategy or DEFAULT_STRATEGY)
+        strategy_id = self._strategy(write.strategy or DEFAULT_STRATEGY)
+        expected = write.expected
         latest = self.latest(profile)
         moved = latest is None or str(latest.number) != (expected.token if expected else None)
-        if conditional and expected is not None and expected.token is not None and moved:
+        if write.conditional and expected is not None and expected.token is not None and moved:
             raise Conflict(
                 f"a deployment was started in environment {profile.environment} since {location} was read;"
                 " nothing was written: run the command again"
             )
         preempted = None
         if latest is not None and latest.in_progress:
-            preempted = self._make_way(profile, latest, preempt)
+            preempted = self._make_way(profile, latest, write.preempt)
         ids = {"ApplicationId": profile.application_id, "ConfigurationProfileId": profile.profile_id}
         description = "chaos-layer"
         version = client.create_hosted_configuration_version(
-            **ids, Content=value.encode(), ContentType=content_type, Description=description
+            **ids, Content=value.encode(), ContentType=write.content_type, Description=description
         )["VersionNumber"]
         arguments: dict[str, Any] = {
             **ids,
