@@ -335,7 +335,7 @@ class SSMStore(Store):
             said = f" (AWS: {refusal.detail[:300]})" if refusal.detail else ""
             raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
-        if write.conditional and isinstance(version, int) and version != base + 1:
+        if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
             raise Overwritten(self._overwritten(location, base, version, arguments))
         return Written(location, parameter_type, version)
 
@@ -397,10 +397,12 @@ class SSMStore(Store):
             )
         return {"Type": stored.type, "Version": stored.version}
 
-    def _base(self, location: str, existing: Mapping[str, Any] | None, expected: Stored | None) -> int:
-        """The version this write replaces. A change since `expected` was read is refused
-        before anything is written."""
-        current = int(existing.get("Version") or 0) if existing else 0
+    def _base(self, location: str, existing: Mapping[str, Any] | None, expected: Stored | None) -> int | None:
+        """The version this write replaces (None when SSM did not say). A change since
+        `expected` was read is refused before anything is written."""
+        current = existing.get("Version") if existing else 0
+        if not isinstance(current, int):
+            return None
         if expected is None or expected.version is None or current == expected.version:
             return current
         if existing is None:

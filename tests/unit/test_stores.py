@@ -95,6 +95,13 @@ def test_a_parameter_that_does_not_exist_is_created_as_a_string(ssm: tuple[Any, 
     assert SSMStore(Clients(ssm=client)).put(PARAM, "{}", content_type="application/json").type == "String"
 
 
+def test_a_version_ssm_did_not_give_reports_no_race(ssm: tuple[Any, Stubber]) -> None:
+    client, stubber = ssm
+    describe(stubber, [[{"Name": PARAM, "Type": "String"}]])
+    stubber.add_response("put_parameter", {"Version": 7})
+    assert SSMStore(Clients(ssm=client)).put(PARAM, "{}", content_type="application/json").version == 7
+
+
 # permission errors, in the library's warning
 
 
