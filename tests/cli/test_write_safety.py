@@ -18,7 +18,7 @@ import pytest
 from chaos_layer import control
 from chaos_layer.cli import app as app_module
 from tests.cli.conftest import BIN, PARAM, Cli
-from tests.conftest import MotoServer
+from tests.conftest import MotoServer, S3Bucket
 
 NARROW = {"enabled": False, "experiment": "narrow", "rate": 0.05, "faults": [{"type": "latency", "delay_ms": 300}]}
 RACER = {**NARROW, "rate": 0.01, "experiment": "someone-else"}
@@ -219,3 +219,27 @@ def test_the_operator_api_keeps_the_type_rules(moto_server: MotoServer) -> None:
     with pytest.raises(control.UsageError, match="change_type"):
         controller.write_config({**NARROW, "enabled": True}, "String")
     assert controller.write_config(NARROW, "String", change_type=True, force=True).type == "String"
+
+
+def test_fault_flags_on_an_s3_config_write_only_over_what_was_read(
+    cli: Cli, s3: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 has conditional writes: a change made after `start` read the config is refused."""
+    location = s3.location("orders.json")
+    s3.put("orders.json", json.dumps(NARROW))
+    clients = control.clients()
+    raced: list[bool] = []
+
+    def racing_write(**_: Any) -> None:
+        if not raced:
+            raced.append(True)
+            s3.put("orders.json", json.dumps(RACER))
+
+    clients("s3").meta.events.register("before-call.s3.HeadObject", racing_write)
+    monkeypatch.setattr(app_module, "client_factory", lambda **_: clients)
+
+    result = cli("start", "--param", location, "--latency", "500", endpoint=False, param=False)
+
+    assert result.exit_code == 3
+    assert "changed since it was read (someone else wrote it); nothing was written" in one_line(result.stderr)
+    assert json.loads(s3.text("orders.json") or "") == RACER
