@@ -6,7 +6,11 @@ A Store reads through the library's own providers (source/), except AppConfig, w
 reads through AppConfig's data plane, since no agent runs on an operator's machine; both
 serve the version deployed to the environment. It writes as its source allows:
 
-- SSM: PutParameter, keeping the parameter's type, tier and KMS key.
+- SSM: PutParameter, keeping the parameter's type (changed only on request), tier and KMS
+  key. SSM has no conditional write: a change since the read is refused when
+  DescribeParameters shows it before writing, and a write that raced ours is found after
+  it (our version is not the one replaced plus one) and reported as Overwritten, with what
+  GetParameterHistory says of it and how to restore it.
 - S3: PutObject, keeping the object's encryption settings (read with HeadObject), and
   conditional on the ETag that was read (`If-Match`; `If-None-Match: *` for a new object),
   so a racing write is refused rather than overwritten.
