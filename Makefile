@@ -8,14 +8,6 @@ STAMP := $(VENV)/.installed-stamp
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
 	|| { echo "chaos-layer needs Python 3.10 or newer as $(PYTHON) (choose another with PYTHON=...)" >&2; exit 1; }
 
-# Optional: a Python 3.13 for the tests that need one (the AWS Durable Execution SDK's local test
-# runner needs 3.13). The tests read it from CHAOS_LAYER_TEST_PY313 and skip, with one visible
-# line, when it is empty. Found as python3.13 on PATH, else the newest 3.13 in pyenv's versions
-# ($PYENV_ROOT or ~/.pyenv, so also with pyenv off PATH); empty when neither has one.
-# Set it to choose: make test PYTHON313=/path/to/python3.13 (PYTHON313= to skip those tests).
-PYTHON313 ?= $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
-	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1)
-
 .PHONY: venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
@@ -69,7 +61,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	CHAOS_LAYER_TEST_PY313='$(PYTHON313)' $(BIN)/pytest
+	$(BIN)/pytest
 
 test: lint typecheck unit template-lint sam-check
 

@@ -60,8 +60,6 @@ from chaos_layer.contract import Fields, describe, join
 from chaos_layer.exceptions import Problem
 from chaos_layer.source import location_problem
 
-IDLE_MAX_AGE_ENV = "CHAOS_LAYER_IDLE_MAX_AGE"
-DEFAULT_IDLE_MAX_AGE = 60.0
 DEFAULT_POLL = 15.0
 # expires_at = the end of the whole run plus this: room for the last poll and the stop.
 EXPIRY_MARGIN = 60.0
@@ -585,9 +583,10 @@ class Runner:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        idle_max_age: float = DEFAULT_IDLE_MAX_AGE,
+        idle_max_age: float = settings.DEFAULT_IDLE_MAX_AGE,
         guard: SignalGuard | None = None,
         error_exit_code: Callable[[control.ControlError], int] = lambda error: 1,
+        period_origin: Callable[[float, bool], str] | None = None,
     ) -> None:
         self.experiment = experiment
         self.controller = controller
@@ -600,11 +599,18 @@ class Runner:
         self.idle_max_age = max(idle_max_age, controller.max_age)
         self.guard = guard or SignalGuard()
         self.error_exit_code = error_exit_code
+        # Where a cache period came from (a flag, a variable, the default), said beside it so
+        # nobody takes a default for their functions' setting; the caller knows, we do not.
+        self.period_origin = period_origin
         self.progress = Progress(experiment.name, len(experiment.ramp))
         self.started_at: float | None = None
         self.expires_at: str | None = None
         self._attempted_write = False
         self._rate = 0.0
+
+    def _period_said(self, period: float, *, idle: bool) -> str:
+        kind = "the idle cache period" if idle else "the cache period"
+        return f"{kind}: {self.period_origin(period, idle)}" if self.period_origin else kind
 
     # the whole run
 
@@ -752,9 +758,11 @@ class Runner:
             raise
         self._record_write(f"step {index + 1}", written, document)
         reach = (
-            f"every function starts injecting within {span(self.idle_max_age)} ({IDLE_MAX_AGE_ENV})"
+            f"every function starts injecting within {span(self.idle_max_age)}"
+            f" ({self._period_said(self.idle_max_age, idle=True)})"
             if index == 0
-            else f"functions already injecting switch within {span(self.max_age)} ({settings.MAX_AGE_ENV})"
+            else f"functions already injecting switch within {span(self.max_age)}"
+            f" ({self._period_said(self.max_age, idle=False)})"
         )
         where = f"version {written.version}" if written.version is not None else written.summary()
         self._say(
@@ -864,8 +872,8 @@ class Runner:
             stop.update(at=instant(now), reaches_all_by=instant(now + self.max_age), ok=True)
             self._say(
                 f"Stopped: {self.experiment.parameter} is disabled. Every function stops injecting by"
-                f" {clock_time(now + self.max_age)} (within {span(self.max_age)}, the cache period"
-                f" {settings.MAX_AGE_ENV}={self.max_age:g}); not waiting for it.",
+                f" {clock_time(now + self.max_age)} (within {span(self.max_age)},"
+                f" {self._period_said(self.max_age, idle=False)}); not waiting for it.",
                 "ok",
             )
         else:

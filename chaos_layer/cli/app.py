@@ -30,8 +30,10 @@ from chaos_layer.cli.options import (
     AwsOptions,
     Strategy,
     aws_options,
+    check_flags,
     exception_fault,
     latency_fault,
+    parse_duration,
     parse_rate,
     parse_until,
     status_code_fault,
@@ -120,6 +122,7 @@ app = typer.Typer(
     epilog="Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 AWS error, 4 config parameter not found.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # Click's plain help: it wraps at words, so it reads at 80 columns
     pretty_exceptions_enable=False,
 )
 
@@ -145,9 +148,9 @@ class ParameterType(str, Enum):
     SecureString = "SecureString"
 
 
-def _option(help: str) -> Any:
+def _option(help: str, metavar: str) -> Any:
     """A flag whose default (none) is not worth showing."""
-    return typer.Option(help=help, show_default=False)
+    return typer.Option(help=help, metavar=metavar, show_default=False)
 
 
 def _controller(aws: AwsOptions) -> control.Controller:
@@ -204,35 +207,30 @@ def _read_file(path: str) -> str:
 @aws_options
 def start(
     aws: AwsOptions,
-    latency: Annotated[
-        str | None, typer.Option(help="Add latency: milliseconds (300) or a range (100-800).", show_default=False)
-    ] = None,
+    latency: Annotated[str | None, _option("Add latency: milliseconds (300) or a range (100-800).", "MS")] = None,
     exception: Annotated[
-        str | None,
-        typer.Option(
-            help="Raise this exception instead of running the handler (TimeoutError, ...).", show_default=False
-        ),
+        str | None, _option("Raise this exception instead of running the handler (TimeoutError, ...).", "NAME")
     ] = None,
-    message: Annotated[str | None, typer.Option(help="Message of the --exception.", show_default=False)] = None,
+    message: Annotated[str | None, _option("Message of the --exception.", "TEXT")] = None,
     status_code: Annotated[
-        int | None,
-        typer.Option(help="Return this HTTP status code instead of running the handler.", show_default=False),
+        int | None, _option("Return this HTTP status code instead of running the handler.", "CODE")
     ] = None,
-    body: Annotated[str | None, typer.Option(help="Response body of the --status-code.", show_default=False)] = None,
-    fault: Annotated[list[str] | None, typer.Option(help=fault_flags.HELP, show_default=False)] = None,
+    body: Annotated[str | None, _option("Response body of the --status-code.", "TEXT")] = None,
+    fault: Annotated[list[str] | None, _option(fault_flags.HELP, "'TYPE KEY=VALUE ...'")] = None,
     file: Annotated[
         str | None,
         typer.Option(
             "--file",
             "-f",
+            metavar="FILE",
             help="Write this config file (JSON; - for stdin) instead of fault flags.",
             show_default=False,
         ),
     ] = None,
-    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.")] = None,
-    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.")] = None,
-    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.")] = None,
-    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.")] = None,
+    rate: Annotated[str | None, _option("Fraction of invocations in the blast radius: 0.05 or 5%.", "RATE")] = None,
+    experiment: Annotated[str | None, _option("Experiment name for logs and metrics.", "NAME")] = None,
+    duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.", "SPAN")] = None,
+    until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", "TIME")] = None,
     dry_run: Annotated[
         bool | None,
         typer.Option(
@@ -289,16 +287,21 @@ def start(
         raise control.UsageError("--message needs --exception")
     if body is not None and status_code is None:
         raise control.UsageError("--body needs --status-code")
-    faults = []
+    flagged: list[tuple[str, dict[str, Any]]] = []  # (the flag as given, its fault)
     if latency is not None:
-        faults.append(latency_fault(latency))
+        flagged.append((f"--latency {latency!r}", latency_fault(latency)))
     if exception is not None:
-        faults.append(exception_fault(exception, message))
+        flagged.append((f"--exception {exception!r}", exception_fault(exception, message)))
     if status_code is not None:
-        faults.append(status_code_fault(status_code, body))
-    faults += [fault_flags.parse(spec) for spec in fault or []]
+        flagged.append((f"--status-code {status_code}", status_code_fault(status_code, body)))
+    flagged += [(f"{fault_flags.FLAG} {spec['type']}", spec) for spec in map(fault_flags.parse, fault or [])]
+    faults = [built for _, built in flagged]
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
+    check_flags(flagged, experiment)
+    share = None if rate is None else parse_rate(rate)
+    seconds = None if duration is None else parse_duration(duration)
+    end = None if until is None else parse_until(until)
     document: dict[str, Any] | None = None
     if file is not None:
         text = _read_file(file)
@@ -323,23 +326,31 @@ def start(
         document = {**before, "faults": faults}  # fault flags change the faults only, never the radius
     elif faults:
         document = control.new_config(faults)
-    written, config = controller.start(
-        document,
-        before_write=_widening_guard(controller.parameter, before, replace),
-        experiment=experiment,
-        rate=None if rate is None else parse_rate(rate),
-        duration=None if duration is None else control.parse_duration(duration),
-        until=None if until is None else parse_until(until),
-        dry_run=dry_run,
-        parameter_type=None if parameter_type is None else parameter_type.value,
-        strategy=strategy,
-        control_group=control_group,
-        change_type=change_type,
-        force=force,
-    )
+    try:
+        written, config = controller.start(
+            document,
+            before_write=_widening_guard(controller.parameter, before, replace),
+            experiment=experiment,
+            rate=share,
+            duration=seconds,
+            until=end,
+            dry_run=dry_run,
+            parameter_type=None if parameter_type is None else parameter_type.value,
+            strategy=strategy,
+            control_group=control_group,
+            change_type=change_type,
+            force=force,
+        )
+    except control.NotFound as error:
+        if document is not None:
+            raise
+        raise control.NotFound(
+            f"{error.template}, so there is no stopped experiment to resume: give faults as flags"
+            " (--latency 300, --fault TYPE KEY=VALUE ...) or a whole config with --file"
+        ) from None
     after = _stored_document(controller) or {}
     running = before is not None and before.get("enabled") is True
-    output.started(written, config, controller, running=running, document=after)
+    output.started(written, config, controller, aws, running=running, document=after)
     output.changes(widening.diff(before, after))
     if controller.killed():
         output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
@@ -348,18 +359,33 @@ def start(
 @app.command()
 @aws_options
 def stop(aws: AwsOptions, strategy: Strategy = None) -> None:
-    """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it."""
+    """Stop the experiment: set enabled to false and keep the rest, so `start` resumes it
+    (with a new --duration or --until once it has expired)."""
     controller = _controller(aws)
     written = controller.stop(strategy=strategy)
     if written is None:
-        output.say(
-            f"{controller.parameter} does not hold a JSON object, so chaos-layer injects nothing from it;"
-            " left it unchanged."
-        )
-        return
+        raise _not_an_object(controller)
     output.preempted(written)
-    output.say(f"Stopped: {written.name} is disabled ({written.summary()}); `{PROG} start` resumes it.")
-    output.propagation("Every function stops injecting", controller, written.name)
+    try:  # its expiry says whether a plain `start` can resume it
+        after: dict[str, Any] | None = controller.read_config()[1]
+    except control.ControlError:  # the stop is written; only that note is lost
+        after = None
+    output.stopped(written, after, controller, aws)
+
+
+def _not_an_object(controller: control.Controller) -> control.InvalidConfig:
+    """No version of the library injects from a value that is not a JSON object, so `stop`
+    leaves it as it is; the error says what is wrong with it."""
+    try:
+        controller.read_config()
+        problems = [Problem("", "must be a JSON object")]  # replaced since, by an object
+    except control.InvalidConfig as error:
+        problems = error.problems
+    return control.InvalidConfig(
+        f"{controller.parameter} does not hold a JSON object, so no function injects from it;"
+        f" nothing was written (to replace it: {PROG} start --file CONFIG)",
+        problems,
+    )
 
 
 @app.command()
@@ -382,9 +408,9 @@ def _switch(aws: AwsOptions, strategy: str | None, *, engage: bool) -> None:
     output.preempted(written)
     output.say(f"Kill switch {written.name} {'engaged' if engage else 'released'} ({written.summary()}).")
     if engage:
-        output.propagation("Every function using chaos-layer stops injecting", controller, written.name)
+        output.propagation("Every function using chaos-layer stops injecting", controller, written.name, aws)
     else:
-        output.propagation("Functions with an enabled config inject again", controller, written.name, idle=True)
+        output.propagation("Functions with an enabled config inject again", controller, written.name, aws, idle=True)
 
 
 @app.command()
@@ -415,7 +441,9 @@ def validate_command(
     file: Annotated[
         str | None,
         typer.Argument(
-            help="Config file (JSON), or - for stdin; none: the config stored at --param.", show_default=False
+            metavar="[FILE]",
+            help="Config file (JSON), or - for stdin; none: the config stored at --param.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -13,21 +15,35 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from chaos_layer import settings
+from chaos_layer import control, settings
 from chaos_layer.control import UsageError
+from chaos_layer.exceptions import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _period(flag: str, limit: float, env: str, default: float, when: str, reaches: str) -> Any:
+    """A cache period of the functions, which says when a write has reached them all."""
+    return typer.Option(
+        flag,
+        min=0,
+        max=limit,
+        metavar="SECONDS",
+        help=f"Your functions' cache period while {when}, in seconds: a {reaches} reaches them within it"
+        f" (default: {env}, else {default:g}).",
+        show_default=False,
+    )
+
+
 @dataclass(frozen=True)
-class AwsOptions:
-    """Where the config and kill switch are and how to reach them. None: the setting's own
-    default (settings.py for the locations and max age, boto3's chain for the rest)."""
+class Locations:
+    """Where the config and kill switch are. None: settings.py's default."""
 
     parameter: Annotated[
         str | None,
         typer.Option(
             "--param",
+            metavar="LOCATION",
             help="Where the config is: an SSM parameter name or ARN, s3://BUCKET/KEY or"
             f" appconfig://APPLICATION/ENVIRONMENT/PROFILE (default: {settings.PARAM_ENV},"
             f" then {settings.LEGACY_PARAM_ENV}).",
@@ -38,49 +54,81 @@ class AwsOptions:
         str | None,
         typer.Option(
             "--kill-switch",
+            metavar="LOCATION",
             help=f"Where the kill switch is, in the same forms (default: {settings.KILL_SWITCH_ENV},"
             f" then {settings.DEFAULT_KILL_SWITCH}).",
             show_default=False,
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach AWS. None: boto3's own chain (variables, profile, config files)."""
+
     region: Annotated[
         str | None,
-        typer.Option("--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False),
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="AWS region (default: AWS_REGION, the profile's region).",
+            show_default=False,
+        ),
     ] = None
     profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
+        str | None,
+        typer.Option("--profile", metavar="NAME", help="AWS profile (default: AWS_PROFILE).", show_default=False),
     ] = None
     endpoint_url: Annotated[
         str | None,
         typer.Option(
             "--endpoint-url",
+            metavar="URL",
             help="Endpoint URL for every AWS call, e.g. a local moto server (default: AWS_ENDPOINT_URL_SSM,"
             " AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_APPCONFIG, ... then AWS_ENDPOINT_URL).",
             show_default=False,
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Your functions' cache periods, to say when a write reaches them. None: settings.py's
+    resolution (the variable, then the default)."""
+
     max_age: Annotated[
         float | None,
-        typer.Option(
+        _period(
             "--max-age",
-            min=0,
-            max=settings.MAX_AGE_LIMIT,
-            help=f"Your functions' cache period while an experiment is active, in seconds: a stop reaches them"
-            f" within it (default: {settings.MAX_AGE_ENV}, else {settings.DEFAULT_MAX_AGE:g}).",
-            show_default=False,
+            settings.MAX_AGE_LIMIT,
+            settings.MAX_AGE_ENV,
+            settings.DEFAULT_MAX_AGE,
+            "an experiment is active",
+            "stop",
         ),
     ] = None
     idle_max_age: Annotated[
         float | None,
-        typer.Option(
+        _period(
             "--idle-max-age",
-            min=0,
-            max=settings.IDLE_MAX_AGE_LIMIT,
-            help=f"Your functions' cache period while no experiment is active, in seconds: a start reaches them"
-            f" within it (default: {settings.IDLE_MAX_AGE_ENV}, else {settings.DEFAULT_IDLE_MAX_AGE:g}).",
-            show_default=False,
+            settings.IDLE_MAX_AGE_LIMIT,
+            settings.IDLE_MAX_AGE_ENV,
+            settings.DEFAULT_IDLE_MAX_AGE,
+            "no experiment is active",
+            "start",
         ),
     ] = None
+
+
+@dataclass(frozen=True)
+class AwsOptions(Periods, Connection, Locations):
+    """What every command that reads or writes a config or kill switch takes (fields in the
+    order Locations, Connection, Periods)."""
+
+
+@dataclass(frozen=True)
+class RunOptions(Periods, Connection):
+    """What `run` takes: its file says where the config and kill switch are."""
 
 
 # The deployment strategy of the writes to AppConfig, one declaration for the commands that write.
@@ -88,33 +136,46 @@ Strategy = Annotated[
     str | None,
     typer.Option(
         "--strategy",
+        metavar="NAME",
         help="AppConfig only: the deployment strategy, by name or ID (default: AppConfig.AllAtOnce).",
         show_default=False,
     ),
 ]
 
 
-def aws_options(command: F) -> F:
-    """Give a command the AWS options, after its own: Typer reads flags from the signature,
-    so the options are added to it, and the command receives them as one `aws` argument."""
-    signature = inspect.signature(command, eval_str=True)
-    hints = inspect.get_annotations(AwsOptions, eval_str=True)
-    shared = [
-        inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[option.name])
-        for option in fields(AwsOptions)
-    ]
-    own = [parameter for name, parameter in signature.parameters.items() if name != "aws"]
+def with_options(group: type[Any]) -> Callable[[F], F]:
+    """Give a command the options of a dataclass such as AwsOptions, after its own: Typer
+    reads flags from the signature, so the options are added to it, and the command
+    receives them as one `aws` argument."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    options = [option.name for option in fields(group)]
 
-    @functools.wraps(command)
-    def run(**values: Any) -> Any:
-        aws = AwsOptions(**{option.name: values.pop(option.name) for option in fields(AwsOptions)})
-        return command(aws=aws, **values)
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[name])
+            for name in options
+        ]
+        own = [parameter for name, parameter in signature.parameters.items() if name != "aws"]
 
-    run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    return run  # type: ignore[return-value]
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            return command(aws=group(**{name: values.pop(name) for name in options}), **values)
+
+        run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
-# Parsing flag values. Range checks are the library's job: the config is validated whole.
+aws_options = with_options(AwsOptions)
+
+
+# Parsing flag values. Each value is checked on its own here, before anything is read or
+# written, so a bad one is a usage error in the flag's words; rules that tie several settings
+# together are the library's, checked with the whole config.
+
+_NUMBER = re.compile(r"\s*\d+\s*")  # a duration without its unit
 
 
 def parse_until(text: str) -> datetime:
@@ -129,25 +190,44 @@ def parse_until(text: str) -> datetime:
     return value
 
 
+def parse_duration(text: str) -> float:
+    """`90s`, `15m`, `2h` or `1h30m`, in seconds; a bare number asks for its unit."""
+    if _NUMBER.fullmatch(text):
+        number = text.strip()
+        raise UsageError(f"--duration {text!r} needs a unit: {number}s, {number}m or {number}h")
+    return control.parse_duration(text)
+
+
 def parse_rate(text: str) -> float:
-    """`0.05` or `5%`."""
+    """`0.05` or `5%`: a fraction from 0 to 1."""
     stripped = text.strip()
+    percent = stripped.endswith("%")
     try:
-        value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
+        value = float(stripped[:-1]) / 100 if percent else float(stripped)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
         raise UsageError(f"--rate {text!r} is not a number such as 0.05 or 5%")
+    if percent and not 0 <= value <= 1:
+        raise UsageError(f"--rate {text!r} is not a percentage from 0% to 100%")
+    if 1 < value <= 100:
+        raise UsageError(
+            f"--rate {text!r} is more than 1: for {stripped} percent, give {stripped}% (or {value / 100:g})"
+        )
+    if not 0 <= value <= 1:
+        raise UsageError(f"--rate {text!r} is not a fraction from 0 to 1 (such as 0.05) or a percentage (such as 5%)")
     return value
 
 
-def _milliseconds(text: str) -> float | int:
+def _milliseconds(text: str, spec: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise UsageError(f"--latency {text!r} is not a number of milliseconds")
+        raise UsageError(
+            f"--latency {spec!r} is not a number of milliseconds: give 300 (no unit) or a range such as 100-800"
+        )
     return int(value) if value.is_integer() else value
 
 
@@ -155,8 +235,27 @@ def latency_fault(spec: str) -> dict[str, Any]:
     """`300` (milliseconds) or `100-800` (a uniform draw in that range)."""
     low, dash, high = spec.strip().partition("-")
     if not dash:
-        return {"type": "latency", "delay_ms": _milliseconds(low)}
-    return {"type": "latency", "min_ms": _milliseconds(low), "max_ms": _milliseconds(high)}
+        return {"type": "latency", "delay_ms": _milliseconds(low, spec)}
+    least, most = _milliseconds(low, spec), _milliseconds(high, spec)
+    if least > most:
+        raise UsageError(f"--latency {spec!r} is a range from low to high: give {high.strip()}-{low.strip()}")
+    return {"type": "latency", "min_ms": least, "max_ms": most}
+
+
+def check_flags(faults: list[tuple[str, dict[str, Any]]], experiment: str | None = None) -> None:
+    """Each fault from a flag (labelled as the user gave it: `--status-code 700`) and the
+    experiment name, by the library's own rules, each on its own: a bad value is a usage error."""
+    checks = [(label, {"enabled": True, "faults": [fault]}, "faults[0]") for label, fault in faults]
+    if experiment is not None:
+        checks.append((f"--experiment {experiment!r}", {"enabled": False, "experiment": experiment}, "experiment"))
+    for label, document, where in checks:
+        try:
+            control.validate(document)
+        except control.InvalidConfig as error:
+            found = [problem for problem in error.problems if problem.location.startswith(where)]
+            if found:
+                said = "; ".join(str(Problem(p.location[len(where) :].lstrip("."), p.message)) for p in found)
+                raise UsageError(f"{label}: {said}") from None
 
 
 def exception_fault(name: str, message: str | None = None) -> dict[str, Any]:

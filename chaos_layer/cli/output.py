@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import IO, Any
 
 from rich.console import Console
@@ -10,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos_layer import settings
+from chaos_layer.cli.options import Periods
+from chaos_layer.cli.widening import instant
 from chaos_layer.config import CONTROL_KEYS, Config
 from chaos_layer.control import Controller, Deployment, Status, Written, format_instant, format_seconds
 from chaos_layer.exceptions import Problem
@@ -58,19 +61,44 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def propagation(what: str, controller: Controller, location: str, idle: bool = False) -> None:
+def propagation(what: str, controller: Controller, location: str, given: Periods, idle: bool = False) -> None:
     """How long until every execution environment has seen a write: one cache period, the
     active one for a stop, the idle one for a start (SPEC "Polling periods"), plus what the
     source adds (AppConfig: the deployment and the agent's poll interval)."""
     period = controller.idle_max_age if idle else controller.max_age
-    name = settings.IDLE_MAX_AGE_ENV if idle else settings.MAX_AGE_ENV
+    origin = period_origin(period, given, idle)
     if period == 0:
-        when = f"on its next invocation ({name}=0)"
+        when = f"on its next invocation ({origin})"
     else:
         kind = "idle cache period" if idle else "cache period"
-        when = f"within {format_seconds(period)}, the {kind} ({name}={period:g})"
+        when = f"within {format_seconds(period)}, the {kind} ({origin})"
     extra = controller.propagation(location)
     say(f"{what} {when}" + (f", after {extra}." if extra else "."))
+
+
+def period_origin(period: float, given: Periods, idle: bool) -> str:
+    """Where a period came from, so nobody takes a default for a setting: the flag, the
+    variable as set where the CLI runs, or the default, which the functions may not use."""
+    flag, env, default = (
+        (given.idle_max_age, settings.IDLE_MAX_AGE_ENV, settings.DEFAULT_IDLE_MAX_AGE)
+        if idle
+        else (given.max_age, settings.MAX_AGE_ENV, settings.DEFAULT_MAX_AGE)
+    )
+    name = "--idle-max-age" if idle else "--max-age"
+    if flag is not None and flag == period:
+        return f"{name} {period:g}"
+    if _env_seconds(env) == period:
+        return f"{env}={period:g}"
+    if period == default:
+        return f"the default; pass {name} if your functions set {env}"
+    return "raised to the cache period: the idle one is never shorter"
+
+
+def _env_seconds(name: str) -> float | None:
+    try:
+        return float(os.environ.get(name, ""))
+    except ValueError:
+        return None
 
 
 def preempted(written: Written) -> None:
@@ -83,6 +111,7 @@ def started(
     written: Written,
     config: Config,
     controller: Controller,
+    given: Periods,
     running: bool = False,
     document: dict[str, Any] | None = None,
 ) -> None:
@@ -113,13 +142,31 @@ def started(
     _console().print(table)
     say("Functions may still refuse it by their guardrails (CHAOS_LAYER_MAX_RATE, CHAOS_LAYER_FAULTS).")
     if dry_run:
-        propagation(
-            "Every function starts logging what it would inject (dry run)", controller, written.name, idle=not running
-        )
+        what = "Every function starts logging what it would inject (dry run)"
+        propagation(what, controller, written.name, given, idle=not running)
     elif running:
-        propagation("Every function injects the changed experiment", controller, written.name)
+        propagation("Every function injects the changed experiment", controller, written.name, given)
     else:
-        propagation("Every function starts injecting", controller, written.name, idle=True)
+        propagation("Every function starts injecting", controller, written.name, given, idle=True)
+
+
+def stopped(written: Written, document: dict[str, Any] | None, controller: Controller, given: Periods) -> None:
+    """What a stop did, and whether a plain `start` can resume it: not past its expiry
+    (`document`, as read after the stop; None: it could not be read, so nothing is said)."""
+    expiry = None if document is None else instant(document.get("expires_at"))
+    done = f"Stopped: {written.name} is disabled ({written.summary()})"
+    if document is None:
+        say(f"{done}.")
+    elif expiry is not None and expiry.timestamp() <= controller.clock():
+        say(
+            f"{done}. It expired at {format_instant(expiry)}, so `chaos-layer start` alone cannot resume it:"
+            " `chaos-layer start --duration 15m` (or --until) runs it again with a new expiry."
+        )
+    elif expiry is not None:
+        say(f"{done}; `chaos-layer start` resumes it until it expires at {format_instant(expiry)}.")
+    else:
+        say(f"{done}; `chaos-layer start` resumes it.")
+    propagation("Every function stops injecting", controller, written.name, given)
 
 
 def changes(changed: list[tuple[str, str, str]]) -> None:
@@ -173,13 +220,20 @@ def status(state: Status) -> None:
             table.add_row("faults", Text("none"))
         for index, fault in enumerate(config.faults):
             table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
-    kill = "engaged" if state.killed else "released" if state.kill_switch_value is not None else "released (absent)"
+    kill = "engaged" if state.killed else "released"
+    value = state.kill_switch_value
+    kill += " (absent)" if value is None else f" (stored value {_short(value)})"
     table.add_row("kill switch", Text(f"{state.kill_switch}: {kill}", style="red" if state.killed else ""))
     if state.kill_switch_deployment is not None:
         table.add_row("deployment", _deployment(state.kill_switch_deployment))
     verdict = "yes" if state.injecting else "no"
     table.add_row("injecting", Text(f"{verdict}: {state.reason}", style="bold"))
     _console().print(table)
+
+
+def _short(value: str, most: int = 24) -> str:
+    """A stored value shown short and escaped (quotes, spaces, control characters visible)."""
+    return json.dumps(value if len(value) <= most else value[:most] + "...")
 
 
 def _stored(state: Status) -> str:

@@ -19,8 +19,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaos_layer import checks, control, report, runner, settings
+from chaos_layer import checks, control, report, runner
 from chaos_layer.checks import Status
+from chaos_layer.cli import output
+from chaos_layer.cli.options import RunOptions, with_options
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
 clock: Callable[[], float] = time.time
@@ -118,22 +120,6 @@ class _Panel:
         return Group(head, table)
 
 
-def _max_age(flag: float | None, env: str, default: float) -> float:
-    """The flag, then the variable, then the default; an unusable variable says so."""
-    if flag is not None:
-        return flag
-    text = os.environ.get(env, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise control.UsageError(f"{env} must be a number of seconds, zero or more")
-    return value
-
-
 def _journal_path(given: str | None, experiment: str, now: float) -> Path:
     if given:
         return Path(given)
@@ -149,41 +135,19 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         return next((code for kind, code in exit_codes.items() if isinstance(error, kind)), 1)
 
     @app.command(name="run")
+    @with_options(RunOptions)
     def run_command(
-        file: Annotated[str, typer.Argument(help="Experiment file (YAML or JSON).", show_default=False)],
+        aws: RunOptions,
+        file: Annotated[
+            str, typer.Argument(metavar="FILE", help="Experiment file (YAML or JSON).", show_default=False)
+        ],
         journal: Annotated[
             str | None,
             typer.Option(
                 "--journal",
                 "-j",
+                metavar="FILE",
                 help="Write the journal here (default: EXPERIMENT-TIME.journal.json in this directory).",
-                show_default=False,
-            ),
-        ] = None,
-        region: Annotated[
-            str | None,
-            typer.Option(
-                "--region", help="AWS region (default: AWS_REGION, the profile's region).", show_default=False
-            ),
-        ] = None,
-        profile: Annotated[
-            str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE).", show_default=False)
-        ] = None,
-        endpoint_url: Annotated[
-            str | None,
-            typer.Option(
-                "--endpoint-url",
-                help="Endpoint URL for SSM and CloudWatch, e.g. a local moto server"
-                " (default: AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL).",
-                show_default=False,
-            ),
-        ] = None,
-        max_age: Annotated[
-            float | None,
-            typer.Option(
-                "--max-age",
-                min=0,
-                help=f"Your functions' cache period in seconds (default: {settings.MAX_AGE_ENV}, else 5).",
                 show_default=False,
             ),
         ] = None,
@@ -200,13 +164,18 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         config is left disabled.
         """
         experiment, text = runner.load_experiment(file)
-        kill_switch = experiment.kill_switch or os.environ.get(settings.KILL_SWITCH_ENV) or settings.DEFAULT_KILL_SWITCH
-        period = _max_age(max_age, settings.MAX_AGE_ENV, settings.DEFAULT_MAX_AGE)
-        idle = _max_age(None, runner.IDLE_MAX_AGE_ENV, runner.DEFAULT_IDLE_MAX_AGE)
-        ssm = ssm_factory(region=region, profile=profile, endpoint_url=endpoint_url)
-        cloudwatch = cloudwatch_factory(region=region, profile=profile, endpoint_url=endpoint_url)
-        clients = control.Clients(region, profile, endpoint_url, ssm=ssm)  # S3 from the same settings
-        controller = control.Controller(clients, experiment.parameter, kill_switch, max_age=period, clock=clock)
+        connection = {"region": aws.region, "profile": aws.profile, "endpoint_url": aws.endpoint_url}
+        ssm = ssm_factory(**connection)
+        cloudwatch = cloudwatch_factory(**connection)
+        clients = control.Clients(**connection, ssm=ssm)  # S3 from the same settings
+        controller = control.Controller(
+            clients,
+            experiment.parameter,
+            experiment.kill_switch,  # None: as the library resolves it
+            max_age=aws.max_age,
+            idle_max_age=aws.idle_max_age,
+            clock=clock,
+        )
         path = _journal_path(journal, experiment.name, clock())
         record = runner.Journal(path, runner.new_journal(experiment, file, text, controller))
         try:
@@ -228,9 +197,10 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 observer=display,
                 clock=clock,
                 sleep=sleep,
-                idle_max_age=idle,
+                idle_max_age=controller.idle_max_age,
                 guard=guard,
                 error_exit_code=exit_code,
+                period_origin=lambda period, idle: output.period_origin(period, aws, idle),
             ).run()
             with guard.shielded(deliver=False):
                 display.close()
@@ -250,13 +220,20 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
 
     @app.command(name="report")
     def report_command(
-        journal: Annotated[str, typer.Argument(help="Journal written by `run`.", show_default=False)],
+        journal: Annotated[
+            str, typer.Argument(metavar="JOURNAL", help="Journal written by `run`.", show_default=False)
+        ],
         output: Annotated[
             str | None,
-            typer.Option("--output", "-o", help="HTML file to write (default: the journal's name, .html).",
-                         show_default=False),
+            typer.Option(
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="HTML file to write (default: the journal's name, .html).",
+                show_default=False,
+            ),
         ] = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Render a run's journal as one self-contained HTML page (no network needed to view it)."""
         data = report.load_journal(journal)
         target = Path(output) if output else Path(journal).with_suffix(".html")

@@ -33,7 +33,7 @@ def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any], now: f
     old_rate, new_rate = _number(before.get("rate", 1)), _number(after.get("rate", 1))
     if old_rate is not None and new_rate is not None and new_rate > old_rate:
         found.append(f"raises rate from {old_rate:g} to {new_rate:g}")
-    old_expiry, new_expiry = _instant(before.get("expires_at")), _instant(after.get("expires_at"))
+    old_expiry, new_expiry = instant(before.get("expires_at")), instant(after.get("expires_at"))
     if old_expiry is not None and after.get("expires_at") is None:
         found.append("drops the expiry: the experiment runs until stopped")
     elif (
@@ -70,14 +70,15 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """expires_at as stored, or None when it is absent or not an instant with an offset."""
     if not isinstance(value, str):
         return None
     try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return instant if instant.tzinfo is not None else None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _show(value: Any) -> str:

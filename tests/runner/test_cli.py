@@ -290,3 +290,26 @@ def test_a_killed_runner_leaves_a_config_that_expires(aws, tmp_path) -> None:
     seconds_left = calendar.timegm(time.strptime(expiry, "%Y-%m-%dT%H:%M:%SZ")) - started
     assert 120 < seconds_left <= 120 + 60 + 1  # after the planned end, by at most the margin
     assert json.loads(journal.read_text())["verdict"] is None
+
+
+def test_run_takes_the_cache_periods_as_every_command_does(cli, aws, time_machine, tmp_path) -> None:
+    steady(aws, time_machine)
+    path = write(tmp_path / "game-day.yaml", experiment_document())
+    result = cli("run", path, "--journal", "j.json", "--max-age", "2", "--idle-max-age", "600")
+    assert result.exit_code == 0, result.output
+    assert "every function starts injecting within 10m" in result.stdout
+    assert "Step 1 holds 10s, less than the 10m an idle function may take to see the start" in result.stdout
+    assert "(within 2s, the cache period" in result.stdout
+    assert "the cache period: --max-age 2" in result.stdout
+    assert "the idle cache period: --idle-max-age 600" in result.stdout
+
+
+def test_run_names_a_period_variable_only_where_it_is_set(cli, aws, time_machine, tmp_path, monkeypatch) -> None:
+    steady(aws, time_machine)
+    monkeypatch.delenv("CHAOS_LAYER_MAX_AGE", raising=False)
+    monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "30")
+    result = cli("run", write(tmp_path / "game-day.yaml", experiment_document()), "--journal", "j.json")
+    assert result.exit_code == 0, result.output
+    assert "CHAOS_LAYER_MAX_AGE=" not in result.stdout
+    assert "the cache period: the default; pass --max-age if your functions set CHAOS_LAYER_MAX_AGE" in result.stdout
+    assert "within 30s (the idle cache period: CHAOS_LAYER_IDLE_MAX_AGE=30)" in result.stdout
