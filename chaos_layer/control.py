@@ -52,6 +52,7 @@ from chaos_layer.stores import (
     Store,
     Unsupported,
     Written,
+    check_type_request,
     store_for,
 )
 
@@ -189,6 +190,15 @@ def format_seconds(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs}s" if secs else f"{minutes}m"
     return f"{secs}s"
+
+
+def check_type_flags(parameter_type: str | None, change_type: bool, force: bool) -> None:
+    """Refuses a type change asked for in a way that makes no sense whatever is stored
+    (`force` without `change_type`, either without `parameter_type`), before any read."""
+    try:
+        check_type_request(parameter_type, change_type, force)
+    except Unsupported as error:
+        raise UsageError(str(error)) from None
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
@@ -600,6 +610,7 @@ class Controller:
         raced the write. A type that would change is refused before anything else is asked."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
+        check_type_flags(parameter_type, change_type, force)
         now = self.clock()
         expires_at = None
         if duration is not None:

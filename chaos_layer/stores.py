@@ -348,12 +348,7 @@ class SSMStore(Store):
     ) -> str:
         """The type to write: the existing parameter's, changed only on request (`change_type`,
         and `force` as well from SecureString to plain text); String for a new parameter."""
-        if wanted is not None and wanted not in PARAMETER_TYPES:
-            raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
-        if (change_type or force) and wanted is None:
-            raise Unsupported("{change_type} and {force} need {parameter_type}: the type to change to")
-        if force and not change_type:
-            raise Unsupported("{force} applies only with {change_type}")
+        check_type_request(wanted, change_type, force)
         current = None if existing is None else existing.get("Type")
         if existing is not None and not current:
             raise Denied(f"could not tell the type of the existing parameter {location}; nothing was written")
@@ -450,6 +445,16 @@ class SSMStore(Store):
             keys = changed_keys(history.get(number - 1, {}).get("Value"), item.get("Value"))
             described.append(f"version {number} by {who} at {when} changed {keys}")
         return "; ".join(described)
+
+
+def check_type_request(wanted: str | None, change_type: bool, force: bool) -> None:
+    """Refuses settings of a type change that make no sense whatever is stored."""
+    if wanted is not None and wanted not in PARAMETER_TYPES:
+        raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
+    if (change_type or force) and wanted is None:
+        raise Unsupported("{change_type} and {force} need {parameter_type}: the type to change to")
+    if force and not change_type:
+        raise Unsupported("{force} applies only with {change_type}")
 
 
 def changed_keys(before: Any, after: Any) -> str:

@@ -299,6 +299,7 @@ def start(
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
     check_flags(flagged, experiment)
+    control.check_type_flags(None if parameter_type is None else parameter_type.value, change_type, force)
     share = None if rate is None else parse_rate(rate)
     seconds = None if duration is None else parse_duration(duration)
     end = None if until is None else parse_until(until)

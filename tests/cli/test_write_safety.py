@@ -205,6 +205,13 @@ def test_change_type_and_force_alone_are_usage_errors(
     assert moto_server.calls("PutParameter") == 0
 
 
+def test_type_flags_that_make_no_sense_are_refused_before_any_read(cli: Cli, moto_server: MotoServer) -> None:
+    result = cli("start", "--force")
+    assert result.exit_code == 2
+    assert "--change-type and --force need --type" in one_line(result.stderr)
+    assert moto_server.requests == []
+
+
 def test_the_type_is_checked_before_the_widening_question(cli: Cli, moto_server: MotoServer) -> None:
     moto_server.put(PARAM, json.dumps({**NARROW, "targets": {"functions": ["checkout"]}}), type="SecureString")
     result = cli("start", "--file", "-", "--type", "String", input=json.dumps({"enabled": True, **NARROW}))
