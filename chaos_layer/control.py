@@ -9,6 +9,7 @@ ControlError
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
  +-- NotFound        the config parameter does not exist
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
+ +-- Overwritten     a write landed but replaced another that raced it (SSM); says how to restore it
 
 Every message is one line a user can act on, and none echoes a parameter's value. Messages
 name the caller's settings as `{fields}`: `str()` shows this API's argument names, the CLI
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from chaos_layer import settings
+from chaos_layer import settings, stores
 from chaos_layer.config import (
     CONTROL_KEYS,
     TOP_LEVEL_KEYS,
@@ -51,6 +52,7 @@ from chaos_layer.stores import (
     Store,
     Unsupported,
     Written,
+    check_type_request,
     store_for,
 )
 
@@ -79,6 +81,8 @@ ARGUMENTS: Mapping[str, str] = {
         "duration",
         "until",
         "parameter_type",
+        "change_type",
+        "force",
         "strategy",
     )
 } | {"document": "a new document"}
@@ -120,6 +124,10 @@ class NotFound(ControlError):
 
 class AwsError(ControlError):
     """AWS could not be reached or refused the request."""
+
+
+class Overwritten(ControlError):
+    """The write landed, but replaced a write that raced it; the message says how to restore that."""
 
 
 def validate(document: object) -> Config:
@@ -182,6 +190,15 @@ def format_seconds(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs}s" if secs else f"{minutes}m"
     return f"{secs}s"
+
+
+def check_type_flags(parameter_type: str | None, change_type: bool, force: bool) -> None:
+    """Refuses a type change asked for in a way that makes no sense whatever is stored
+    (`force` without `change_type`, either without `parameter_type`), before any read."""
+    try:
+        check_type_request(parameter_type, change_type, force)
+    except Unsupported as error:
+        raise UsageError(str(error)) from None
 
 
 def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,8 +277,9 @@ _CREDENTIAL_CODES = frozenset(
 
 
 @contextmanager
-def aws_errors(action: str) -> Iterator[None]:
-    """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors."""
+def aws_errors(action: str, explain: Callable[[Exception], str | None] | None = None) -> Iterator[None]:
+    """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors.
+    `explain` puts a refusal in our words (the action and the resource), before AWS's."""
     from botocore import exceptions as boto
 
     try:
@@ -274,7 +292,14 @@ def aws_errors(action: str) -> Iterator[None]:
         raise AwsError(f"access denied: could not {action}: {error}") from None
     except Conflict as error:
         raise AwsError(f"could not {action}: {error}") from None
+    except stores.Overwritten as error:
+        raise Overwritten(str(error)) from None
     except SourceError as error:
+        if error.denied:  # our own words first (action and resource), then AWS's, for the operator
+            said = f" (AWS: {' '.join(error.detail.split())[:300]})" if error.detail else ""
+            raise AwsError(
+                f"access denied: could not {action}: {str(error).removeprefix('access denied: ')}{said}"
+            ) from None
         prefix = "" if error.code == "AccessDenied" else f"{error.code}: "
         raise AwsError(f"could not {action}: {prefix}{error}") from None
     except boto.NoRegionError:
@@ -294,7 +319,9 @@ def aws_errors(action: str) -> Iterator[None]:
             code, message = f"HTTP {code}", "the endpoint's answer was not from AWS (check {endpoint_url} and proxies)"
         message = " ".join(message.split())[:300]
         if code in ("AccessDeniedException", "AccessDenied"):
-            raise AwsError(f"access denied: could not {action}: {message}") from None
+            ours = explain(error) if explain is not None else None
+            reason = f"{ours} (AWS: {message})" if ours else message
+            raise AwsError(f"access denied: could not {action}: {reason}") from None
         if code in _CREDENTIAL_CODES:
             raise AwsError(f"AWS refused the credentials ({code}): {message}") from None
         raise AwsError(f"could not {action}: {code}: {message}") from None
@@ -449,6 +476,7 @@ class Controller:
             raise UsageError(str(error)) from None
         self.clock = clock
         self._stores: dict[str, Store] = {}
+        self._seen: dict[str, Stored] = {}  # what was last read at each location, for conditional writes
 
     @property
     def parameter(self) -> str:
@@ -473,7 +501,7 @@ class Controller:
         wanted = [name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on]
         providers = {kind(name): self.store(name).provider() for name in wanted}
         reader = ParameterReader(parameter, self.kill_switch, providers=providers)
-        with aws_errors(f"read {' and '.join(wanted)}"):
+        with aws_errors(f"read {' and '.join(wanted)}", self._explainer(*wanted)):
             return reader.fetch(config=config, kill_switch=kill_switch)
 
     def killed(self) -> bool:
@@ -484,7 +512,9 @@ class Controller:
         """The config as stored, whatever it holds."""
         stored = self._fetch(kill_switch=False).config
         if stored is None:
+            self._seen.pop(self.parameter, None)
             raise NotFound(f"parameter {self.parameter} not found")
+        self._seen[self.parameter] = stored
         return stored
 
     def read_config(self) -> tuple[Stored, dict[str, Any]]:
@@ -497,7 +527,7 @@ class Controller:
 
     def deployment(self, location: str) -> Deployment | None:
         """The latest deployment of an AppConfig location (None for the other sources)."""
-        with aws_errors(f"read the deployments of {location}"):
+        with aws_errors(f"read the deployments of {location}", self._explainer(location)):
             return self.store(location).deployment(location)
 
     def status(self) -> Status:
@@ -536,12 +566,25 @@ class Controller:
     # writing
 
     def write_config(
-        self, document: Mapping[str, Any], parameter_type: str | None = None, *, strategy: str | None = None
+        self,
+        document: Mapping[str, Any],
+        parameter_type: str | None = None,
+        *,
+        strategy: str | None = None,
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
-        """Validate, then write, keeping an existing parameter's type and KMS key (an
-        object's encryption settings)."""
+        """Validate, then write, keeping an existing parameter's type (unless `change_type`,
+        and `force` from SecureString to String) and KMS key (an object's encryption settings)."""
         validate(document)
-        return self._put(self.parameter, to_json(document), parameter_type=parameter_type, strategy=strategy)
+        return self._put(
+            self.parameter,
+            to_json(document),
+            parameter_type=parameter_type,
+            strategy=strategy,
+            change_type=change_type,
+            force=force,
+        )
 
     def start(
         self,
@@ -556,12 +599,18 @@ class Controller:
         control_group: bool | None = None,
         before_write: Callable[[dict[str, Any]], None] | None = None,
         strategy: str | None = None,
+        change_type: bool = False,
+        force: bool = False,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
         stored one re-enabled when `document` is None. `before_write` sees the checked
-        document last and may refuse it by raising (the CLI's guard against widening)."""
+        document last and may refuse it by raising (the CLI's guard against widening).
+        The write is conditional on the config this controller last read (a `document`
+        is taken to derive from it): a change made since is refused, or reported when it
+        raced the write. A type that would change is refused before anything else is asked."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
+        check_type_flags(parameter_type, change_type, force)
         now = self.clock()
         expires_at = None
         if duration is not None:
@@ -570,7 +619,7 @@ class Controller:
             if until.timestamp() <= now:
                 raise UsageError(f"{{until}} {format_instant(until)} has already passed")
             expires_at = format_instant(until)
-        expected = None
+        expected = self._seen.get(self.parameter)
         if document is None:
             expected, document = self.read_config()
         updated = enable(
@@ -594,10 +643,19 @@ class Controller:
             raise UsageError(
                 f"the config's expires_at ({format_instant(expiry)}) has passed; pass {{duration}} or {{until}}"
             )
+        store = self.store(self.parameter)
+        with aws_errors(f"write {self.parameter}"):
+            store.check_type(self.parameter, parameter_type, change_type=change_type, force=force)
         if before_write is not None:
             before_write(updated)
         written = self._put(
-            self.parameter, to_json(updated), expected=expected, parameter_type=parameter_type, strategy=strategy
+            self.parameter,
+            to_json(updated),
+            expected=expected,
+            parameter_type=parameter_type,
+            strategy=strategy,
+            change_type=change_type,
+            force=force,
         )
         return written, config
 
@@ -626,11 +684,12 @@ class Controller:
         )
 
     def resume(self, *, strategy: str | None = None) -> Written:
+        """Release the kill switch; conditional on what it held just before, so a kill that
+        races it is refused (S3) or reported (SSM), never silently undone."""
         return self._put(
             self.kill_switch,
             KILL_SWITCH_OFF,
             content_type=KILL_SWITCH_CONTENT_TYPE,
-            conditional=False,
             strategy=strategy,
         )
 
@@ -642,6 +701,14 @@ class Controller:
                 " (AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s unless the function sets it)"
             )
         return None
+
+    def _explainer(self, *locations: str) -> Callable[[Exception], str | None]:
+        """What a refusal met while using these locations means, as their stores say it."""
+
+        def explain(error: Exception) -> str | None:
+            return next((said for name in locations if (said := self.store(name).denial(error, name))), None)
+
+        return explain
 
     def _ours(self) -> tuple[str, ...]:
         return tuple(name for name in (self._parameter, self.kill_switch) if name)
@@ -657,9 +724,12 @@ class Controller:
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: tuple[str, ...] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         store = self.store(name)
-        with aws_errors(f"write {name}"):
+        self._seen.pop(name, None)  # what was read no longer describes what is stored
+        with aws_errors(f"write {name}", self._explainer(name)):
             return store.put(
                 name,
                 value,
@@ -669,4 +739,6 @@ class Controller:
                 parameter_type=parameter_type,
                 strategy=strategy,
                 preempt=preempt,
+                change_type=change_type,
+                force=force,
             )

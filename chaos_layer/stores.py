@@ -6,7 +6,11 @@ A Store reads through the library's own providers (source/), except AppConfig, w
 reads through AppConfig's data plane, since no agent runs on an operator's machine; both
 serve the version deployed to the environment. It writes as its source allows:
 
-- SSM: PutParameter, keeping the parameter's type, tier and KMS key.
+- SSM: PutParameter, keeping the parameter's type (changed only on request), tier and KMS
+  key. SSM has no conditional write: a change since the read is refused when
+  DescribeParameters shows it before writing, and a write that raced ours is found after
+  it (our version is not the one replaced plus one) and reported as Overwritten, with what
+  GetParameterHistory says of it and how to restore it.
 - S3: PutObject, keeping the object's encryption settings (read with HeadObject), and
   conditional on the ETag that was read (`If-Match`; `If-None-Match: *` for a new object),
   so a racing write is refused rather than overwritten.
@@ -21,7 +25,9 @@ as `{fields}` (control maps it to its own errors); AWS's errors pass as botocore
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +36,8 @@ from typing import Any
 from chaos_layer.source import Stored, kind
 from chaos_layer.source import appconfig as appconfig_source
 from chaos_layer.source import s3 as s3_source
-from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, read_body
+from chaos_layer.source import ssm as ssm_source
+from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, partition, read_body
 from chaos_layer.source.s3 import S3Provider
 from chaos_layer.source.ssm import SSMProvider
 
@@ -40,6 +47,26 @@ DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
 IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
 _DENIED = frozenset({"AccessDenied", "AccessDeniedException", "403"})
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+_ABSENT = object()
+# The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
+_APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
+    "ListApplications": ("application/*",),
+    "ListEnvironments": ("application/{app}",),
+    "ListConfigurationProfiles": ("application/{app}",),
+    "ListDeploymentStrategies": ("deploymentstrategy/*",),
+    "ListDeployments": ("application/{app}/environment/{env}",),
+    "GetDeployment": ("application/{app}/environment/{env}/deployment/*",),
+    "StopDeployment": ("application/{app}/environment/{env}/deployment/*",),
+    "CreateHostedConfigurationVersion": ("application/{app}/configurationprofile/{profile}",),
+    "StartDeployment": (
+        "application/{app}/environment/{env}",
+        "application/{app}/configurationprofile/{profile}",
+        "deploymentstrategy/*",
+    ),
+    "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
+    "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
+}
+_KEY_CHARS = 40  # longest key name a message shows
 
 
 class StoreError(Exception):
@@ -60,6 +87,11 @@ class Denied(StoreError):
 
 class Conflict(StoreError):
     """Someone else wrote meanwhile, or a deployment is in the way; nothing was overwritten."""
+
+
+class Overwritten(StoreError):
+    """A write landed, but replaced another that raced it (SSM has no conditional write); the
+    message says what was lost and how to restore it."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +167,21 @@ class Written:
         return f"{self.type}, version {self.version}"
 
 
+@dataclass(frozen=True)
+class Write:
+    """How Store.put writes (see there): the same settings for every source, each source
+    refusing those it cannot take."""
+
+    content_type: str
+    expected: Stored | None = None
+    conditional: bool = True
+    parameter_type: str | None = None
+    strategy: str | None = None
+    preempt: Collection[str] = ()
+    change_type: bool = False
+    force: bool = False
+
+
 class Clients:
     """boto3 clients of one session, one per service, made on first use, so AWS_PROFILE,
     AWS_REGION, AWS_ENDPOINT_URL(_SSM, _S3, _APPCONFIG, ...) and the other standard settings
@@ -191,7 +238,6 @@ class Store(ABC):
     def check(self, location: str) -> None:  # noqa: B027 (SSM takes any name; SSM itself judges it)
         """Raises Unsupported when the location is malformed for this source."""
 
-    @abstractmethod
     def put(
         self,
         location: str,
@@ -203,22 +249,47 @@ class Store(ABC):
         parameter_type: str | None = None,
         strategy: str | None = None,
         preempt: Collection[str] = (),
+        change_type: bool = False,
+        force: bool = False,
     ) -> Written:
         """Write `value` at `location`.
 
         `expected` is what was read and the value derives from: a source with conditional
-        writes refuses to write when the location changed since. `conditional=False` writes
-        whatever is there (the kill switch's value does not derive from a read). `preempt`
-        lists locations whose in-progress deployments may be stopped to make way."""
+        writes refuses to write when the location changed since; SSM, which has none,
+        refuses when it sees the change before writing and raises Overwritten when a write
+        raced its own. `conditional=False` writes whatever is there (an engaged kill switch
+        must land). `preempt` lists locations whose in-progress deployments may be stopped to
+        make way. An SSM parameter keeps its type unless `change_type` (and `force`, from
+        SecureString to String) says otherwise."""
+        write = Write(content_type, expected, conditional, parameter_type, strategy, tuple(preempt), change_type, force)
+        self._refuse(write)
+        return self._write(location, value, write)
+
+    @abstractmethod
+    def _write(self, location: str, value: str, write: Write) -> Written:
+        """put's work for this source, its settings checked for the source."""
+
+    def check_type(
+        self, location: str, parameter_type: str | None, *, change_type: bool = False, force: bool = False
+    ) -> None:
+        """Refuses, before anything is written, a type the write would refuse."""
+        self._refuse(Write("", parameter_type=parameter_type, change_type=change_type, force=force))
 
     def deployment(self, location: str) -> Deployment | None:
         """The latest deployment of what `location` names, for sources that deploy."""
         return None
 
-    def _refuse(self, parameter_type: str | None, strategy: str | None) -> None:
-        if parameter_type is not None and self.source != SSM:
+    def denial(self, error: Exception, location: str) -> str | None:
+        """A refusal of one of this store's calls for `location` in our words (the action and
+        the resource), or None when the error is not one (or the source already said it)."""
+        return None
+
+    def _refuse(self, write: Write) -> None:
+        if write.parameter_type is not None and self.source != SSM:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
-        if strategy is not None and self.source != APPCONFIG:
+        if (write.change_type or write.force) and self.source != SSM:
+            raise Unsupported("{change_type} applies to SSM parameters only")
+        if write.strategy is not None and self.source != APPCONFIG:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
 
 
@@ -241,53 +312,173 @@ class SSMStore(Store):
     def provider(self) -> Provider:
         return SSMProvider(lambda: self.clients(SSM))
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-    ) -> Written:
-        self._refuse(parameter_type, strategy)
-        if parameter_type is not None and parameter_type not in PARAMETER_TYPES:
-            raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
-        existing = self._describe(location)
-        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True}
-        arguments["Type"] = parameter_type or (existing or {}).get("Type") or "String"
-        if existing and existing.get("Tier") == "Advanced":
-            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
-        if arguments["Type"] == "SecureString" and existing and existing.get("KeyId"):
-            arguments["KeyId"] = existing["KeyId"]
-        response = self.clients(SSM).put_parameter(**arguments)
-        return Written(location, arguments["Type"], response.get("Version"))
+    def check_type(
+        self, location: str, parameter_type: str | None, *, change_type: bool = False, force: bool = False
+    ) -> None:
+        if parameter_type is not None or change_type or force:
+            self._type(location, self._describe(location), parameter_type, change_type, force)
 
-    def _describe(self, name: str) -> dict[str, Any] | None:
-        """Type, tier and KMS key of an existing parameter. DescribeParameters cannot be
-        limited to some parameters in IAM, so when it is denied GetParameters' type will do,
-        except for a SecureString, whose key only DescribeParameters tells."""
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        existing = self._describe(location)
+        parameter_type = self._type(location, existing, write.parameter_type, write.change_type, write.force)
+        base = self._base(location, existing, write.expected if write.conditional else None)
+        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True, "Type": parameter_type}
+        if existing and existing.get("Tier") == "Advanced":
+            arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
+        if parameter_type == "SecureString" and existing and existing.get("KeyId"):
+            arguments["KeyId"] = existing["KeyId"]
+        client = self.clients(SSM)
         try:
-            response = self.clients(SSM).describe_parameters(ParameterFilters=filters)
+            response = client.put_parameter(**arguments)
         except ClientError as error:
-            if error_code(error) not in _DENIED | {"AccessDeniedException"}:
+            refusal = ssm_source.denial(error, "ssm:PutParameter", [location], _region(client), "kms:Encrypt")
+            if refusal is None:
                 raise
-            stored = self.provider().get([name]).get(name)
-            if stored is not None and stored.type == "SecureString":
-                raise Denied(
-                    f"access denied to ssm:DescribeParameters, which tells {name}'s KMS key; not writing it"
-                ) from None
-            return None if stored is None else {"Type": stored.type}
-        for item in response.get("Parameters", []):
-            if item.get("Name") == name:
-                return dict(item)
+            said = f" (AWS: {refusal.detail[:300]})" if refusal.detail else ""
+            raise Denied(f"{refusal}{said}") from None
+        version = response.get("Version")
+        if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
+            raise Overwritten(self._overwritten(location, base, version, arguments))
+        return Written(location, parameter_type, version)
+
+    def _type(
+        self, location: str, existing: Mapping[str, Any] | None, wanted: str | None, change_type: bool, force: bool
+    ) -> str:
+        """The type to write: the existing parameter's, changed only on request (`change_type`,
+        and `force` as well from SecureString to plain text); String for a new parameter."""
+        check_type_request(wanted, change_type, force)
+        current = None if existing is None else existing.get("Type")
+        if existing is not None and not current:
+            raise Denied(f"could not tell the type of the existing parameter {location}; nothing was written")
+        if existing is None or wanted is None or wanted == current:
+            return str(current or wanted or "String")
+        if not change_type:
+            raise Unsupported(
+                f"{location} is a {current} parameter and {{parameter_type}} {wanted} would change its type;"
+                " nothing was written. Leave out {parameter_type} to keep its type, or add {change_type} to change it"
+            )
+        if current == "SecureString" and not force:
+            raise Unsupported(
+                f"changing {location} from SecureString to {wanted} stores its config as plain text;"
+                " nothing was written. Add {force} as well to do it"
+            )
+        return wanted
+
+    def _describe(self, location: str) -> dict[str, Any] | None:
+        """Type, tier, KMS key and version of an existing parameter, or None when GetParameters
+        confirms there is none: a type is never guessed for a parameter that exists.
+        DescribeParameters cannot be limited to some parameters in IAM, so when it is denied
+        (or does not list the parameter) GetParameters' type will do, except for a
+        SecureString, whose key only DescribeParameters tells."""
+        from botocore.exceptions import ClientError
+
+        name = ssm_source.parameter_name(location)
+        filters = [{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        why = "does not list it"
+        try:  # every page: one may be empty and still carry a NextToken
+            for page in self.clients(SSM).get_paginator("describe_parameters").paginate(ParameterFilters=filters):
+                for item in page.get("Parameters", []):
+                    if item.get("Name") == name:
+                        return dict(item)
+        except ClientError as error:
+            if error_code(error) not in _DENIED:
+                raise
+            why = "was denied"
+        stored = self.provider().get([location]).get(location)
+        if stored is None:
+            return None
+        if stored.type == "SecureString":
+            raise Denied(
+                f"ssm:DescribeParameters on {location} {why}, and only it tells this SecureString's KMS key;"
+                " nothing was written"
+            )
+        return {"Type": stored.type, "Version": stored.version}
+
+    def _base(self, location: str, existing: Mapping[str, Any] | None, expected: Stored | None) -> int | None:
+        """The version this write replaces (None when SSM did not say). A change since
+        `expected` was read is refused before anything is written."""
+        current = existing.get("Version") if existing else 0
+        if not isinstance(current, int):
+            return None
+        if expected is None or expected.version is None or current == expected.version:
+            return current
+        if existing is None:
+            raise Conflict(f"{location} was deleted since it was read; nothing was written: run the command again")
+        changes = self._changes(location, expected.version, current + 1)
+        raise Conflict(f"{location} changed since it was read ({changes}); nothing was written: run the command again")
+
+    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any]) -> str:
+        """What a write that raced ours (SSM has no conditional write) left, and how to get it back."""
+        lost = version - 1
+        name = shlex.quote(location)
+        key = f" --key-id {shlex.quote(arguments['KeyId'])}" if arguments.get("KeyId") else ""
+        restore = (
+            f"aws ssm put-parameter --name {name} --type {arguments['Type']}{key} --overwrite --value"
+            f' "$(aws ssm get-parameter --name {shlex.quote(f"{location}:{lost}")} --with-decryption'
+            ' --query Parameter.Value --output text)"'
+        )
+        return (
+            f"{location} was written by someone else between this command's read and its write, and this write"
+            f" (version {version}) replaced it: {self._changes(location, base, version)}."
+            f" To restore what was overwritten: {restore}"
+        )
+
+    def _changes(self, location: str, since: int, until: int) -> str:
+        """The versions after `since` and before `until`, who wrote each and when, and which
+        keys each changed: names only, never a value."""
+        from botocore.exceptions import ClientError
+
+        history: dict[int, Mapping[str, Any]] = {}
+        try:
+            pages = self.clients(SSM).get_paginator("get_parameter_history")
+            for page in pages.paginate(Name=ssm_source.parameter_name(location), WithDecryption=True):
+                history.update({int(item.get("Version", 0)): item for item in page.get("Parameters", [])})
+        except ClientError as error:
+            return f"version {since + 1} to {until - 1}; ssm:GetParameterHistory said {error_code(error)}"
+        described = []
+        for number in range(since + 1, until):
+            item = history.get(number, {})
+            who = item.get("LastModifiedUser") or "an unknown principal"
+            when = _text(item.get("LastModifiedDate")) or "an unknown time"
+            keys = changed_keys(history.get(number - 1, {}).get("Value"), item.get("Value"))
+            described.append(f"version {number} by {who} at {when} changed {keys}")
+        return "; ".join(described)
+
+
+def check_type_request(wanted: str | None, change_type: bool, force: bool) -> None:
+    """Refuses settings of a type change that make no sense whatever is stored."""
+    if wanted is not None and wanted not in PARAMETER_TYPES:
+        raise Unsupported(f"{{parameter_type}} must be {' or '.join(PARAMETER_TYPES)}")
+    if (change_type or force) and wanted is None:
+        raise Unsupported("{change_type} and {force} need {parameter_type}: the type to change to")
+    if force and not change_type:
+        raise Unsupported("{force} applies only with {change_type}")
+
+
+def changed_keys(before: Any, after: Any) -> str:
+    """`keys rate, faults` of two stored JSON objects, or what else differs, without a value."""
+    old, new = _object(before), _object(after)
+    if old is None or new is None:
+        return "the value" if before != after else "nothing"
+    keys = [key for key in {**new, **old} if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+    shown = ", ".join(key if len(key) <= _KEY_CHARS else key[: _KEY_CHARS - 3] + "..." for key in keys)
+    return f"keys {shown}" if keys else "nothing"
+
+
+def _object(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, str):
         return None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _region(client: Any) -> str | None:
+    return getattr(getattr(client, "meta", None), "region_name", None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -306,31 +497,24 @@ class S3Store(Store):
         except ValueError as error:
             raise Unsupported(str(error)) from None
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-    ) -> Written:
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy)
         self.check(location)
         bucket, key = s3_source.split(location)
         arn = s3_source.object_arn(bucket, key, self.clients.region)
         head = self._head(bucket, key, arn)
-        arguments: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": value.encode(), "ContentType": content_type}
+        arguments: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": value.encode(),
+            "ContentType": write.content_type,
+        }
         for setting in ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled"):
             if head is not None and head.get(setting) is not None:
                 arguments[setting] = head[setting]
-        if conditional:
-            arguments.update(self._condition(location, head, expected))
+        if write.conditional:
+            arguments.update(self._condition(location, head, write.expected))
         try:
             response = self.clients(S3).put_object(**arguments)
         except ClientError as error:
@@ -455,21 +639,9 @@ class AppConfigStore(Store):
                 )
         return None
 
-    def put(
-        self,
-        location: str,
-        value: str,
-        *,
-        content_type: str,
-        expected: Stored | None = None,
-        conditional: bool = True,
-        parameter_type: str | None = None,
-        strategy: str | None = None,
-        preempt: Collection[str] = (),
-    ) -> Written:
+    def _write(self, location: str, value: str, write: Write) -> Written:
         from botocore.exceptions import ClientError
 
-        self._refuse(parameter_type, strategy)
         profile = self.resolve(location)
         if profile.location_uri not in (None, "hosted"):
             raise Unsupported(
@@ -477,21 +649,22 @@ class AppConfigStore(Store):
                 " chaos-layer writes hosted configurations only"
             )
         client = self.clients(APPCONFIG)
-        strategy_id = self._strategy(strategy or DEFAULT_STRATEGY)
+        strategy_id = self._strategy(write.strategy or DEFAULT_STRATEGY)
+        expected = write.expected
         latest = self.latest(profile)
         moved = latest is None or str(latest.number) != (expected.token if expected else None)
-        if conditional and expected is not None and expected.token is not None and moved:
+        if write.conditional and expected is not None and expected.token is not None and moved:
             raise Conflict(
                 f"a deployment was started in environment {profile.environment} since {location} was read;"
                 " nothing was written: run the command again"
             )
         preempted = None
         if latest is not None and latest.in_progress:
-            preempted = self._make_way(profile, latest, preempt)
+            preempted = self._make_way(profile, latest, write.preempt)
         ids = {"ApplicationId": profile.application_id, "ConfigurationProfileId": profile.profile_id}
         description = "chaos-layer"
         version = client.create_hosted_configuration_version(
-            **ids, Content=value.encode(), ContentType=content_type, Description=description
+            **ids, Content=value.encode(), ContentType=write.content_type, Description=description
         )["VersionNumber"]
         arguments: dict[str, Any] = {
             **ids,
@@ -519,6 +692,20 @@ class AppConfigStore(Store):
             deployment=Deployment.from_response(started),
             preempted=preempted,
         )
+
+    def denial(self, error: Exception, location: str) -> str | None:
+        operation = str(getattr(error, "operation_name", ""))
+        resources = _APPCONFIG_RESOURCES.get(operation)
+        if resources is None or error_code(error) not in _DENIED:
+            return None
+        profile = self._profiles.get(location)  # IDs once resolved; before, any
+        ids = {"app": "*", "env": "*", "profile": "*"}
+        if profile is not None:
+            ids = {"app": profile.application_id, "env": profile.environment_id, "profile": profile.profile_id}
+        region = _region(self.clients(APPCONFIG))
+        arn = f"arn:{partition(region)}:appconfig:{region or '*'}:*:"
+        named = " and ".join(arn + resource.format(**ids) for resource in resources)
+        return f"the caller needs appconfig:{operation} on {named}"
 
     def _make_way(self, profile: Profile, latest: Deployment, preempt: Collection[str]) -> Deployment:
         """Stop an in-progress deployment of one of chaos-layer's own profiles (AllowRevert:

@@ -1,7 +1,7 @@
 """`chaos-layer` commands: thin Typer wrappers over chaos_layer.control.
 
-Exit codes: 0 ok, 1 invalid config, 2 usage error (bad flags or file), 3 AWS error
-(credentials, region, permissions, endpoint), 4 config parameter not found.
+Exit codes: 0 ok, 1 invalid config or a racing write overwritten, 2 usage error (bad flags or
+file), 3 AWS error (credentials, region, permissions, endpoint), 4 config parameter not found.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ EXIT_CODES: dict[type[control.ControlError], int] = {
     control.UsageError: EXIT_USAGE,
     control.AwsError: EXIT_AWS,
     control.NotFound: EXIT_NOT_FOUND,
+    control.Overwritten: EXIT_INVALID,
 }
 
 # Seams for tests: the time "now" is read from, and the factory of the AWS clients.
@@ -118,7 +119,8 @@ app = typer.Typer(
     name=PROG,
     help="Drive chaos-layer experiments: write and read the configs and kill switch chaos-layer reads"
     " (in SSM, S3 or AppConfig).",
-    epilog="Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 AWS error, 4 config parameter not found.",
+    epilog="Exit codes: 0 ok, 1 invalid config or a racing write overwritten, 2 usage error, 3 AWS error,"
+    " 4 config parameter not found.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,  # Click's plain help: it wraps at words, so it reads at 80 columns
@@ -250,10 +252,21 @@ def start(
         ParameterType | None,
         typer.Option(
             "--type",
-            help="SSM only: type of a new config parameter (an existing one keeps its type).",
+            help="SSM only: type of a new config parameter (an existing one keeps its type; see --change-type).",
             show_default=False,
         ),
     ] = None,
+    change_type: Annotated[
+        bool,
+        typer.Option(
+            "--change-type",
+            help="SSM only: change an existing parameter's type to --type (from SecureString to String also"
+            " needs --force).",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --change-type: allow SecureString to String (plain text).")
+    ] = False,
     strategy: Strategy = None,
     control_group: Annotated[
         bool | None,
@@ -287,6 +300,7 @@ def start(
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
     check_flags(flagged, experiment)
+    control.check_type_flags(None if parameter_type is None else parameter_type.value, change_type, force)
     share = None if rate is None else parse_rate(rate)
     seconds = None if duration is None else parse_duration(duration)
     end = None if until is None else parse_until(until)
@@ -326,6 +340,8 @@ def start(
             parameter_type=None if parameter_type is None else parameter_type.value,
             strategy=strategy,
             control_group=control_group,
+            change_type=change_type,
+            force=force,
         )
     except control.NotFound as error:
         if document is not None:

@@ -118,10 +118,11 @@ def _agent_error(location: str, status: int, text: str) -> SourceError:
         return SourceError(code or "TooManyRequestsException", f"the AppConfig agent answered {status}: {text}")
     if "AccessDenied" in text or status == 403:
         _, environment, profile = split(location)
-        return SourceError(
+        return SourceError(  # the agent's words (AWS's message) are kept out of the warning
             "AccessDenied",
             "access denied: the function needs appconfig:StartConfigurationSession and"
             f" appconfig:GetLatestConfiguration on environment {environment} and profile {profile}"
-            f" (the AppConfig agent answered {status}: {text})",
+            f" (the AppConfig agent answered {status})",
+            detail=text,
         )
     return SourceError(code or f"HTTP {status}", f"the AppConfig agent answered {status}: {text}".rstrip(": "))

@@ -57,12 +57,23 @@ class Provider(ABC):
 
 class SourceError(Exception):
     """A source's refusal that is not a botocore ClientError (the agent's HTTP errors, a
-    malformed location), with an AWS-style `code` so the reader treats both alike."""
+    malformed location, a denial in our own words), with an AWS-style `code` so the reader
+    treats both alike. `detail` keeps AWS's own message for the operator's terminal; the
+    library never logs it."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.detail = detail
         self.response = {"Error": {"Code": code, "Message": message}}
+
+    @property
+    def denied(self) -> bool:
+        return self.code in DENIED_CODES
+
+
+# Error codes by which AWS services say "not allowed".
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
 def kind(location: str) -> str:
@@ -79,6 +90,13 @@ def error_code(error: BaseException) -> str | None:
     response = getattr(error, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return code if isinstance(code, str) else None
+
+
+def error_message(error: BaseException) -> str:
+    """AWS's own message of a ClientError, on one line (for the operator, never logged)."""
+    response = getattr(error, "response", None)
+    message = response.get("Error", {}).get("Message") if isinstance(response, dict) else None
+    return " ".join(str(message or "").split())
 
 
 def partition(region: str | None) -> str:

@@ -22,6 +22,7 @@ from chaos_layer.source.base import (
     Stored,
     chunks_of,
     error_code,
+    error_message,
     partition,
     read_body,
 )
@@ -93,10 +94,14 @@ class S3Provider(Provider):
                 return None
             if code in DENIED:
                 region = getattr(getattr(self._client, "meta", None), "region_name", None)
+                needs = (
+                    f"s3:GetObject on {object_arn(bucket, key, region)}"
+                    " (and s3:ListBucket on the bucket for a missing object to read as missing)"
+                )
+                if "kms" in error_message(error).lower():  # an SSE-KMS object whose key the caller may not use
+                    needs = f"kms:Decrypt on the KMS key of {location} (its SSE-KMS key)"
                 raise SourceError(
-                    "AccessDenied",
-                    f"access denied: the function needs s3:GetObject on {object_arn(bucket, key, region)}"
-                    " (and s3:ListBucket on the bucket for a missing object to read as missing)",
+                    "AccessDenied", f"access denied: the caller needs {needs}", error_message(error)
                 ) from None
             raise
         body = response["Body"]

@@ -7,9 +7,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chaos_layer.source.base import ClientFactory, Provider, Stored
+from chaos_layer.source.base import (
+    DENIED_CODES,
+    ClientFactory,
+    Provider,
+    SourceError,
+    Stored,
+    error_code,
+    error_message,
+    partition,
+)
 
 ARN_FIELDS = 6  # arn:partition:ssm:region:account:parameter/name, then maybe :selector
+# How SSM says that KMS refused to decrypt (or encrypt) a SecureString.
+KMS_CODES = frozenset(
+    {
+        "InvalidKeyId",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
+    }
+)
 
 
 def default_client() -> Any:
@@ -32,7 +51,14 @@ class SSMProvider(Provider):
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         if self._client is None:
             self._client = self._client_factory()
-        response = self._client.get_parameters(Names=list(locations), WithDecryption=True)
+        try:
+            response = self._client.get_parameters(Names=list(locations), WithDecryption=True)
+        except Exception as error:
+            region = getattr(getattr(self._client, "meta", None), "region_name", None)
+            refusal = denial(error, "ssm:GetParameters", locations, region, "kms:Decrypt")
+            if refusal is None:
+                raise
+            raise refusal from None
         items = [item for item in response.get("Parameters", []) if isinstance(item.get("Value"), str)]
         found = {}
         for location in locations:
@@ -79,3 +105,43 @@ def split_selector(location: str) -> tuple[str, str]:
     if len(fields) <= head:
         return location, ""
     return ":".join(fields[:head]), ":".join(fields[head:])
+
+
+def parameter_name(location: str) -> str:
+    """The parameter's name, without a selector, from its name or ARN (`parameter/a/b` is
+    `/a/b`: hierarchical names start with a slash, which the ARN leaves out)."""
+    name = split_selector(location)[0]
+    if not name.startswith("arn:"):
+        return name
+    path = name.split(":", 5)[5].removeprefix("parameter")
+    return path if path.count("/") > 1 else path.lstrip("/")
+
+
+def parameter_arn(location: str, region: str | None) -> str:
+    """The parameter's ARN, without a selector: as named, or built from its name (the
+    account is not known here, hence `*`)."""
+    name = split_selector(location)[0]
+    if name.startswith("arn:"):
+        return name
+    return f"arn:{partition(region)}:ssm:{region or '*'}:*:parameter/{name.lstrip('/')}"
+
+
+def denial(
+    error: BaseException, action: str, locations: Sequence[str], region: str | None, kms_action: str
+) -> SourceError | None:
+    """A refusal of `action` on these parameters in our own words (the action and the
+    resources asked for, never a value), or None when the error is not a refusal. A KMS
+    refusal names `kms_action` on the SecureString's key, which the request does not name."""
+    code = error_code(error) or ""
+    message = error_message(error)
+    names = " and ".join(locations)
+    if code in KMS_CODES or (code in DENIED_CODES and ("kms" in message.lower() or "ciphertext" in message.lower())):
+        if code in DENIED_CODES | {"InvalidKeyId", "KMSAccessDeniedException"}:
+            why = f"the caller needs {kms_action} on the KMS key of SecureString {names} (a customer managed key)"
+        else:
+            why = f"the KMS key of SecureString {names} cannot be used ({code})"
+        return SourceError(code, f"KMS refused: {why}", detail=message)
+    if code in DENIED_CODES:
+        arns = " and ".join(parameter_arn(location, region) for location in locations)
+        return SourceError(code, f"the caller needs {action} on {arns}", detail=message)
+    return None

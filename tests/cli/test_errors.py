@@ -81,6 +81,8 @@ def test_access_denied(cli: Cli, fake_ssm, command: list[str]) -> None:
     assert result.exit_code == 3
     line = one_line(result.stderr)
     assert line.startswith("chaos-layer: error: access denied: could not ")
+    assert "the caller needs ssm:" in line  # the action and the parameter's ARN, in our words
+    assert ":*:parameter/chaos-layer/" in line
     assert "is not authorized to perform" in line
 
 

@@ -176,6 +176,9 @@ class TestEndpointProblems:
         [warning] = warnings(caplog)
         assert "AccessDeniedException" in warning
         assert PARAM in warning
+        # the missing permission in our words; AWS's own message (the principal) stays out
+        assert f"the caller needs ssm:GetParameters on arn:aws:ssm:us-east-1:*:parameter{PARAM}" in warning
+        assert "assumed-role" not in warning
         assert_nothing_leaked(caplog, capsys)
 
     def test_server_error(self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock) -> None:

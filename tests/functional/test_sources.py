@@ -367,6 +367,7 @@ class TestAppConfig:
         [warning] = warnings(caplog)
         assert "appconfig:StartConfigurationSession and appconfig:GetLatestConfiguration" in warning
         assert "environment prod and profile chaos" in warning
+        assert "assumed-role" not in warning  # the agent's (AWS's) own words stay out of the log
 
     def test_a_hanging_agent_costs_one_connection_per_period(
         self,
