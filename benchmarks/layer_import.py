@@ -13,6 +13,9 @@ interleaved, for every Python 3.10-3.14 found on this machine:
 - zero-code mode: `chaos_layer.wrapper`, which imports and decorates that handler;
 - decorator mode: the same handler with `@inject_fault` in its own module;
 - `import chaos_layer` after `import boto3` (which every runtime has);
+- what zero-code mode's first invocation imports for its first read (the config's parser and
+  the fault types' declarations, after boto3 and the wrapper): moved off init, not removed, so
+  the table shows it beside init and adds both up;
 - for scale, `import boto3`.
 
 Each runs from the layer with the `.pyc` files it ships, and again from its sources alone (a
@@ -102,6 +105,13 @@ CASES = (
         env=(("CHAOS_LAYER_HANDLER", "app.handler"),),
     ),
     Case("decorator", "decorator mode: the handler with @inject_fault", "app_decorated"),
+    Case(
+        "first_read",
+        "the first read's imports, after boto3 and zero-code mode's init",
+        "chaos_layer.config",
+        before=("boto3", "chaos_layer.wrapper"),
+        env=(("CHAOS_LAYER_HANDLER", "app.handler"),),
+    ),
     Case("over_boto3", "import chaos_layer, after boto3", "chaos_layer", before=("boto3",)),
     Case("boto3", "import boto3", "boto3"),
 )
@@ -247,10 +257,10 @@ def report(
         f"for {', '.join(sorted(shipped)) or 'no version'})\n"
     )
     print(
-        "| Python | bare handler | zero-code mode | added | decorator mode | added "
-        "| `import chaos_layer` over boto3 | `import boto3` |"
+        "| Python | bare handler | zero-code mode | added | first read's imports | added in all "
+        "| decorator mode | added | `import chaos_layer` over boto3 | `import boto3` |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     missed: list[str] = []
     for version, modes in results.items():
         for mode, medians in modes.items():
@@ -261,12 +271,16 @@ def report(
             label = f"{version}, .pyc shipped" if mode == "shipped" and version in shipped else f"{version}, sources"
             print(
                 f"| {label} | {medians['bare']:.1f} ms | {medians['zero_code']:.1f} ms | **{zero_code:+.1f} ms** "
+                f"| {medians['first_read']:.1f} ms | {zero_code + medians['first_read']:+.1f} ms "
                 f"| {medians['decorator']:.1f} ms | {decorator:+.1f} ms | {medians['over_boto3']:.1f} ms "
                 f"| {medians['boto3']:.0f} ms |"
             )
             if mode == "shipped":
-                if zero_code > TARGET_ZERO_CODE_MS:
-                    missed.append(f"zero-code mode adds {zero_code:.1f} ms on {version} (target <= 15 ms)")
+                in_all = zero_code + medians["first_read"]  # a cold start is init and its first invocation
+                if in_all > TARGET_ZERO_CODE_MS:
+                    missed.append(
+                        f"zero-code mode adds {in_all:.1f} ms on {version}, init and first read (target <= 15 ms)"
+                    )
                 if medians["over_boto3"] > TARGET_IMPORT_OVER_BOTO3_MS:
                     missed.append(
                         f"import chaos_layer over boto3 {medians['over_boto3']:.1f} ms on {version} (<= 5 ms)"
@@ -291,7 +305,8 @@ def report(
         print("The build said: " + " / ".join(note.strip() for note in notes))
     print()
     print(
-        "Targets: zero-code mode adds <= 15 ms, import chaos_layer adds <= 5 ms over boto3 (shipped .pyc). "
+        "Targets: zero-code mode adds <= 15 ms (init and the first read's imports), import chaos_layer adds"
+        " <= 5 ms over boto3 (shipped .pyc). "
         + ("TARGETS MISSED: " + "; ".join(missed) if missed else "All targets met.")
     )
 
