@@ -173,6 +173,11 @@ def _check_location(option: str, value: object) -> None:
         raise TypeError(f"{option} must be a string (an SSM parameter name or ARN), not {type(value).__name__}")
     if value is not None and not value.strip():
         raise ValueError(f"{option} must not be empty; leave it out to use the environment variable")
+    if value is not None and "://" in value:  # else it would warn at every read, never inject
+        from chaos_layer.source import location_problem
+
+        if problem := location_problem(value):
+            raise ValueError(f"{option}: {problem}")
 
 
 def _check_handler(function: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from random import Random
 from typing import Any
@@ -35,6 +36,31 @@ class TestOptionsAtDecoration:
             monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
         with pytest.raises(ValueError, match="kill_switch"):
             inject_fault(kill_switch=" ")
+
+    @pytest.mark.parametrize(
+        ("option", "value", "expected"),
+        [
+            ("parameter", "s3://bucket", "s3://BUCKET/KEY"),
+            ("kill_switch", "s3://", "s3://BUCKET/KEY"),
+            ("parameter", "appconfig://app/env", "appconfig://APPLICATION/ENVIRONMENT/PROFILE"),
+        ],
+    )
+    def test_a_malformed_s3_or_appconfig_location_fails_at_decoration(
+        self, with_parameter: bool, option: str, value: str, expected: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if with_parameter:
+            monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
+        options: dict[str, Any] = {option: value}
+        with pytest.raises(ValueError, match=f"^{option}: .*expected {re.escape(expected)}"):
+            inject_fault(**options)
+
+    @pytest.mark.parametrize("location", ["s3://bucket/chaos/config.json", "appconfig://app/env/profile", "/a/b"])
+    def test_well_formed_locations_of_every_source_are_accepted(self, with_parameter: bool, location: str) -> None:
+        def handler(event: Any, context: Any) -> str:
+            return "ran"
+
+        decorated: Any = inject_fault(parameter=location)(handler)
+        assert decorated.__wrapped__ is handler  # decorated, not refused
 
     def test_a_guardrail_of_the_wrong_type_fails_with_no_parameter_set(
         self, with_parameter: bool, monkeypatch: pytest.MonkeyPatch
