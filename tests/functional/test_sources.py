@@ -229,10 +229,18 @@ class TestS3:
         [warning] = warnings(caplog)
         assert "timeout" in warning.lower()
 
-    def test_a_malformed_location_is_a_problem_not_an_error(
-        self, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    def test_a_malformed_location_from_the_environment_is_a_problem_not_an_error(
+        self,
+        ssm_endpoint: MotoServer,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        function, handler = deploy("s3://only-a-bucket")
+        # (given as parameter=, it fails at decoration: tests/functional/test_decorator_options.py)
+        caplog.set_level(logging.DEBUG, logger="chaos_layer")
+        monkeypatch.setenv("CHAOS_LAYER_PARAM", "s3://only-a-bucket")
+        handler = Handler()
+        function = inject_fault(kill_switch=SSM_KILL, max_age=5, idle_max_age=5, clock=clock)(handler)
         run_for_a_period(function, clock)
         assert handler.runs == 30
         [warning] = warnings(caplog)
