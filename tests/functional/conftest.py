@@ -91,8 +91,8 @@ def scripted_ssm() -> Iterator[ScriptedSSM]:
         server.stop()
 
 
-class HangingEndpoint:
-    """Accepts connections, reads nothing, answers nothing."""
+class LoopbackListener:
+    """A TCP listener on a loopback port whose accept loop hands each connection to `accepted`."""
 
     def __init__(self) -> None:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -100,9 +100,8 @@ class HangingEndpoint:
         self._listener.listen(16)
         self._listener.settimeout(0.2)  # lets the accept loop notice `stop`
         self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self.connections: list[socket.socket] = []
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
         while not self._stopping.is_set():
@@ -112,15 +111,32 @@ class HangingEndpoint:
                 continue
             except OSError:
                 return
-            self.connections.append(connection)
+            self.accepted(connection)
+
+    def accepted(self, connection: socket.socket) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
-        self._thread.start()
+        self._accepter.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=10)
+        self._accepter.join(timeout=10)
         self._listener.close()
+
+
+class HangingEndpoint(LoopbackListener):
+    """Accepts connections, reads nothing, answers nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections: list[socket.socket] = []
+
+    def accepted(self, connection: socket.socket) -> None:
+        self.connections.append(connection)
+
+    def stop(self) -> None:
+        super().stop()
         for connection in self.connections:
             connection.close()
 
@@ -145,34 +161,21 @@ def closed_port() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-class DrippingEndpoint:
+class DrippingEndpoint(LoopbackListener):
     """Reads a request, then sends a long, valid HTTP response one byte every `interval`
     seconds: no single receive ever waits long enough to time out."""
 
     def __init__(self, interval: float = 0.3) -> None:
+        super().__init__()
         self.interval = interval
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-        self._listener.settimeout(0.2)
-        self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.connections = 0
-        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
 
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            thread = threading.Thread(target=self._drip, args=(connection,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def accepted(self, connection: socket.socket) -> None:
+        self.connections += 1
+        thread = threading.Thread(target=self._drip, args=(connection,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _drip(self, connection: socket.socket) -> None:
         body = json.dumps({"Parameters": [], "InvalidParameters": ["x" * 400]}).encode()
@@ -192,13 +195,8 @@ class DrippingEndpoint:
             except OSError:
                 return
 
-    def start(self) -> None:
-        self._accepter.start()
-
     def stop(self) -> None:
-        self._stopping.set()
-        self._accepter.join(timeout=10)
-        self._listener.close()
+        super().stop()
         for thread in self._threads:
             thread.join(timeout=10)
 
