@@ -4,10 +4,7 @@ layer's exec wrapper sets it up (the exec wrapper itself is covered in tests/e2e
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import ACCOUNT_ID, REGION, FakeLambdaContext
+from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/zero-code"
 
@@ -24,30 +22,18 @@ PARAM = "/chaos-layer/zero-code"
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Callable[..., Any]]]:
     """Imports the wrapper fresh for a function named `name`, as a new execution environment."""
-    (tmp_path / "blast_radius_app.py").write_text(
-        textwrap.dedent(
-            """
-            def handler(event, context):
-                return {"statusCode": 200, "body": "ok"}
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "blast_radius_app.handler")
-    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
-    monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
+    app = """
+        def handler(event, context):
+            return {"statusCode": 200, "body": "ok"}
+        """
     monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
+    with zero_code_app(tmp_path, monkeypatch, "blast_radius_app", app, PARAM) as fresh, mock_aws():
 
-    def serve(name: str) -> Callable[..., Any]:
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)
-        sys.modules.pop("chaos_layer.wrapper", None)
-        handler: Callable[..., Any] = importlib.import_module("chaos_layer.wrapper").handler
-        return handler
+        def serve(name: str) -> Callable[..., Any]:
+            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)
+            return fresh()
 
-    with mock_aws():
         yield serve
-    sys.modules.pop("chaos_layer.wrapper", None)
-    sys.modules.pop("blast_radius_app", None)
 
 
 def put(document: dict[str, Any]) -> None:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import sys
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
 from tests.conftest import REGION, FakeLambdaContext
+from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/durable"
 FLAG = "/app/flag"
@@ -184,29 +184,14 @@ def checkout(event: Any, ctx: DurableContext) -> dict[str, Any]:
 @pytest.fixture
 def zero_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Callable[..., Any]]]:
     """chaos_layer.wrapper.handler serving a durable function that does not import chaos-layer."""
-    (tmp_path / "durable_app.py").write_text(
-        textwrap.dedent(
-            """
-            from aws_durable_execution_sdk_python import durable_execution
-            from tests.functional.test_durable import checkout
+    app = """
+        from aws_durable_execution_sdk_python import durable_execution
+        from tests.functional.test_durable import checkout
 
-            handler = durable_execution(checkout)
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "durable_app.handler")
-    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
-    monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
-
-    def serve() -> Callable[..., Any]:
-        sys.modules.pop("chaos_layer.wrapper", None)
-        handler: Callable[..., Any] = importlib.import_module("chaos_layer.wrapper").handler
-        return handler
-
-    yield serve
-    sys.modules.pop("chaos_layer.wrapper", None)
-    sys.modules.pop("durable_app", None)
+        handler = durable_execution(checkout)
+        """
+    with zero_code_app(tmp_path, monkeypatch, "durable_app", app, PARAM) as serve:
+        yield serve
 
 
 @pytest.mark.parametrize("mode", [*MODES, "zero-code"])
@@ -267,27 +252,15 @@ def test_zero_code_mode_leaves_a_function_alone_that_already_has_chaos_layer_ins
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One experiment per handler: the layer's wrapper does not draw the same faults again outside."""
-    (tmp_path / "durable_inside_app.py").write_text(
-        textwrap.dedent(
-            """
-            from aws_durable_execution_sdk_python import durable_execution
-            from chaos_layer import inject_fault
-            from tests.functional.test_durable import checkout
+    app = """
+        from aws_durable_execution_sdk_python import durable_execution
+        from chaos_layer import inject_fault
+        from tests.functional.test_durable import checkout
 
-            handler = durable_execution(inject_fault(checkout))
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "durable_inside_app.handler")
-    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
-    sys.modules.pop("chaos_layer.wrapper", None)
-    try:
-        served = importlib.import_module("chaos_layer.wrapper").handler
-        assert served is importlib.import_module("durable_inside_app").handler
-    finally:
-        sys.modules.pop("chaos_layer.wrapper", None)
-        sys.modules.pop("durable_inside_app", None)
+        handler = durable_execution(inject_fault(checkout))
+        """
+    with zero_code_app(tmp_path, monkeypatch, "durable_inside_app", app, PARAM) as serve:
+        assert serve() is importlib.import_module("durable_inside_app").handler
 
 
 # --- steps ---------------------------------------------------------------------------------

@@ -5,11 +5,8 @@ guardrail refuses every config."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from random import Random
@@ -21,6 +18,7 @@ from moto import mock_aws
 
 from chaos_layer import inject_fault
 from tests.conftest import REGION, FakeClock, FakeLambdaContext, RecordingSleep
+from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/guarded"
 OK = {"statusCode": 200, "body": "ok"}
@@ -199,27 +197,12 @@ class TestOptions:
 
 @pytest.fixture
 def zero_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Callable[..., Any]]]:
-    (tmp_path / "guarded_app.py").write_text(
-        textwrap.dedent(
-            """
-            def handler(event, context):
-                return {"statusCode": 200, "body": "ok"}
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CHAOS_LAYER_HANDLER", "guarded_app.handler")
-    monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
-    monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
-
-    def serve() -> Callable[..., Any]:
-        sys.modules.pop("chaos_layer.wrapper", None)
-        handler: Callable[..., Any] = importlib.import_module("chaos_layer.wrapper").handler
-        return handler
-
-    yield serve
-    sys.modules.pop("chaos_layer.wrapper", None)
-    sys.modules.pop("guarded_app", None)
+    app = """
+        def handler(event, context):
+            return {"statusCode": 200, "body": "ok"}
+        """
+    with zero_code_app(tmp_path, monkeypatch, "guarded_app", app, PARAM) as serve:
+        yield serve
 
 
 class TestZeroCode:
