@@ -15,7 +15,6 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from random import Random
 from typing import Any
 
 import boto3
@@ -26,11 +25,10 @@ import urllib3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import EndpointConnectionError
 
-from chaos_layer import inject_fault
 from chaos_layer.faults import _network
 from tests.conftest import REGION, MotoServer, RecordingSleep
+from tests.functional import fault_harness
 
-PARAMETER = "/chaos-layer/denylist"
 ORIGINALS = {
     "socket.socket": dict(vars(socket.socket)),
     "socket": {name: getattr(socket, name) for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex")},
@@ -86,16 +84,7 @@ def web() -> Iterator[Callable[..., Web]]:
 
 
 def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, **fault: Any) -> Callable[[Any], Any]:
-    config = {"enabled": True, "experiment": "network", "faults": [{"type": "denylist", **fault}]}
-    moto_server.put(PARAMETER, json.dumps(config))
-    return inject_fault(
-        parameter=PARAMETER,
-        max_age=0,
-        idle_max_age=0,
-        boto3_client=moto_server.client(),
-        random=Random(1),
-        sleep=sleeps,
-    )
+    return fault_harness.with_chaos(moto_server, sleeps, {"type": "denylist", **fault})
 
 
 def get_urllib(host: str, port: int) -> str:
@@ -423,7 +412,7 @@ def test_the_fault_is_counted_only_when_it_refuses_a_connection(
     assert [r for r in caplog.records if r.name == "chaos_layer"] == []
 
     moto_server.put(
-        PARAMETER,
+        fault_harness.PARAMETER,
         json.dumps({"enabled": True, "faults": [{"type": "denylist", "hosts": ["127.0.0.1"]}]}),
     )
     assert handler({}, None) == "refused"

@@ -4,9 +4,6 @@ fail, only for the named services and operations, only during the invocation."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from random import Random
 from typing import Any
 
 import boto3
@@ -15,11 +12,10 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
 from tests.conftest import REGION, MotoServer, RecordingSleep
+from tests.functional.fault_harness import with_chaos
 
-PARAMETER = "/chaos-layer/dependency"
 NO_RETRIES = BotoConfig(retries={"total_max_attempts": 1})
 ORIGINAL_MAKE_API_CALL = botocore.client.BaseClient.__dict__["_make_api_call"]
 
@@ -34,18 +30,6 @@ MODULE_DYNAMODB = boto3.client(
     aws_access_key_id="testing",  # the dummy credentials of tests/conftest.py, set later than import
     aws_secret_access_key="testing",
 )
-
-
-def with_chaos(moto_server: MotoServer, sleeps: RecordingSleep, *faults: dict[str, Any]) -> Callable[[Any], Any]:
-    moto_server.put(PARAMETER, json.dumps({"enabled": True, "experiment": "deps", "faults": list(faults)}))
-    return inject_fault(
-        parameter=PARAMETER,
-        max_age=0,
-        idle_max_age=0,
-        boto3_client=moto_server.client(),
-        random=Random(5),
-        sleep=sleeps,
-    )
 
 
 @pytest.fixture
