@@ -25,9 +25,7 @@ import errno
 import os
 from collections.abc import Callable, Iterator
 
-from chaos_layer._sweep import DEFAULT_DIRECTORY as DEFAULT_DIRECTORY
-from chaos_layer._sweep import PREFIX as PREFIX
-from chaos_layer._sweep import sweep as sweep
+from chaos_layer._sweep import PREFIX, sweep
 
 MIB = 1024 * 1024
 # posix_fallocate's answers on file systems that cannot preallocate

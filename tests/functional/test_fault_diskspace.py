@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from chaos_layer import _sweep
 from chaos_layer.faults import _disk
 from tests.conftest import MotoServer, RecordingSleep
 from tests.functional.fault_harness import PARAMETER, with_chaos
@@ -25,7 +26,7 @@ MIB = 1024 * 1024
 
 
 def named_fills(directory: Path) -> list[Path]:
-    return sorted(directory.glob(f"{_disk.PREFIX}*"))
+    return sorted(directory.glob(f"{_sweep.PREFIX}*"))
 
 
 def held_fills(directory: Path, pid: int | str = "self") -> list[os.stat_result]:
@@ -237,10 +238,10 @@ class TestNothingLeftBehind:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """What an earlier version left behind when it was killed is removed; nothing else."""
-        (tmp_path / f"{_disk.PREFIX}abc123").write_bytes(b"\0" * 1024)
+        (tmp_path / f"{_sweep.PREFIX}abc123").write_bytes(b"\0" * 1024)
         (tmp_path / "chaos-layer-cache-1234").write_text("{}")
         (tmp_path / "mine.txt").write_text("keep")
-        (tmp_path / f"{_disk.PREFIX}dir").mkdir()
+        (tmp_path / f"{_sweep.PREFIX}dir").mkdir()
         monkeypatch.setenv("TMPDIR", str(tmp_path))
         monkeypatch.setenv("CHAOS_LAYER_PARAM", "/chaos-layer/absent")
 
@@ -250,6 +251,6 @@ class TestNothingLeftBehind:
 
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "chaos-layer-cache-1234",
-            f"{_disk.PREFIX}dir",
+            f"{_sweep.PREFIX}dir",
             "mine.txt",
         ]
