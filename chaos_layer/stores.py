@@ -462,9 +462,15 @@ def changed_keys(before: Any, after: Any) -> str:
     old, new = _object(before), _object(after)
     if old is None or new is None:
         return "the value" if before != after else "nothing"
-    keys = [key for key in {**new, **old} if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+    keys = changed(old, new)
     shown = ", ".join(key if len(key) <= _KEY_CHARS else key[: _KEY_CHARS - 3] + "..." for key in keys)
     return f"keys {shown}" if keys else "nothing"
+
+
+def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The top-level keys whose values differ (added and removed ones too), in `after`'s order,
+    then those only `before` has."""
+    return [key for key in {**after, **before} if before.get(key, _ABSENT) != after.get(key, _ABSENT)]
 
 
 def _object(text: Any) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from chaos_layer.stores import changed
+
 CONTROLS = ("targets", "match", "cohort")
 MISSING = object()
 
@@ -48,13 +50,8 @@ def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any], now: f
 
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(key, before, after) for each top-level key whose value changes, in the new document's order."""
-    old = dict(before or {})
-    keys = list(after) + [key for key in old if key not in after]
-    return [
-        (key, _show(old.get(key, MISSING)), _show(after.get(key, MISSING)))
-        for key in keys
-        if old.get(key, MISSING) != after.get(key, MISSING)
-    ]
+    old = before or {}
+    return [(key, _show(old.get(key, MISSING)), _show(after.get(key, MISSING))) for key in changed(old, after)]
 
 
 def _narrower_cohort(key: str, old: Any, new: Any) -> bool:
