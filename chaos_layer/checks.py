@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -142,7 +141,7 @@ class AlarmCheck:
         return f"alarm {self.alarm}"
 
     def read(self, context: Context) -> Reading:
-        with cloudwatch_errors(f"describe the alarm {self.alarm}"):
+        with control.aws_errors(f"describe the alarm {self.alarm}", service="CloudWatch"):
             response = context.cloudwatch.describe_alarms(
                 AlarmNames=[self.alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
             )
@@ -210,7 +209,7 @@ class MetricCheck:
         if self.dimensions:
             metric["Dimensions"] = [{"Name": key, "Value": value} for key, value in self.dimensions]
         query = {"Id": self._id, "MetricStat": {"Metric": metric, "Period": self.period, "Stat": self.statistic}}
-        with cloudwatch_errors(f"read the metric {self.name}"):
+        with control.aws_errors(f"read the metric {self.name}", service="CloudWatch"):
             response = context.cloudwatch.get_metric_data(
                 MetricDataQueries=[query],
                 StartTime=_utc(context.now - lookback),
@@ -390,7 +389,7 @@ class CompareCheck:
                         "ReturnData": True,
                     }
                 )
-        with cloudwatch_errors(f"read the metrics of {self.name}"):
+        with control.aws_errors(f"read the metrics of {self.name}", service="CloudWatch"):
             response = context.cloudwatch.get_metric_data(
                 MetricDataQueries=queries, StartTime=_utc(start), EndTime=_utc(end), ScanBy="TimestampAscending"
             )
@@ -597,40 +596,13 @@ def cloudwatch_client(region: str | None = None, profile: str | None = None, end
     from botocore.config import Config as BotoConfig
 
     config = BotoConfig(connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"})
-    with cloudwatch_errors("create a CloudWatch client"):
+    with control.aws_errors("create a CloudWatch client", service="CloudWatch"):
         region = region or os.environ.get("AWS_REGION") or None
         session = boto3.session.Session(profile_name=profile, region_name=region)
         try:
             return session.client("cloudwatch", endpoint_url=endpoint_url, config=config)
         except ValueError as error:  # botocore's "Invalid endpoint: ..."
             raise control.UsageError(f"--endpoint-url: {error}") from None
-
-
-@contextmanager
-def cloudwatch_errors(action: str) -> Iterator[None]:
-    """botocore's exceptions as one-line AwsErrors."""
-    from botocore import exceptions as boto
-
-    try:
-        yield
-    except boto.NoRegionError:
-        raise control.AwsError("no AWS region: pass --region or set AWS_REGION") from None
-    except boto.NoCredentialsError:
-        raise control.AwsError(
-            "no AWS credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID, or log in (aws sso login)"
-        ) from None
-    except boto.ProfileNotFound as error:
-        raise control.AwsError(f"{error} (check --profile or AWS_PROFILE)") from None
-    except (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ReadTimeoutError) as error:
-        raise control.AwsError(f"could not reach CloudWatch to {action}: {error}") from None
-    except boto.ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        message = " ".join(str(error.response.get("Error", {}).get("Message", "") or error).split())[:300]
-        if code in ("AccessDenied", "AccessDeniedException"):
-            raise control.AwsError(f"access denied: could not {action}: {message}") from None
-        raise control.AwsError(f"could not {action}: {code}: {message}") from None
-    except boto.BotoCoreError as error:
-        raise control.AwsError(f"could not {action}: {error}") from None
 
 
 def _utc(seconds: float) -> datetime:

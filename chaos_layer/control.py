@@ -277,9 +277,12 @@ _CREDENTIAL_CODES = frozenset(
 
 
 @contextmanager
-def aws_errors(action: str, explain: Callable[[Exception], str | None] | None = None) -> Iterator[None]:
+def aws_errors(
+    action: str, explain: Callable[[Exception], str | None] | None = None, service: str = "AWS"
+) -> Iterator[None]:
     """botocore's exceptions, and the stores' and sources' refusals, as one-line ControlErrors.
-    `explain` puts a refusal in our words (the action and the resource), before AWS's."""
+    `explain` puts a refusal in our words (the action and the resource), before AWS's;
+    `service` is what an unreachable endpoint is called."""
     from botocore import exceptions as boto
 
     try:
@@ -311,7 +314,7 @@ def aws_errors(action: str, explain: Callable[[Exception], str | None] | None = 
     except boto.ProfileNotFound as error:
         raise AwsError(f"{error} (check {{profile}} or AWS_PROFILE)") from None
     except (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ReadTimeoutError) as error:
-        raise AwsError(f"could not reach AWS to {action}: {error}") from None
+        raise AwsError(f"could not reach {service} to {action}: {error}") from None
     except boto.ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         message = str(error.response.get("Error", {}).get("Message", "") or error)
