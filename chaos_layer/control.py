@@ -40,7 +40,7 @@ from chaos_layer.config import (
 )
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
-from chaos_layer.source.base import APPCONFIG, SourceError
+from chaos_layer.source.base import APPCONFIG, DENIED_CODES, SourceError
 from chaos_layer.stores import (
     DEFAULT_STRATEGY,
     PARAMETER_TYPES,
@@ -321,7 +321,7 @@ def aws_errors(
         if code.isdigit():  # not an AWS error: something else answered, e.g. a proxy
             code, message = f"HTTP {code}", "the endpoint's answer was not from AWS (check {endpoint_url} and proxies)"
         message = " ".join(message.split())[:300]
-        if code in ("AccessDeniedException", "AccessDenied"):
+        if code in DENIED_CODES:
             ours = explain(error) if explain is not None else None
             reason = f"{ours} (AWS: {message})" if ours else message
             raise AwsError(f"access denied: could not {action}: {reason}") from None

@@ -37,7 +37,18 @@ from chaos_layer.source import Stored, kind
 from chaos_layer.source import appconfig as appconfig_source
 from chaos_layer.source import s3 as s3_source
 from chaos_layer.source import ssm as ssm_source
-from chaos_layer.source.base import APPCONFIG, S3, SSM, Provider, chunks_of, error_code, partition, read_body
+from chaos_layer.source.base import (
+    APPCONFIG,
+    DENIED_CODES,
+    S3,
+    SSM,
+    Provider,
+    chunks_of,
+    client_region,
+    error_code,
+    partition,
+    read_body,
+)
 from chaos_layer.source.s3 import S3Provider
 from chaos_layer.source.ssm import SSMProvider
 
@@ -45,7 +56,7 @@ PARAMETER_TYPES = ("String", "SecureString")
 DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
 # Deployment states in which AppConfig refuses to start another deployment in the environment.
 IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
-_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "403"})
+_DENIED = DENIED_CODES | {"403"}
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 _ABSENT = object()
 # The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
@@ -333,7 +344,7 @@ class SSMStore(Store):
         try:
             response = client.put_parameter(**arguments)
         except ClientError as error:
-            refusal = ssm_source.denial(error, "ssm:PutParameter", [location], _region(client), "kms:Encrypt")
+            refusal = ssm_source.denial(error, "ssm:PutParameter", [location], client_region(client), "kms:Encrypt")
             if refusal is None:
                 raise
             said = f" (AWS: {refusal.detail[:300]})" if refusal.detail else ""
@@ -481,10 +492,6 @@ def _object(text: Any) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
-
-
-def _region(client: Any) -> str | None:
-    return getattr(getattr(client, "meta", None), "region_name", None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -708,7 +715,7 @@ class AppConfigStore(Store):
         ids = {"app": "*", "env": "*", "profile": "*"}
         if profile is not None:
             ids = {"app": profile.application_id, "env": profile.environment_id, "profile": profile.profile_id}
-        region = _region(self.clients(APPCONFIG))
+        region = client_region(self.clients(APPCONFIG))
         arn = f"arn:{partition(region)}:appconfig:{region or '*'}:*:"
         named = " and ".join(arn + resource.format(**ids) for resource in resources)
         return f"the caller needs appconfig:{operation} on {named}"

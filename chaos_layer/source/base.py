@@ -99,6 +99,11 @@ def error_message(error: BaseException) -> str:
     return " ".join(str(message or "").split())
 
 
+def client_region(client: Any) -> str | None:
+    """A boto3 client's region (None for a stand-in without one), for messages that name a resource."""
+    return getattr(getattr(client, "meta", None), "region_name", None)
+
+
 def partition(region: str | None) -> str:
     """The ARN partition of a region, for messages that name a resource."""
     region = region or ""

@@ -21,6 +21,7 @@ from chaos_layer.source.base import (
     SourceError,
     Stored,
     chunks_of,
+    client_region,
     error_code,
     error_message,
     partition,
@@ -93,7 +94,7 @@ class S3Provider(Provider):
             if code in MISSING:
                 return None
             if code in DENIED:
-                region = getattr(getattr(self._client, "meta", None), "region_name", None)
+                region = client_region(self._client)
                 needs = (
                     f"s3:GetObject on {object_arn(bucket, key, region)}"
                     " (and s3:ListBucket on the bucket for a missing object to read as missing)"

@@ -13,6 +13,7 @@ from chaos_layer.source.base import (
     Provider,
     SourceError,
     Stored,
+    client_region,
     error_code,
     error_message,
     partition,
@@ -54,7 +55,7 @@ class SSMProvider(Provider):
         try:
             response = self._client.get_parameters(Names=list(locations), WithDecryption=True)
         except Exception as error:
-            region = getattr(getattr(self._client, "meta", None), "region_name", None)
+            region = client_region(self._client)
             refusal = denial(error, "ssm:GetParameters", locations, region, "kms:Decrypt")
             if refusal is None:
                 raise
