@@ -13,7 +13,7 @@ Operators only: the Lambda layer leaves this package out.
 - `stores`: one store per source.
 """
 
-from chaos_layer.control.controller import Controller, clients, ssm_client
+from chaos_layer.control.controller import DEFAULT_DURATION, Controller, clients, creates, ssm_client
 from chaos_layer.control.documents import (
     check_type_flags,
     disable,
@@ -39,6 +39,7 @@ from chaos_layer.control.status import Status
 from chaos_layer.control.stores.base import DEFAULT_STRATEGY, PARAMETER_TYPES, Clients, Deployment, Written
 
 __all__ = [
+    "DEFAULT_DURATION",
     "DEFAULT_STRATEGY",
     "PARAMETER_TYPES",
     "AwsError",
@@ -55,6 +56,7 @@ __all__ = [
     "aws_errors",
     "check_type_flags",
     "clients",
+    "creates",
     "disable",
     "enable",
     "format_instant",
