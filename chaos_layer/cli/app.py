@@ -39,6 +39,7 @@ from chaos_layer.cli.options import (
 )
 from chaos_layer.config import is_legacy
 from chaos_layer.control import scale
+from chaos_layer.control.controller import NO_EXPIRY_ALONE
 from chaos_layer.exceptions import Problem
 
 PROG = "chaos-layer"
@@ -355,8 +356,8 @@ def start(
         if not isinstance(loaded, dict):
             control.validate(loaded)  # lists the problem
         document = loaded
-    if no_expiry and (duration is not None or until is not None):
-        raise control.UsageError("give one of --duration, --until and --no-expiry")
+    if no_expiry and (duration is not None or until is not None):  # before anything is read
+        raise control.UsageError(NO_EXPIRY_ALONE)
     controller = _controller(aws)
     before = _stored_document(controller)
     if faults and before is not None and not is_legacy(before):

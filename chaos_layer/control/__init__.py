@@ -10,6 +10,8 @@ Operators only: the Lambda layer leaves this package out.
 - `status`: `Status`, everything `status` shows;
 - `documents`: config documents as operators write them, durations and instants;
 - `errors`: the `ControlError` family (drawn in its docstring) and `aws_errors`;
+- `aws_names`: a `dependency` fault's services and error codes against botocore's data;
+- `scale`: the environments an experiment reaches and the reads they imply, before a write;
 - `stores`: one store per source.
 """
 

@@ -27,6 +27,7 @@ from chaos_layer.source.base import APPCONFIG
 
 # How long an experiment that `start` writes runs when nobody says.
 DEFAULT_DURATION = 3600.0
+NO_EXPIRY_ALONE = "{no_expiry} writes no expiry: give it without {duration} or {until}"
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
 # AppConfig serves a deployment's version once it is baking or complete.
@@ -232,8 +233,10 @@ class Controller:
         read (a `document` is taken to derive from it): a change made since is refused, or
         reported when it raced the write. A type that would change is refused before anything
         else is asked."""
-        if sum(given is not None and given is not False for given in (duration, until, no_expiry)) > 1:
-            raise UsageError("give one of {duration}, {until} and {no_expiry}")
+        if duration is not None and until is not None:
+            raise UsageError("give {duration} or {until}, not both")
+        if no_expiry and (duration is not None or until is not None):
+            raise UsageError(NO_EXPIRY_ALONE)
         check_type_flags(parameter_type, change_type, force)
         now = self.clock()
         expires_at = None

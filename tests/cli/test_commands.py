@@ -135,10 +135,7 @@ def test_start_from_a_file_that_is_not_json_writes_nothing(cli: Cli, tmp_path) -
         (["--latency", "300", "--until", "tomorrow"], "--until 'tomorrow' is not an ISO-8601 time"),
         (["--latency", "300", "--until", "2026-12-01T00:00:00"], "needs a UTC offset"),
         (["--latency", "300", "--until", "2026-01-01T00:00:00Z"], "--until 2026-01-01T00:00:00Z has already passed"),
-        (
-            ["--latency", "300", "--duration", "1m", "--until", "2027-01-01T00:00:00Z"],
-            "give one of --duration, --until and --no-expiry",
-        ),
+        (["--latency", "300", "--duration", "1m", "--until", "2027-01-01T00:00:00Z"], "not both"),
         (["--latency", "fast"], "--latency 'fast' is not a number of milliseconds"),
         (["--latency", "300", "--rate", "lots"], "--rate 'lots' is not a number"),
         (["--message", "hi"], "--message needs --exception"),
@@ -147,7 +144,7 @@ def test_start_from_a_file_that_is_not_json_writes_nothing(cli: Cli, tmp_path) -
         (["--file", "/nonexistent/config.json"], "cannot read /nonexistent/config.json"),
         (["--latencyy", "300"], "No such option: --latencyy"),
         (["--status-code", "busy"], "Invalid value for '--status-code'"),
-        (["--latency", "300", "--type", "StringList"], "Invalid value for '--type'"),
+        (["--latency", "300", "--type", "StringList"], "--type 'StringList' is not an SSM parameter type"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(cli: Cli, args: list[str], message: str) -> None:

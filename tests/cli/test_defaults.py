@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chaos_layer import control
 from tests.cli.conftest import PARAM, run_binary
 from tests.conftest import MotoServer
 
@@ -96,7 +97,7 @@ def test_no_expiry_writes_none_and_says_it_runs_until_stopped(moto_server: MotoS
     assert "never: runs until stopped (--no-expiry)" in result.stdout
     both = chaos_layer(moto_server, "start", "--rate", "5%", "--latency", "1", "--no-expiry", "--duration", "1h")
     assert both.returncode == 2
-    assert "give one of --duration, --until and --no-expiry" in both.stderr
+    assert "--no-expiry writes no expiry: give it without --duration or --until" in both.stderr
 
 
 def test_a_plain_start_of_a_stopped_config_without_an_expiry_gets_one(moto_server: MotoServer) -> None:
@@ -171,7 +172,7 @@ def test_validate_checks_services_and_codes_and_custom_error_allows_any_code(
 
 
 def concurrency(server: MotoServer, function: str | None, value: float) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=server.endpoint_url)
+    cloudwatch: Any = boto3.client("cloudwatch", region_name=REGION, endpoint_url=server.endpoint_url)
     dimensions = [] if function is None else [{"Name": "FunctionName", "Value": function}]
     cloudwatch.put_metric_data(
         Namespace="AWS/Lambda",
@@ -274,3 +275,20 @@ def test_type_takes_any_case_and_names_the_choices_plainly(moto_server: MotoServ
     assert bad.stderr.strip() == (
         "chaos-layer: error: --type 'text' is not an SSM parameter type: choose String or SecureString"
     )
+
+
+def test_the_operator_api_holds_the_same_defaults(moto_server: MotoServer) -> None:
+    controller = control.Controller(moto_server.client(), PARAM)
+    document = {"enabled": True, "faults": [{"type": "latency", "delay_ms": 300}]}
+    with pytest.raises(control.UsageError, match="a new experiment needs a rate: pass rate"):
+        controller.start(document)
+    assert stored(moto_server) is None
+    with pytest.raises(control.InvalidConfig) as refused:
+        controller.start({**document, "faults": [{"type": "dependency", "services": ["lamda"], "error": "timeout"}]})
+    assert [str(problem) for problem in refused.value.problems] == [
+        "faults[0].services[0]: unknown service 'lamda': not a boto3 client name; did you mean lambda?"
+    ]
+    controller.start(document, rate=0.05)
+    written, _ = stored(moto_server) or ({}, 0)
+    assert written["rate"] == 0.05
+    assert 3600 - 60 < seconds_until(written["expires_at"]) <= 3600
