@@ -7,6 +7,8 @@ period, not one per call. SPEC.md's "Polling periods" sets the rules:
 - the period is `max_age` while an experiment is active for this function (so a stop or a
   kill reaches it within `max_age`) and `idle_max_age` while none is (so an idle fleet costs
   the account's SSM quota little);
+- an active reading also ends at its config's `expires_at` and is read again then, so an
+  expiry that a runner keeps moving forward (a lease) never lapses between two reads;
 - periods are measured on a monotonic clock (a wall clock stepped back must not hold a
   reading longer) and jittered only downwards (a fleet spreads its reads, and `max_age`
   stays a bound);
