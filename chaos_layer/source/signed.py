@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -81,9 +82,21 @@ def _has_content(path: str) -> bool:
         return False
 
 
+def intercepted() -> bool:
+    """Whether the SDK's requests are intercepted in this process: a `before-send` handler among
+    botocore's built-in ones (botocore registers none itself), as an in-process mock adds
+    (moto's `mock_aws`, in a function's own tests). Then the read goes through a client, where
+    the function's own calls go, and gets the same answers."""
+    handlers = sys.modules.get("botocore.handlers")
+    for registered in getattr(handlers, "BUILTIN_HANDLERS", ()):
+        if registered[0].startswith("before-send") and getattr(registered[1], "enabled", True):
+            return True
+    return False
+
+
 def endpoint(service: str) -> Endpoint | None:
     """Where the client of `service` (`ssm`, `s3`) would send its requests, when that is certain."""
-    if any(_on(name) for name in UNCERTAIN_SETTINGS):
+    if any(_on(name) for name in UNCERTAIN_SETTINGS) or intercepted():
         return None
     if _has_content(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"):
         return None  # a profile may set the region, an endpoint, FIPS, addressing: the client decides
