@@ -19,7 +19,6 @@ Every request has the read's deadline (source/transport.py).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -30,12 +29,12 @@ from chaos_layer.source.transport import Answer
 if TYPE_CHECKING:
     import ssl
 
-# The partitions whose endpoints are known here: region pattern, DNS suffix.
-PARTITIONS = (
-    (re.compile(r"^us-gov-\w+-\d+$"), "amazonaws.com"),
-    (re.compile(r"^cn-\w+-\d+$"), "amazonaws.com.cn"),
-    (re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$"), "amazonaws.com"),
-)
+# The partitions whose endpoints are known here: a region's first word, the DNS suffix.
+PARTITIONS = {
+    **dict.fromkeys(("us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"), "amazonaws.com"),
+    "cn": "amazonaws.com.cn",
+    "us-gov": "amazonaws.com",
+}
 # Settings a client would take from the environment to reach another endpoint, or through
 # another route: present (and not "false"), the endpoint is not certain.
 UNCERTAIN_SETTINGS = (
@@ -53,9 +52,8 @@ UNCERTAIN_SETTINGS = (
 # Credentials a client would find before the container endpoint (web identity, profiles in
 # files): with any of them, its chain decides.
 EARLIER_CREDENTIALS = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CREDENTIAL_FILE", "BOTO_CONFIG")
-# A bucket name that is a DNS label: the client addresses it as `BUCKET.s3...`. Directory
-# buckets (`--x-s3`) need a session of their own: the client's.
-VIRTUAL_HOSTABLE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+# What a bucket name that is a DNS label holds: the client addresses it as `BUCKET.s3...`.
+DNS_LABEL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
@@ -107,12 +105,36 @@ def endpoint(service: str) -> Endpoint | None:
         given = _setting(f"AWS_ENDPOINT_URL_{service.upper()}") or _setting("AWS_ENDPOINT_URL")
         if given:
             return Endpoint(given.rstrip("/"), region, True) if given.startswith(("http://", "https://")) else None
-    suffix = next((suffix for pattern, suffix in PARTITIONS if pattern.match(region)), None)
+    suffix = partition_suffix(region)
     if suffix is None:
         return None
     if service == "s3" and region == "us-east-1" and _setting("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT") != "regional":
         return Endpoint(f"https://s3.{suffix}", region, False)  # the client's legacy global endpoint
     return Endpoint(f"https://{service}.{region}.{suffix}", region, False)
+
+
+def partition_suffix(region: str) -> str | None:
+    """The DNS suffix of a region's partition (`us-east-1`, `cn-north-1`, `us-gov-west-1`), or
+    None for a region of a partition not known here (or not a region's form)."""
+    words = region.split("-")
+    head = "-".join(words[:2]) if region.startswith("us-gov-") else words[0]
+    rest = words[2:] if head == "us-gov" else words[1:]
+    if len(rest) != 2 or not rest[0].isalnum() or not rest[1].isdigit() or not rest[1].isascii():
+        return None
+    return PARTITIONS.get(head)
+
+
+def virtual_hostable(bucket: str) -> bool:
+    """Whether the client addresses a bucket as `BUCKET.s3...`: a DNS label (3-63 lower-case
+    letters, digits, hyphens, not at either end); directory buckets (`--x-s3`) need a session
+    of their own, the client's."""
+    return (
+        3 <= len(bucket) <= 63
+        and set(bucket) <= DNS_LABEL
+        and bucket[0] != "-"
+        and bucket[-1] != "-"
+        and not bucket.endswith("--x-s3")
+    )
 
 
 def credentials(container: list[Any]) -> Any:
@@ -259,16 +281,15 @@ def json_error(answer: Answer) -> tuple[str, str]:
     return code, str(message)
 
 
-_XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
-
-
 def xml_error(answer: Answer) -> tuple[str, str]:
     """The code and message of an S3 error: from its XML body, else from the HTTP status (a
     304 or a HEAD has no body), as botocore reads them."""
+    import re
     from html import unescape
     from http.client import responses
 
-    fields = dict(_XML_FIELD.findall(answer.body.decode("utf-8", "replace"))) if answer.body else {}
+    text = answer.body.decode("utf-8", "replace")
+    fields = dict(re.findall(r"<(Code|Message)>([^<]*)</\1>", text)) if answer.body else {}
     if "Code" not in fields:
         return str(answer.status), responses.get(answer.status, "")
     return unescape(fields["Code"]), unescape(fields.get("Message", ""))
@@ -325,9 +346,7 @@ class SignedS3:
         target = endpoint("s3")
         if target is None:
             return None
-        if not target.given and not all(
-            VIRTUAL_HOSTABLE.match(bucket) and not bucket.endswith("--x-s3") for bucket, _ in buckets_and_keys
-        ):
+        if not target.given and not all(virtual_hostable(bucket) for bucket, _ in buckets_and_keys):
             return None  # path-style or directory buckets: the client's rules decide
         creds = credentials(container)
         return None if creds is None else cls(target, creds)
