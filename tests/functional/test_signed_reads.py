@@ -10,6 +10,7 @@ fixed credentials.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import threading
@@ -23,6 +24,7 @@ import boto3
 import botocore.auth
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 
 from chaos_layer import inject_fault
 from chaos_layer.source.base import READ_DEADLINE
@@ -169,10 +171,8 @@ class TestTheRequestIsTheClients:
         assert found[f"s3://chaos-layer-configs/{key}"].value == STOPPED
         assert clients_built == []
         arguments = {"Bucket": "chaos-layer-configs", "Key": key} | ({"IfNoneMatch": etag} if etag else {})
-        try:
+        with contextlib.suppress(ClientError):  # the 304 is an error to the client; only its request matters
             boto3.session.Session().client("s3").get_object(**arguments)
-        except Exception:  # the 304 is an error to the client; only its request matters here
-            pass
 
         ours, clients = recording.requests
         assert (ours.method, ours.path) == (clients.method, clients.path)
@@ -185,8 +185,6 @@ class TestTheRequestIsTheClients:
     ) -> None:
         """The reader backs off on throttling and words refusals by the error's code: the
         signed read raises what the client raises (botocore's ClientError, code, message)."""
-        from botocore.exceptions import ClientError
-
         monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", recording.endpoint_url)
         body = json.dumps({"__type": "com.amazonaws.ssm#ThrottlingException", "message": "Rate exceeded"}).encode()
         recording.answer = lambda request: (400, {"Content-Type": "application/x-amz-json-1.1"}, body)
@@ -220,9 +218,9 @@ class TestTheFunctionsOwnClients:
                 body,
                 ssm.meta.region_name,
                 objects.meta.endpoint_url,
-                len(ssm.meta.events._emitter._lookup_cache),
+                len(ssm.meta.events._emitter._lookup_cache),  # type: ignore[attr-defined]
                 boto3.DEFAULT_SESSION,
-                boto3.DEFAULT_SESSION.get_credentials().get_frozen_credentials(),
+                boto3.session.Session().get_credentials().get_frozen_credentials(),  # type: ignore[union-attr]
             )
 
         def handler(event: Any, context: Any) -> tuple[Any, ...]:
@@ -249,19 +247,12 @@ class TestAClientWhereTheEndpointIsNotCertain:
         ],
         ids=["fips", "dual-stack", "unknown-partition", "proxy"],
     )
-    def test_the_read_goes_through_a_client(
-        self, setting: tuple[str, str], clients_built: list[str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setenv(*setting)
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9")  # nothing listens: the read fails fast
-        monkeypatch.delenv("AWS_ENDPOINT_URL_SSM")  # a given endpoint would be certain
-        provider = SSMProvider(clock=time.monotonic)
+    def test_the_read_goes_through_a_client(self, setting: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
         from chaos_layer.source import signed
 
+        monkeypatch.setenv(*setting)
         assert signed.endpoint("ssm") is None
-        assert provider._signed_read([PARAM]) is None
-        assert clients_built == []
+        assert SSMProvider()._signed_read([PARAM]) is None  # no request: a client will send it
 
     def test_a_given_endpoint_is_used_as_given(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from chaos_layer.source import signed
