@@ -137,21 +137,36 @@ def virtual_hostable(bucket: str) -> bool:
     )
 
 
-def credentials(container: list[Any]) -> Any:
-    """The SDK's credentials where its chain certainly finds them: the environment, else the
-    container credentials endpoint (Lambda SnapStart, ECS). None: leave it to a client.
-    `container` keeps the container's refreshable credentials between reads."""
-    from botocore.credentials import ContainerProvider, EnvProvider
+class EnvironmentCredentials(NamedTuple):
+    """The credentials in the environment, as botocore's EnvProvider reads them (and in the
+    form its signer takes: `get_frozen_credentials`)."""
 
-    found = EnvProvider().load()
-    if found is not None:
-        return found
+    access_key: str
+    secret_key: str
+    token: str | None
+
+    def get_frozen_credentials(self) -> EnvironmentCredentials:
+        return self
+
+
+def credentials(container: list[Any]) -> Any:
+    """The SDK's credentials where its chain certainly finds them: the environment (its first
+    link, read afresh each time), else the container credentials endpoint (Lambda SnapStart,
+    ECS), with botocore's own provider. None: leave it to a client. `container` keeps the
+    container's refreshable credentials between reads."""
+    environ = os.environ
+    access_key, secret_key = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if access_key and secret_key:
+        token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN") or None
+        return EnvironmentCredentials(access_key, secret_key, token)
     if container:
         return container[0]
     if any(_setting(name) for name in EARLIER_CREDENTIALS):
         return None
     if _has_content(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials") or _has_content("~/.boto"):
         return None
+    from botocore.credentials import ContainerProvider
+
     if not (_setting(ContainerProvider.ENV_VAR) or _setting(ContainerProvider.ENV_VAR_FULL)):
         return None
     found = ContainerProvider(fetcher=_quick_fetcher()).load()

@@ -198,6 +198,37 @@ class TestTheRequestIsTheClients:
         assert ours.value.operation_name == clients.value.operation_name == "GetParameters"
         assert str(ours.value).startswith("An error occurred (ThrottlingException) when calling the GetParameters")
 
+    def test_with_the_container_endpoints_credentials_as_snapstart_provides_them(
+        self, recording: RecordingEndpoint, clients_built: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No credentials in the environment: they come from the container credentials endpoint
+        (with its authorization token), fetched once and kept for the reads that follow."""
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{recording.endpoint_url}/credentials")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "snapstart-token")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", recording.endpoint_url)
+        expiry = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).isoformat()
+        issued = {"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "secret", "Token": "session", "Expiration": expiry}
+
+        def answer(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+            if request.path == "/credentials":
+                return 200, {}, json.dumps(issued).encode()
+            return 200, {}, b'{"Parameters": [], "InvalidParameters": []}'
+
+        recording.answer = answer
+        provider = SSMProvider()
+        provider.get([PARAM])
+        provider.get([PARAM])
+
+        fetched, *reads = recording.requests
+        assert (fetched.path, fetched.headers["authorization"]) == ("/credentials", "snapstart-token")
+        assert len(reads) == 2  # fetched once, kept
+        for read in reads:
+            assert "Credential=ASIACONTAINER/" in read.headers["authorization"]
+            assert read.headers["x-amz-security-token"] == "session"
+        assert clients_built == []
+
 
 class TestTheFunctionsOwnClients:
     def test_behave_the_same_before_and_after_the_librarys_first_read(
