@@ -334,3 +334,66 @@ class TestATricklingAnswerIsCutAtTheDeadline:
             assert function({}, None) == OK
         assert dripping_endpoint.connections == 2
         assert time.monotonic() - started < 2 * READ_DEADLINE + 4
+
+
+def localhost_certificate(directory: Any) -> tuple[str, str]:
+    """A self-signed certificate for localhost (its own CA): the certificate's and key's files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "localhost.pem", directory / "localhost-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+class TestTls:
+    def test_the_endpoint_is_verified_against_the_sdks_trust_store_or_aws_ca_bundle(
+        self, recording: RecordingEndpoint, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A certificate the trust store does not know is refused (the read fails as a client's
+        would, SSLError); with AWS_CA_BUNDLE naming its CA, the same endpoint is read."""
+        import ssl
+
+        from botocore.exceptions import SSLError
+
+        from chaos_layer.source import signed
+
+        cert_file, key_file = localhost_certificate(tmp_path)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        recording._server.socket = context.wrap_socket(recording._server.socket, server_side=True)
+        port = recording.endpoint_url.rsplit(":", 1)[1]
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"https://localhost:{port}")
+        monkeypatch.setattr(signed, "_context", [])
+        body = {"Parameters": [{"Name": PARAM, "Value": "on", "Type": "SecureString", "Version": 2}]}
+        recording.answer = lambda request: (200, {}, json.dumps(body).encode())
+
+        with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            SSMProvider().get([PARAM])
+        assert recording.requests == []
+
+        monkeypatch.setattr(signed, "_context", [])  # a new environment, with the bundle set
+        monkeypatch.setenv("AWS_CA_BUNDLE", cert_file)
+        found = SSMProvider().get([PARAM])
+        assert (found[PARAM].value, found[PARAM].type, found[PARAM].version) == ("on", "SecureString", 2)
+        assert json.loads(recording.requests[0].body)["WithDecryption"] is True
