@@ -74,11 +74,15 @@ class S3Provider(Provider):
         deadline = self._clock() + READ_DEADLINE
         parts = {location: split(location) for location in locations}  # all malformed ones fail first
         if self._signed and self._client is None:
-            from chaos_layer.source.signed import SignedS3
+            from chaos_layer.source.signed import Redirected, SignedS3
 
             reader = SignedS3.certain(parts.values(), self._container)
             if reader is not None:
-                return self._read(parts, deadline, self._signed_get_object(reader))
+                try:
+                    return self._read(parts, deadline, reader.get_object)
+                except Redirected:  # a bucket in another region: a client follows S3 there
+                    self._client = self._client_factory()
+                    deadline = self._clock() + READ_DEADLINE  # the client's read starts now
             self._signed = False  # the environment does not change: a client from now on
         if self._client is None:
             self._client = self._client_factory()
@@ -86,21 +90,6 @@ class S3Provider(Provider):
 
     def _client_get_object(self, deadline: float, **arguments: str) -> Any:
         return self._client.get_object(**arguments)
-
-    def _signed_get_object(self, reader: Any) -> Callable[..., Any]:
-        from chaos_layer.source.signed import Redirected
-
-        def get_object(deadline: float, **arguments: str) -> Any:
-            if not self._signed:  # redirected earlier in this read
-                return self._client_get_object(deadline, **arguments)
-            try:
-                return reader.get_object(deadline, **arguments)
-            except Redirected:  # a bucket in another region: the client follows S3 there
-                self._signed = False
-                self._client = self._client_factory()
-                return self._client_get_object(deadline, **arguments)
-
-        return get_object
 
     def _read(
         self, parts: dict[str, tuple[str, str]], deadline: float, get_object: Callable[..., Any]

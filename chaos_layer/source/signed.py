@@ -207,11 +207,18 @@ def sign(
     trace = os.environ.get("_X_AMZN_TRACE_ID")
     items: list[tuple[str, Any]] = list(request.headers.items())
     signed = {name: value.decode() if isinstance(value, bytes) else str(value) for name, value in items}
+    signed["User-Agent"] = _user_agent()  # unsigned, as the client's
     if "AWS_LAMBDA_FUNCTION_NAME" in os.environ and trace:  # the SDK's recursion detection, unsigned as there
         from urllib.parse import quote
 
         signed["X-Amzn-Trace-Id"] = quote(trace, safe="-=;:+&[]{}\"',")
     return signed
+
+
+def _user_agent() -> str:
+    import botocore
+
+    return f"chaos-layer Botocore/{botocore.__version__} lang/python#{sys.version.split()[0]}"
 
 
 _context: list[ssl.SSLContext] = []  # one per process: loading a trust store costs tens of ms
