@@ -10,8 +10,8 @@ AWS_ENDPOINT_URL (as given), or from the region's partition (aws, aws-cn, aws-us
 credentials from the environment or the container credentials endpoint (what Lambda and
 SnapStart provide). Anything that could make a client behave otherwise (a config file or a
 profile, FIPS or dual-stack endpoints, a proxy, a region of another partition, an S3 bucket
-that is not virtual-hostable) sends the read through a regular client instead: `plan`
-answers None then.
+that is not virtual-hostable, an in-process mock of botocore) sends the read through a
+regular client instead: `endpoint` or `credentials` answers None then.
 
 Every request has the read's deadline (source/transport.py).
 """
@@ -54,7 +54,6 @@ UNCERTAIN_SETTINGS = (
 EARLIER_CREDENTIALS = ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CREDENTIAL_FILE", "BOTO_CONFIG")
 # What a bucket name that is a DNS label holds: the client addresses it as `BUCKET.s3...`.
 DNS_LABEL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 class Endpoint(NamedTuple):
@@ -108,7 +107,11 @@ def endpoint(service: str) -> Endpoint | None:
     suffix = partition_suffix(region)
     if suffix is None:
         return None
-    if service == "s3" and region == "us-east-1" and _setting("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT") != "regional":
+    if (
+        service == "s3"
+        and region == "us-east-1"
+        and _setting("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT").lower() != "regional"
+    ):
         return Endpoint(f"https://s3.{suffix}", region, False)  # the client's legacy global endpoint
     return Endpoint(f"https://{service}.{region}.{suffix}", region, False)
 
