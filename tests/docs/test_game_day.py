@@ -70,10 +70,18 @@ def game_day(moto_server: MotoServer) -> dict[str, list[Ran]]:
         environment.update(word.split("=", 1) for word in words[1:])
     assert environment["AWS_ENDPOINT_URL"] == PAGE_ENDPOINT
     environment["AWS_ENDPOINT_URL"] = moto_server.endpoint_url
+    scripts = {
+        "1": block(PAGE, "game day 1"),
+        "2": block(PAGE, "game day 2"),
+        "2, a function": block(PAGE, "game day 2, a function"),
+        "3": block(PAGE, "game day 3"),
+        "4": block(PAGE, "game day 4"),
+        "5": block(PAGE, "game day 5"),
+    }
     steps: dict[str, list[Ran]] = {}
-    for step in ("1", "2", "2, a function", "3", "4", "5"):
+    for step, script in scripts.items():
         steps[step] = []
-        for command in commands(block(PAGE, f"game day {step}")):
+        for command in commands(script):
             result = subprocess.run(
                 ["bash", "-c", command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
             )
