@@ -128,7 +128,7 @@ class Config(Declared, kw_only=False):
     treatment_checks: tuple[Check, ...] = derived()
     # What the blast radius's first draw keeps: `rate`, except that a control group without a
     # cohort draws its two groups itself (chaos_layer.control_group), from every invocation.
-    # `rate` stays the treatment's share, the one guardrails count (SPEC, *Guardrails*).
+    # `rate` stays the treatment's share, the one guardrails count (docs/blast-radius.md, *Guardrails*).
     draw_rate: float = derived()
 
     def __post_init__(self) -> None:

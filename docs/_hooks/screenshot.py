@@ -38,8 +38,11 @@ def run(command: list[str], directory: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         environment.pop(name, None)  # the run's own moto server, never a developer's account
-    environment.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    subprocess.run(command, cwd=directory, env=environment, check=True, capture_output=True, timeout=300)
+    # moto takes any credentials: these are placeholders, never a secret
+    environment.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    environment["AWS_DEFAULT_REGION"] = "us-east-1"
+    # the commands are this repository's own scripts and the local Chromium, never input
+    subprocess.run(command, cwd=directory, env=environment, check=True, capture_output=True, timeout=300)  # noqa: S603
 
 
 def screenshot(browser: str) -> None:
@@ -48,22 +51,20 @@ def screenshot(browser: str) -> None:
         journal, page = directory / "checkout.journal.json", directory / "report.html"
         # exit 5: the hypothesis was rejected, which is what the picture shows
         try:
-            run([sys.executable, str(ROOT / "examples" / "control_group.py"), "--no-outbox", "--journal", str(journal)], directory)
+            run(
+                [sys.executable, str(ROOT / "examples" / "control_group.py"), "--no-outbox", "--journal", str(journal)],
+                directory,
+            )
         except subprocess.CalledProcessError as error:
             if error.returncode != 5:
                 raise
         report = "from chaos_layer.cli import main; main()"
         run([sys.executable, "-c", report, "report", str(journal), "-o", str(page)], directory)
         IMAGE.parent.mkdir(exist_ok=True)
-        run(
-            [
-                browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                f"--user-data-dir={directory / 'profile'}", "--window-size=1000,1500",
-                f"--screenshot={IMAGE}", page.as_uri(),
-            ],  # fmt: skip
-            directory,
-        )
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        flags += ["--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+        flags += [f"--user-data-dir={directory / 'profile'}", "--window-size=1000,1500", f"--screenshot={IMAGE}"]
+        run([browser, *flags, page.as_uri()], directory)
 
 
 def on_pre_build(config: Any) -> None:
@@ -86,5 +87,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """Where there is no picture, a sentence saying why instead of a broken image."""
     if "why" not in state or LINK not in markdown:
         return markdown
-    lines = [MISSING.format(why=state["why"]) if LINK in line and line.startswith("![") else line for line in markdown.splitlines()]
+    lines = [
+        MISSING.format(why=state["why"]) if LINK in line and line.startswith("![") else line
+        for line in markdown.splitlines()
+    ]
     return "\n".join(lines) + "\n"

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from chaos_layer import ConfigError, inject_fault
-
 from tests.docs import pages
 
 PAGE = "decorator-and-layer.md"

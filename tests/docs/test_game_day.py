@@ -67,7 +67,7 @@ def game_day(moto_server: MotoServer) -> dict[str, list[Ran]]:
     for export in exports:
         words = shlex.split(export)
         assert words[0] == "export", export
-        environment.update(word.split("=", 1) for word in words[1:])
+        environment.update((name, value) for name, _, value in (word.partition("=") for word in words[1:]))
     assert environment["AWS_ENDPOINT_URL"] == PAGE_ENDPOINT
     environment["AWS_ENDPOINT_URL"] = moto_server.endpoint_url
     scripts = {
@@ -106,7 +106,8 @@ def test_each_step_does_what_the_page_says(game_day: dict[str, list[Ran]], moto_
     (function,) = game_day["2, a function"]
     assert function.code == 0, function
     counts = ast.literal_eval(function.out.strip())
-    assert set(counts) == {200, 503} and sum(counts.values()) == 200, counts  # some of the 200 calls got a 503
+    assert set(counts) == {200, 503}, counts  # some of the 200 calls got a 503
+    assert sum(counts.values()) == 200, counts
     assert 1 <= counts[503] <= 40, counts  # about 5 %: 10 expected, 40 is beyond any plausible draw
 
     (scale_up,) = game_day["3"]
@@ -117,12 +118,13 @@ def test_each_step_does_what_the_page_says(game_day: dict[str, list[Ran]], moto_
     assert re.search(r"^injecting\s+no\b", status.out, re.MULTILINE), status.out
     assert "kill switch" in status.out
 
-    resume, status, stop, status_json, get_parameter = game_day["5"]
+    _, status, _, status_json, get_parameter = game_day["5"]  # resume, status, stop, ...
     assert [ran.code for ran in game_day["5"]] == [0] * 5, game_day["5"]
     assert re.search(r"^injecting\s+yes\b", status.out, re.MULTILINE), status.out  # the 50 % runs again
     assert "50%" in status.out, status.out
     assert json.loads(status_json.out)["injecting"] is False
     shown = json.loads(get_parameter.out)
-    assert shown["enabled"] is False and shown["rate"] == 0.5  # stopped, kept for a later start
+    assert shown["enabled"] is False  # stopped, kept for a later start
+    assert shown["rate"] == 0.5
     assert shown == stored(moto_server)
     assert [(fault["type"], fault["status_code"]) for fault in shown["faults"]] == [("status_code", 503)]

@@ -37,7 +37,7 @@ def test_the_duplicate_is_absorbed_with_idempotency_and_charged_twice_without(
     for command in commands:
         words = shlex.split(command, comments=True)
         if words[0] == "export":
-            environment.update(word.split("=", 1) for word in words[1:])
+            environment.update((name, value) for name, _, value in (word.partition("=") for word in words[1:]))
             assert environment.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5051") == "http://127.0.0.1:5051"
             continue
         environment["AWS_ENDPOINT_URL"] = moto_server.endpoint_url  # the page's server, on its free port

@@ -1,5 +1,5 @@
-"""The quick start (in the README and on the Getting started page), run as a newcomer types it: its set-up, its handler and its commands,
-one at a time, against a moto server on loopback with dummy credentials (the set-up's own
+"""The quick start (the README's and Getting started's), run as a newcomer types it: its set-up,
+its handler and its commands, one at a time, against a moto server on loopback with dummy credentials (the set-up's own
 `moto_server` line is the same server, started by the test on a free port)."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import MotoServer
-
 from tests.docs import pages
 from tests.docs.pages import ROOT, block
 

@@ -23,10 +23,9 @@ from chaos_layer import ctk
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
 from chaos_layer.experiment import definition, stats
-from tests.runner.conftest import Aws, TimeMachine
-
 from tests.docs import pages
 from tests.docs.pages import ROOT
+from tests.runner.conftest import Aws, TimeMachine
 
 SECTION = pages.text("experiments.md")
 CONTROL_GROUPS = pages.text("control-groups.md")
@@ -56,7 +55,11 @@ def game_day(aws: Aws, time_machine: TimeMachine, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(ROOT)
     journal = tmp_path / "game-day.journal.json"
     assert pages.block("experiments.md", "run game day server").split() == [
-        ".venv/bin/moto_server", "-H", "127.0.0.1", "-p", "5000"
+        ".venv/bin/moto_server",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        "5000",
     ]  # the aws fixture's moto server, on a free port
     script = pages.block("experiments.md", "run game day set-up")
     lines = script.replace("\\\n", " ").splitlines()
