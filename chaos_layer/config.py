@@ -16,7 +16,7 @@ from chaos_layer.faults import FAULTS, Fault
 from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
-BLAST_RADIUS = "blast radius"  # the README section that documents a key
+BLAST_RADIUS = "blast radius"  # the docs section that documents a key
 # A control group is as large as the treatment, so together they fit in every invocation.
 CONTROL_GROUP_MAX_RATE = 0.5
 CONTROL_GROUP_MAX_PERCENT = 50.0

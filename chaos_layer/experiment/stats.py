@@ -7,7 +7,7 @@
   17:873-890, 1998, method 10). It keeps its coverage near the nominal level with small samples
   and with proportions near 0, where error rates live, unlike the simple Wald interval.
 - `percentile_floor`: how many values a percentile needs before it says anything.
-- `samples_per_group`: the usual sample size for comparing two proportions, for the README's
+- `samples_per_group`: the usual sample size for comparing two proportions, for the docs'
   sizing figures.
 
 A two-sided interval at level 1 - 2a gives two one-sided bounds at level 1 - a each: with
