@@ -68,7 +68,7 @@ test: lint typecheck unit docs template-lint sam-check
 # site/: the documentation site, built offline; --strict turns a broken link or anchor into an error.
 # Where Chromium is installed, the build first photographs a real run's report (docs/_hooks).
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # chaos_layer/schema.json and the docs' reference tables, from the declarations
 schema: $(STAMP)

@@ -21,8 +21,9 @@ PAGE = "idempotency.md"
 def test_the_duplicate_is_absorbed_with_idempotency_and_charged_twice_without(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    for name in ("consumer.py", "lost-answer.json", "redeliver.py"):
-        (tmp_path / name).write_text(block(PAGE, name))
+    (tmp_path / "consumer.py").write_text(block(PAGE, "consumer.py"))
+    (tmp_path / "lost-answer.json").write_text(block(PAGE, "lost-answer.json"))
+    (tmp_path / "redeliver.py").write_text(block(PAGE, "redeliver.py"))
     activate, server, *commands = block(PAGE, "run").replace("\\\n", " ").splitlines()
     assert activate == ". .venv/bin/activate"
     assert shlex.split(server, comments=True)[:3] == ["moto_server", "-p", "5051"]
