@@ -14,6 +14,9 @@ take it from there until it expires (docs/sources-and-scale.md, "Polling periods
 - a file that cannot be read, is malformed, another user's, from another boot or dated in the
   future counts as missing: at worst it costs a normal read.
 
+A lock held longer than a read takes (its holder stopped or hung) is not waited for: each
+process then reads on its own until it comes free (chaos_layer.source.cache).
+
 The lock is taken on the file itself: a process that locked a file another process has since
 renamed over looks again (the usual lock-then-check-the-inode pattern), so no lock file is
 left beside it. Times are `time.monotonic()` (CLOCK_MONOTONIC: one clock for every process of
@@ -202,4 +205,10 @@ def _ours(info: os.stat_result) -> bool:
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number that is a finite float (an integer too large for one is not: it cannot be a time)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
