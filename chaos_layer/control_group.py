@@ -54,7 +54,7 @@ def select(config: Config, event: Any, context: Any, random: Random) -> Selectio
         draw_value = random.random()
         group = TREATMENT if draw_value < config.rate else CONTROL if draw_value < 2 * config.rate else None
     else:
-        bucket = cohort.bucket(event)
+        bucket = cohort.bucket(event, context)
         limit = cohort.percent / 100 * COHORT_BUCKETS
         if bucket is None:
             group = None
