@@ -274,7 +274,7 @@ class Experiment:
             from chaos_layer import control_group
 
             return control_group.measure(
-                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+                selected, event, context, run_handler, self._inject, cache.clock, self.sleep, cache.wall_clock
             )
         return self._inject(config, faults, event, context, run_handler)
 
