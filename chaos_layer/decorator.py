@@ -300,7 +300,8 @@ class Experiment:
                     self.warn(skipped)
             return run_handler()
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
-        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        watch = _faults.Watch(self.cache)  # a kill or a stop ends the faults under way
+        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn, watch)
         return _faults.run(faults, invocation, run_handler)
 
     def warn(self, problem: str) -> None:

@@ -85,6 +85,7 @@ class BatchFailureFault(Fault):
         added = [{"itemIdentifier": item} for item in ids if item in chosen_set and item not in known]
         if not added:  # the handler had already reported them all
             return response
+        if not invocation.takes_effect(self):
+            return response
         merged["batchItemFailures"] = reported + added
-        invocation.took_effect(self)
         return merged

@@ -38,8 +38,10 @@ class StatusCodeFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         if self.prevent_execution:
-            invocation.took_effect(self)
+            if not invocation.takes_effect(self):
+                return proceed()
             return events.build_response(invocation.event, self.status_code, self.body, self.headers)
         response = proceed()
-        invocation.took_effect(self)
+        if not invocation.takes_effect(self):
+            return response
         return events.replace_status(invocation.event, response, self.status_code, self.headers)

@@ -173,7 +173,7 @@ def test_cohort_groups_are_sticky_and_disjoint(put_config, stdout) -> None:
     for member in treatment | control:
         percent = cohort_bucket("gd", member) / COHORT_BUCKETS * 100
         assert (percent < 10) if member in treatment else (50 <= percent < 60)
-    assert len(function.sleeps) == 3 * len(treatment)  # the treatment's latency only
+    assert sum(function.sleeps) == pytest.approx(3 * len(treatment) * 0.05)  # the treatment's latency only
 
 
 # Errors and Duration, as the caller sees them
@@ -290,7 +290,7 @@ def test_latency_past_the_deadline_writes_its_record_before_the_wait(put_config,
     function.on_sleep = lambda: seen_at_sleep.append(len(records(stdout)))
     handler = function.decorated(TREATMENT_DRAW)
     handler({}, function.context())
-    assert seen_at_sleep == [1]
+    assert seen_at_sleep and set(seen_at_sleep) == {1}  # the wait may be slept in steps
     record = one_record(stdout)
     assert (record["Errors"], record["Duration"]) == ([1.0], [pytest.approx(3000)])
 

@@ -534,7 +534,9 @@ def test_timeout_waits_out_the_remaining_time_of_the_lambda_context(
         result = runner.run(input="{}", execution_timeout=60)
 
     assert result.status.value == "FAILED"
-    assert set(sleeps.calls) == {2.5}  # 1.5 s left, and a second more for Lambda's own timeout
+    # Each attempt waits 1.5 s left, and a second more for Lambda's own timeout (possibly in steps).
+    attempts = round(sum(sleeps.calls) / 2.5)
+    assert attempts >= 1 and sum(sleeps.calls) == pytest.approx(2.5 * attempts)
     assert calls == []
 
 
