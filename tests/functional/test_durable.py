@@ -47,7 +47,7 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
-from tests.conftest import REGION, FakeLambdaContext
+from tests.conftest import REGION, FakeClock, FakeLambdaContext
 from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/durable"
@@ -319,6 +319,42 @@ def test_a_step_without_retries_fails_with_the_injected_exception_and_its_body_n
     assert error_type(result) == "aws_durable_execution_sdk_python.exceptions.StepError"
     assert result.get_step("charge").error.type == "ConnectionError"
     assert bodies == []
+
+
+@pytest.mark.parametrize("how", ["kill switch", "disabled"])
+@pytest.mark.parametrize("mode", MODES)
+def test_step_attempts_are_drawn_against_the_current_reading_so_a_stop_reaches_an_invocation_under_way(
+    mode: str, how: str, aws: Any, put: Callable[[dict[str, Any]], None]
+) -> None:
+    """The operator stops the experiment while the first step runs: the later steps of the
+    same invocation run their bodies, none gets the injected exception."""
+    document = {
+        "enabled": True,
+        "experiment": "late-steps",
+        "faults": [{"type": "exception", "exception": "ConnectionError", "steps": ["late-*"]}],
+    }
+    put(document)
+    clock, kill = FakeClock(), "/chaos-layer/durable/kill-switch"
+
+    def early(sc: StepContext) -> str:
+        if how == "kill switch":
+            aws.put_parameter(Name=kill, Value="on", Type="String", Overwrite=True)
+        else:
+            put({**document, "enabled": False})
+        clock.advance(2)  # the step's work: past the next look at the reading
+        return "early"
+
+    def workflow(event: Any, ctx: DurableContext) -> list[str]:
+        done = [ctx.step(early, name="early")]
+        for number in range(2, 10):
+            done.append(ctx.step(lambda sc: "ran", name=f"late-{number}", config=NO_RETRY))
+        return done
+
+    with DurableFunctionTestRunner(handler=build(mode, workflow, kill_switch=kill, clock=clock)) as runner:
+        result = runner.run(input="{}", execution_timeout=60)
+
+    assert result.status.value == "SUCCEEDED", error_type(result)
+    assert json.loads(result.result) == ["early"] + ["ran"] * 8
 
 
 @pytest.mark.parametrize("mode", MODES)
