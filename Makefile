@@ -67,7 +67,7 @@ test: lint typecheck unit template-lint sam-check
 
 # chaos_layer/schema.json and the README's reference tables, from the declarations
 schema: $(STAMP)
-	$(BIN)/python -m chaos_layer.reference
+	$(BIN)/python -m chaos_layer.cli.reference
 
 demo: layer
 	$(BIN)/python examples/demo.py

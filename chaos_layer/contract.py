@@ -1,7 +1,7 @@
 """The config contract as data: every key of the config document, of each fault type and of
 each blast-radius control is declared once, as a `Field` (name, kind, bounds, default, one
 line of doc) on the class it configures. Validation is driven by these declarations here;
-`chaos_layer/schema.json` and the README's tables (chaos_layer.reference) and the CLI's
+`chaos_layer/schema.json` and the README's tables (chaos_layer.cli.reference) and the CLI's
 `--fault` flag (chaos_layer.cli.faults) read the same declarations. Hand-written code is
 left for rules data cannot express (`Declared.check`, and a kind such as a safe regex).
 

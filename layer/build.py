@@ -72,26 +72,10 @@ EXTENSION = re.compile(r"\.cpython-3([0-9]+)-(x86_64|aarch64)-linux-gnu\.so\Z")
 MAX_ZIP_BYTES = 10 * 1024 * 1024
 # What every Lambda Python runtime already has (boto3 and what it pulls in).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "jmespath", "s3transfer", "urllib3", "python-dateutil", "six"})
-# What only operators use, never a function: the operator API, the CLI (whose dependencies
-# are not in the layer) and the experiment tooling built on them; a module or a package each.
-OPERATOR_ONLY = frozenset(
-    {
-        "__main__.py",
-        "cli",
-        "control.py",
-        "stores.py",
-        "runner",
-        "runner.py",
-        "report",
-        "report.py",
-        "ctk",
-        "ctk.py",
-        "checks",
-        "checks.py",
-        "stats.py",
-        "reference.py",  # writes schema.json and the README tables
-    }
-)
+# What the layer ships: the package's top-level modules (the function side) and these of its
+# folders. Every other folder (cli/, control/, experiment/, ctk/: the operator's side) stays
+# out, so a new operator folder cannot ship by accident.
+FUNCTION_SIDE_FOLDERS = frozenset({"source", "faults"})
 # pip bookkeeping that would be wrong (RECORD lists files we drop) or mean nothing in a layer.
 DIST_INFO_DROPPED = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 # Oldest runtime the layer supports: wheels must install for it.
@@ -349,7 +333,7 @@ def copy_package(target: Path) -> None:
     def ignore(directory: str, names: list[str]) -> set[str]:
         dropped = {name for name in names if name == "__pycache__" or name.endswith(".pyc")}
         if Path(directory) == PACKAGE:
-            dropped |= {name for name in names if name in OPERATOR_ONLY}
+            dropped |= {name for name in names if (PACKAGE / name).is_dir() and name not in FUNCTION_SIDE_FOLDERS}
         return dropped
 
     shutil.copytree(PACKAGE, target / "chaos_layer", ignore=ignore)

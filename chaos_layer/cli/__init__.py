@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from chaos_layer.extras import install_command
+from chaos_layer.control.extras import install_command
 
 # The top-level packages of the `cli` extra (Click comes with Typer; yaml is PyYAML).
 CLI_PACKAGES = frozenset({"typer", "rich", "click", "yaml", "pygal"})

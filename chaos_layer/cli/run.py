@@ -1,5 +1,5 @@
 """`chaos-layer run` and `chaos-layer report`: a whole experiment from a file, and its journal
-as an HTML page. The loop itself is chaos_layer.runner; this module builds its clients and
+as an HTML page. The loop itself is chaos_layer.experiment.runner; this module builds its clients and
 shows its progress: a live panel on a terminal, plain lines otherwise."""
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaos_layer import checks, control, report, runner
-from chaos_layer.checks import Status
+from chaos_layer import control
 from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
+from chaos_layer.experiment import checks, definition, report, runner, signals
+from chaos_layer.experiment.checks import Status
+from chaos_layer.experiment.journal import Journal, new_journal
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
 clock: Callable[[], float] = time.time
@@ -163,7 +165,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         stopped), 1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the
         config is left disabled.
         """
-        experiment, text = runner.load_experiment(file)
+        experiment, text = definition.load_experiment(file)
         connection = {"region": aws.region, "profile": aws.profile, "endpoint_url": aws.endpoint_url}
         ssm = ssm_factory(**connection)
         cloudwatch = cloudwatch_factory(**connection)
@@ -177,7 +179,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             clock=clock,
         )
         path = _journal_path(journal, experiment.name, clock())
-        record = runner.Journal(path, runner.new_journal(experiment, file, text, controller))
+        record = Journal(path, new_journal(experiment, file, text, controller))
         try:
             record.save()
         except OSError:
@@ -187,7 +189,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console.print(Text(f"Journal: {path}"))
         display = Display(console, clock)
         display.checks = {check.name: check for check in experiment.checks}
-        guard = runner.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
+        guard = signals.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
         with guard, display:
             outcome = runner.Runner(
                 experiment,
@@ -210,7 +212,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         if guard.received:
             # Interrupted, stopped, and on the way out: another Ctrl-C must not turn exit code
             # 130 into death by SIGINT. (Only after an interrupt, so tests' processes keep theirs.)
-            for signum in runner.SignalGuard.SIGNALS:
+            for signum in signals.SignalGuard.SIGNALS:
                 signal.signal(signum, signal.SIG_IGN)
         if outcome.crash is not None:
             raise outcome.crash

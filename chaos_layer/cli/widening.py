@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from chaos_layer.stores import changed
+from chaos_layer.control.stores.base import changed
 
 CONTROLS = ("targets", "match", "cohort")
 MISSING = object()

@@ -1,6 +1,6 @@
 """chaos_layer/schema.json must accept exactly the documents the library accepts.
 
-The schema is generated from the declarations (chaos_layer.reference), and validation is
+The schema is generated from the declarations (chaos_layer.cli.reference), and validation is
 driven by the same declarations (chaos_layer.contract), through other code: these tests
 check the two agree. The library (chaos_layer.config.parse_config) is the source of truth:
 the keys the schema lists must be the declared ones and the ones the library reads (watched

@@ -14,8 +14,8 @@ import pytest
 MISSING = {
     # the CLI itself, `run` reading a YAML file, `report` drawing its charts
     "cli": ("typer", "from chaos_layer.cli import main; main()"),
-    "run": ("yaml", "from chaos_layer import runner; runner.decode('a: 1')"),
-    "report": ("pygal", "from chaos_layer import report; report.render({})"),
+    "run": ("yaml", "from chaos_layer.experiment import definition; definition.decode('a: 1')"),
+    "report": ("pygal", "from chaos_layer.experiment import report; report.render({})"),
 }
 
 

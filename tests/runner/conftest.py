@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from chaos_layer import control, runner
+from chaos_layer import control
 from chaos_layer.cli.app import EXIT_CODES
+from chaos_layer.experiment import definition, runner
+from chaos_layer.experiment.journal import Journal, new_journal
 from tests.conftest import REGION, MotoServer
 
 PARAM = "/chaos-layer/checkout"
@@ -216,14 +218,14 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
         ssm: Any = None,
         cloudwatch: Any = None,
         max_age: float = 5.0,
-        experiment: runner.Experiment | None = None,
+        experiment: definition.Experiment | None = None,
     ) -> Run:
-        parsed = experiment or runner.parse_experiment(document)
+        parsed = experiment or definition.parse_experiment(document)
         controller = control.Controller(
             ssm or aws.ssm, parsed.parameter, parsed.kill_switch or KILL_SWITCH, max_age=max_age, clock=time_machine
         )
         path = tmp_path / "journal.json"
-        journal = runner.Journal(path, runner.new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
+        journal = Journal(path, new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
         recorder = Recorder()
         outcome = runner.Runner(
             parsed,

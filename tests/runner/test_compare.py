@@ -12,9 +12,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chaos_layer import runner
-from chaos_layer.checks import CompareCheck
 from chaos_layer.control import InvalidConfig
+from chaos_layer.experiment import definition
+from chaos_layer.experiment.checks import CompareCheck
+from chaos_layer.experiment.journal import Verdict, instant
 from tests.conftest import REGION
 from tests.runner.conftest import Aws, TimeMachine, experiment_document
 
@@ -57,7 +58,7 @@ def alarm_ok(aws: Aws) -> None:
 def test_a_comparison_that_holds(aws, time_machine, run_experiment) -> None:
     batches(aws, time_machine, [5, 15, 25, 35, 45, 55], (150, 2), (150, 2))
     run = run_experiment(comparing(ERRORS))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.HELD, 0)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.HELD, 0)
     # every config written asks for a control group, the stop too
     assert [(v["enabled"], v["control_group"]) for v in aws.versions()] == [(True, True)] * 2 + [(False, True)]
     assert_stopped(aws)
@@ -103,7 +104,7 @@ def test_insufficient_data_does_not_stop_the_run(aws, time_machine, run_experime
     assert during[0]["comparison"]["words"] == (
         "too few invocations to compare: treatment 40, control 40, of the 100 each group needs (so far)"
     )
-    assert run.outcome.verdict is runner.Verdict.HELD
+    assert run.outcome.verdict is Verdict.HELD
 
 
 # rejected
@@ -113,7 +114,7 @@ def test_a_rise_in_errors_stops_the_run_within_one_poll(aws, time_machine, run_e
     batches(aws, time_machine, [5, 15], (150, 2), (150, 2))
     batches(aws, time_machine, [25, 35, 45, 55], (150, 30), (150, 2))  # the treatment starts failing at 25 s
     run = run_experiment(comparing(ERRORS))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.REJECTED, 5)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.REJECTED, 5)
     assert time_machine.now == time_machine.start + 30  # the first poll after the evidence
     assert_stopped(aws)
     breach = run.journal["breach"]
@@ -135,7 +136,7 @@ def test_a_rise_in_errors_stops_the_run_within_one_poll(aws, time_machine, run_e
 def test_on_breach_kill_engages_the_kill_switch_on_a_comparison(aws, time_machine, run_experiment) -> None:
     batches(aws, time_machine, [5, 15], (150, 60), (150, 0))
     run = run_experiment(comparing(ERRORS, on_breach="kill"))
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert time_machine.now == time_machine.start + 10
     assert aws.kill_switch() == "on"
     assert_stopped(aws)
@@ -145,7 +146,7 @@ def test_a_breach_found_only_in_the_final_judgement_rejects(aws, time_machine, r
     batches(aws, time_machine, [5, 15, 25, 35, 45, 55], (150, 2), (150, 2))
     time_machine.at(61, lambda: aws.group("treatment", 600, 200, at=time_machine.now))  # late records, in settle
     run = run_experiment(comparing(ERRORS, settle="2m"))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.REJECTED, 5)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.REJECTED, 5)
     assert run.journal["breach"]["phase"] == "after"
     assert run.journal["breach"]["comparison"]["words"].endswith("above the allowed 2 points: rejected")
     assert_stopped(aws)
@@ -157,7 +158,7 @@ def test_a_breach_found_only_in_the_final_judgement_rejects(aws, time_machine, r
 def test_too_little_data_at_the_end_is_inconclusive(aws, time_machine, run_experiment) -> None:
     batches(aws, time_machine, [5, 35], (30, 0), (30, 0))
     run = run_experiment(comparing(ERRORS))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.INCONCLUSIVE, 7)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INCONCLUSIVE, 7)
     assert run.journal["verdict"] == "inconclusive"
     assert run.journal["exit_code"] == 7
     final = compare_readings(run.journal, "after")[0]
@@ -172,7 +173,7 @@ def test_too_little_data_at_the_end_is_inconclusive(aws, time_machine, run_exper
 def test_an_interval_that_straddles_the_allowed_increase_is_inconclusive(aws, time_machine, run_experiment) -> None:
     batches(aws, time_machine, [5, 15, 25, 35, 45, 55], (150, 5), (150, 1))  # 900/30 against 900/6
     run = run_experiment(comparing(ERRORS))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.INCONCLUSIVE, 7)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INCONCLUSIVE, 7)
     final = compare_readings(run.journal, "after")[0]
     assert final["status"] == "inconclusive"
     assert final["comparison"]["words"] == (
@@ -184,14 +185,14 @@ def test_an_interval_that_straddles_the_allowed_increase_is_inconclusive(aws, ti
 
 def test_no_data_at_all_is_never_a_pass(aws, time_machine, run_experiment) -> None:
     run = run_experiment(comparing(ERRORS))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.INCONCLUSIVE, 7)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INCONCLUSIVE, 7)
     assert_stopped(aws)
 
 
 def test_a_failing_alarm_outweighs_an_inconclusive_comparison(aws, time_machine, run_experiment) -> None:
     time_machine.at(61, lambda: aws.alarm("ALARM"))
     run = run_experiment(comparing(ERRORS, settle="10s"))
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert run.journal["breach"]["check"] == "alarm checkout-errors"
 
 
@@ -210,7 +211,7 @@ DURATION = {"compare": "duration", "statistic": "Average", "max_increase_ms": 25
 def test_average_duration_within_the_allowed_increase_holds(aws, time_machine, run_experiment) -> None:
     durations(aws, time_machine, [5, 15, 25, 35, 45, 55], 420, 200)
     run = run_experiment(comparing(DURATION))
-    assert run.outcome.verdict is runner.Verdict.HELD
+    assert run.outcome.verdict is Verdict.HELD
     final = compare_readings(run.journal, "after")[0]
     assert final["comparison"]["treatment"] == {"invocations": 1200, "statistic": 420}
     assert final["comparison"]["words"] == (
@@ -224,13 +225,13 @@ def test_one_poll_over_the_allowed_increase_is_not_a_breach(aws, time_machine, r
     run = run_experiment(comparing(DURATION, min_samples=100))
     statuses = [r["status"] for r in compare_readings(run.journal, "during")]
     assert statuses[:2] == ["inconclusive", "ok"]
-    assert run.outcome.verdict is runner.Verdict.HELD
+    assert run.outcome.verdict is Verdict.HELD
 
 
 def test_two_polls_in_a_row_over_the_allowed_increase_breach(aws, time_machine, run_experiment) -> None:
     durations(aws, time_machine, [5, 15, 25, 35, 45, 55], 600, 200)
     run = run_experiment(comparing(DURATION))
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.REJECTED, 5)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.REJECTED, 5)
     assert time_machine.now == time_machine.start + 20
     assert [r["status"] for r in compare_readings(run.journal)] == ["inconclusive", "breach"]
     assert run.journal["breach"]["comparison"]["words"] == (
@@ -313,7 +314,7 @@ def test_p99_within_the_allowed_increase_holds(stubbed, time_machine, run_experi
     expect(stubber, time_machine, [(None, None), ((800, 900), (700, 700)), ((1500, 910), (1400, 720)),
                                    ((2100, 905), (2000, 710))])  # fmt: skip
     run = run_experiment(p99_experiment(), cloudwatch=client)
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.HELD, 0)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.HELD, 0)
     statuses = [r["status"] for r in compare_readings(run.journal)]
     assert statuses == ["insufficient", "insufficient", "ok", "ok"]  # p99 needs 1,000 per group
     assert compare_readings(run.journal, "after")[0]["comparison"]["words"] == (
@@ -326,7 +327,7 @@ def test_p99_over_the_allowed_increase_twice_in_a_row_breaches(stubbed, time_mac
     client, stubber = stubbed
     expect(stubber, time_machine, [((1200, 980), (1100, 700)), ((2400, 1020), (2300, 705))])
     run = run_experiment(p99_experiment(), cloudwatch=client)
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.REJECTED, 5)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.REJECTED, 5)
     assert time_machine.now == time_machine.start + 20
     assert run.journal["breach"]["value"] == 315
     assert_stopped(aws)
@@ -337,7 +338,7 @@ def test_p99_with_too_few_invocations_is_inconclusive(stubbed, time_machine, run
     expect(stubber, time_machine, [((300, 900), (310, 700)), ((600, 900), (610, 700)), ((900, 905), (950, 700)),
                                    ((990, 905), (999, 700))])  # fmt: skip
     run = run_experiment(p99_experiment(), cloudwatch=client)
-    assert (run.outcome.verdict, run.outcome.exit_code) == (runner.Verdict.INCONCLUSIVE, 7)
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INCONCLUSIVE, 7)
     assert "treatment 990, control 999, of the 1,000 each group needs: inconclusive" in run.outcome.reason
     assert_stopped(aws)
 
@@ -347,12 +348,12 @@ def test_p99_with_too_few_invocations_is_inconclusive(stubbed, time_machine, run
 
 def problems(document: dict[str, Any]) -> list[str]:
     with pytest.raises(InvalidConfig) as caught:
-        runner.parse_experiment(document)
+        definition.parse_experiment(document)
     return [str(problem) for problem in caught.value.problems]
 
 
 def test_compare_entries_and_their_settings_parse() -> None:
-    experiment = runner.parse_experiment(
+    experiment = definition.parse_experiment(
         comparing(
             ERRORS,
             {"compare": "duration", "statistic": "p99.9", "max_increase_ms": 100},
@@ -372,11 +373,11 @@ def test_compare_entries_and_their_settings_parse() -> None:
 
 
 def test_defaults() -> None:
-    experiment = runner.parse_experiment(comparing(ERRORS))
+    experiment = definition.parse_experiment(comparing(ERRORS))
     check = experiment.checks[1]
     assert isinstance(check, CompareCheck)
     assert (check.namespace, check.min_samples, check.z, experiment.settle) == ("ChaosLayer", 100, 1.6449, 0)
-    without = runner.parse_experiment(experiment_document())
+    without = definition.parse_experiment(experiment_document())
     assert "control_group" not in without.config(0.05, "2026-11-27T15:00:00Z")
 
 
@@ -433,11 +434,11 @@ def test_file_settings_that_are_refused(overrides: dict[str, Any], problem: str)
 
 
 def test_a_dry_run_without_comparisons_is_still_fine() -> None:
-    assert runner.parse_experiment(experiment_document(blast_radius={"dry_run": True}))
+    assert definition.parse_experiment(experiment_document(blast_radius={"dry_run": True}))
 
 
 def test_settle_zero_is_accepted() -> None:
-    assert runner.parse_experiment(comparing(ERRORS, settle="0s")).settle == 0
+    assert definition.parse_experiment(comparing(ERRORS, settle="0s")).settle == 0
 
 
 @pytest.mark.parametrize(
@@ -452,7 +453,7 @@ def test_settle_zero_is_accepted() -> None:
     ],
 )  # fmt: skip
 def test_comparisons_that_cannot_tell_anything_are_warned_about(faults: list[dict[str, Any]], warned: str) -> None:
-    experiment = runner.parse_experiment(comparing(ERRORS, faults=faults))
+    experiment = definition.parse_experiment(comparing(ERRORS, faults=faults))
     assert any(warned in warning for warning in experiment.warnings)
 
 
@@ -465,8 +466,8 @@ def test_comparisons_that_cannot_tell_anything_are_warned_about(faults: list[dic
     ],
 )
 def test_comparisons_that_can_tell_are_not_warned_about(faults: list[dict[str, Any]]) -> None:
-    assert runner.parse_experiment(comparing(ERRORS, faults=faults)).warnings == ()
-    assert runner.parse_experiment(comparing(DURATION, faults=[{"type": "exception"}])).warnings == ()
+    assert definition.parse_experiment(comparing(ERRORS, faults=faults)).warnings == ()
+    assert definition.parse_experiment(comparing(DURATION, faults=[{"type": "exception"}])).warnings == ()
 
 
 def test_warnings_are_said_before_the_run_and_kept(aws, time_machine, run_experiment) -> None:
@@ -484,5 +485,5 @@ def test_settle_waits_with_the_config_disabled_before_the_final_judgement(aws, t
     assert states == [False]
     assert time_machine.sleeps[-1] == 120
     final = compare_readings(run.journal, "after")[0]
-    assert runner.instant(time_machine.start + 180) == final["at"]
+    assert instant(time_machine.start + 180) == final["at"]
     assert "Waiting 2m (settle)" in run.lines.text

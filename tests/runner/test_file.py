@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from chaos_layer import control, runner
-from chaos_layer.checks import AlarmCheck, MetricCheck
+from chaos_layer import control
+from chaos_layer.experiment import definition
+from chaos_layer.experiment.checks import AlarmCheck, MetricCheck
 from tests.runner.conftest import experiment_document
 
 GAME_DAY = """\
@@ -31,19 +32,19 @@ on_breach: stop                           # or kill (also engages the kill switc
 
 def problems(document: Any) -> list[str]:
     with pytest.raises(control.InvalidConfig) as caught:
-        runner.parse_experiment(document)
+        definition.parse_experiment(document)
     return [str(problem) for problem in caught.value.problems]
 
 
 def test_the_specs_example_file(tmp_path) -> None:
     path = tmp_path / "game-day.yaml"
     path.write_text(GAME_DAY)
-    experiment, text = runner.load_experiment(str(path))
+    experiment, text = definition.load_experiment(str(path))
     assert text == GAME_DAY
     assert experiment.name == "checkout-latency"
     assert experiment.parameter == "/chaos-layer/checkout"
     assert experiment.kill_switch is None
-    assert experiment.ramp == (runner.Step(0.01, 120.0), runner.Step(0.05, 300.0))
+    assert experiment.ramp == (definition.Step(0.01, 120.0), definition.Step(0.05, 300.0))
     assert experiment.poll == 15.0
     assert experiment.duration == 420.0
     assert experiment.checks[0] == AlarmCheck("checkout-errors")
@@ -67,7 +68,7 @@ def test_the_specs_example_file(tmp_path) -> None:
 def test_json_files_are_read_as_json(tmp_path) -> None:
     path = tmp_path / "game-day.json"
     path.write_text(json.dumps(experiment_document(poll=30, on_breach="kill", kill_switch="/team/kill")))
-    experiment, _ = runner.load_experiment(str(path))
+    experiment, _ = definition.load_experiment(str(path))
     assert (experiment.poll, experiment.on_breach, experiment.kill_switch) == (30.0, "kill", "/team/kill")
 
 
@@ -75,18 +76,18 @@ def test_syntax_errors_say_where(tmp_path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"experiment": "x",\n  "poll": }')
     with pytest.raises(control.InvalidConfig) as caught:
-        runner.load_experiment(str(path))
+        definition.load_experiment(str(path))
     assert [str(p) for p in caught.value.problems] == ["not valid JSON (line 2, column 11: Expecting value)"]
     path = tmp_path / "broken.yaml"
     path.write_text("experiment: x\nramp: [{rate: 0.1\n")
     with pytest.raises(control.InvalidConfig) as caught:
-        runner.load_experiment(str(path))
+        definition.load_experiment(str(path))
     assert str(caught.value.problems[0]).startswith("not valid YAML (line 3, column 1: ")
 
 
 def test_an_unreadable_file_is_a_usage_error(tmp_path) -> None:
     with pytest.raises(control.UsageError, match=r"cannot read .*missing\.yaml: No such file or directory"):
-        runner.load_experiment(str(tmp_path / "missing.yaml"))
+        definition.load_experiment(str(tmp_path / "missing.yaml"))
 
 
 def test_faults_are_checked_with_the_librarys_rules() -> None:
@@ -169,7 +170,7 @@ def test_steady_state_entries(entry: Any, problem: str) -> None:
 
 def test_percentiles_and_high_resolution_periods_are_accepted() -> None:
     entry = {"metric": {"namespace": "N", "name": "Duration", "statistic": "p99.9", "period": 10}, "max": 800}
-    (check,) = runner.parse_experiment(experiment_document(steady_state=[entry])).checks
+    (check,) = definition.parse_experiment(experiment_document(steady_state=[entry])).checks
     assert check == MetricCheck("N", "Duration", "p99.9", 10, (), None, 800)
 
 
@@ -187,7 +188,7 @@ def test_an_empty_steady_state_or_ramp_is_refused() -> None:
 
 
 def test_yaml_that_is_not_json_data_is_refused() -> None:
-    document = runner.decode("experiment: x\nhypothesis: h\nwhen: 2026-11-27\n1: one\n")
+    document = definition.decode("experiment: x\nhypothesis: h\nwhen: 2026-11-27\n1: one\n")
     assert problems(document) == [
         "when: must be JSON data, not date (quote it in YAML)",
         "has a key that is not a string (a number): quote it",

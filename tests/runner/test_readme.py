@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from chaos_layer import ctk, runner, stats
+from chaos_layer import ctk
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
+from chaos_layer.experiment import definition, stats
 from tests.runner.conftest import Aws, TimeMachine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def test_the_readme_game_day_is_rejected_when_errors_climb(game_day, aws: Aws, t
 def test_the_readme_shows_the_comparison_file() -> None:
     shown = CONTROL_GROUPS.split("<!-- checkout-compare.yaml -->\n```yaml\n", 1)[1].split("```", 1)[0]
     assert shown == (ROOT / "examples" / "checkout-compare.yaml").read_text()
-    runner.parse_experiment(runner.decode(shown))  # and it is a valid experiment file
+    definition.parse_experiment(definition.decode(shown))  # and it is a valid experiment file
 
 
 def test_the_sizing_table_is_what_the_statistics_say() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chaos_layer import report
+from chaos_layer.experiment import report
 from tests.runner.conftest import Aws, TimeMachine, experiment_document
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chaos_layer import runner
-from chaos_layer.checks import Context, Reading
+from chaos_layer.experiment import definition
+from chaos_layer.experiment.checks import Context, Reading
+from chaos_layer.experiment.journal import Verdict, instant
 from tests.runner.conftest import KILL_SWITCH, Aws, TimeMachine, experiment_document
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -36,7 +37,7 @@ def epoch(text: str) -> float:
 def test_a_run_that_holds_writes_each_step_then_disables(aws, time_machine, run_experiment) -> None:
     steady(aws, time_machine)
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.HELD
+    assert run.outcome.verdict is Verdict.HELD
     assert run.outcome.exit_code == 0
     versions = aws.versions()
     assert [(v["enabled"], v["rate"]) for v in versions] == [(True, 0.01), (True, 0.05), (False, 0.05)]
@@ -54,7 +55,7 @@ def test_expires_at_is_the_end_of_the_whole_run_plus_a_margin(aws, time_machine,
     expiries = {v["expires_at"] for v in aws.versions()}
     assert len(expiries) == 1  # every write, the stop included
     (expiry,) = expiries
-    assert epoch(expiry) == pytest.approx(time_machine.start + 30 + runner.EXPIRY_MARGIN, abs=1)
+    assert epoch(expiry) == pytest.approx(time_machine.start + 30 + definition.EXPIRY_MARGIN, abs=1)
 
 
 def test_checks_are_read_every_poll_and_once_after_the_end(aws, time_machine, run_experiment) -> None:
@@ -75,7 +76,7 @@ def test_checks_are_read_every_poll_and_once_after_the_end(aws, time_machine, ru
 def test_a_hold_shorter_than_the_poll_is_checked_at_its_end(aws, time_machine, run_experiment) -> None:
     steady(aws, time_machine)
     run = run_experiment(experiment_document(ramp=[{"rate": 0.1, "hold": "3s"}], poll="1m"))
-    assert run.outcome.verdict is runner.Verdict.HELD
+    assert run.outcome.verdict is Verdict.HELD
     assert time_machine.sleeps == [3.0]
 
 
@@ -93,7 +94,7 @@ def test_the_journal_keeps_the_file_the_writes_and_the_steps(aws, time_machine, 
     assert all(s["completed"] for s in journal["steps"])
     assert epoch(journal["started_at"]) == time_machine.start
     assert epoch(journal["ended_at"]) == time_machine.start + 30
-    assert journal["stop"]["reaches_all_by"] == runner.instant(time_machine.start + 30 + 5)
+    assert journal["stop"]["reaches_all_by"] == instant(time_machine.start + 30 + 5)
 
 
 # rejected
@@ -103,7 +104,7 @@ def test_an_alarm_breach_stops_at_once(aws, time_machine, run_experiment) -> Non
     steady(aws, time_machine)
     time_machine.at(14, lambda: aws.alarm("ALARM"))
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert run.outcome.exit_code == 5
     # the breach was seen at the poll of 15 s; nothing waited for the step to end
     assert time_machine.now == time_machine.start + 15
@@ -124,7 +125,7 @@ def test_a_metric_above_max_breaches_with_its_value(aws, time_machine, run_exper
     steady(aws, time_machine)
     time_machine.at(5, lambda: aws.metric(7, at=time_machine.now))
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     breach = run.journal["breach"]
     assert (breach["check"], breach["value"], breach["detail"], breach["step"]) == (
         "AWS/Lambda Errors Sum (FunctionName=checkout)", 7.0, "max 5", 1,
@@ -140,7 +141,7 @@ def test_a_metric_below_min_breaches(aws, time_machine, run_experiment) -> None:
                                                              "statistic": "Average"}, "min": 50}])  # fmt: skip
     time_machine.at(20, lambda: aws.metric(10, at=time_machine.now))
     run = run_experiment(document)
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert run.journal["breach"]["value"] == 10.0
     assert run.journal["breach"]["detail"] == "min 50"
 
@@ -162,7 +163,7 @@ def test_missing_data_during_the_run_is_not_a_pass(aws, time_machine, run_experi
     steady(aws, time_machine)
     document = experiment_document(ramp=[{"rate": 0.05, "hold": "10m"}], poll="1m")
     run = run_experiment(document)
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     breach = run.journal["breach"]
     assert (breach["status"], breach["value"]) == ("no_data", None)
     assert breach["detail"] == "no datapoint in the last 5m"
@@ -176,7 +177,7 @@ def test_an_alarm_without_data_during_the_run_stops_it(aws, time_machine, run_ex
     steady(aws, time_machine)
     time_machine.at(5, lambda: aws.alarm("INSUFFICIENT_DATA"))
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert run.journal["breach"]["status"] == "no_data"
     assert run.journal["breach"]["detail"] == "the alarm is INSUFFICIENT_DATA"
 
@@ -191,7 +192,7 @@ def test_a_breach_after_the_end_rejects(aws, time_machine, run_experiment, proxy
 
     ssm.watch(alarm_when_stopped)
     run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
-    assert run.outcome.verdict is runner.Verdict.REJECTED
+    assert run.outcome.verdict is Verdict.REJECTED
     assert run.journal["breach"]["phase"] == "after"
     assert "after the end" in run.outcome.reason
     assert all(step["completed"] for step in run.journal["steps"])
@@ -209,7 +210,7 @@ def test_no_start_unless_the_steady_state_holds(aws, time_machine, run_experimen
     aws.alarm(state)
     aws.metric(1, at=time_machine.now)
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.ABORTED
+    assert run.outcome.verdict is Verdict.ABORTED
     assert run.outcome.exit_code == 6
     assert aws.versions() == []  # nothing written
     assert run.journal["writes"] == []
@@ -221,7 +222,7 @@ def test_no_start_unless_the_steady_state_holds(aws, time_machine, run_experimen
 
 def test_a_missing_alarm_or_metric_aborts(aws, time_machine, run_experiment) -> None:
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.ABORTED
+    assert run.outcome.verdict is Verdict.ABORTED
     assert [(r["status"], r["detail"]) for r in readings(run.journal, "before")] == [
         ("no_data", "the alarm does not exist"),
         ("no_data", "no datapoint in the last 5m"),
@@ -233,7 +234,7 @@ def test_an_engaged_kill_switch_is_refused_before_anything_is_written(aws, time_
     steady(aws, time_machine)
     aws.ssm.put_parameter(Name=KILL_SWITCH, Value="on", Type="String")
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.ABORTED
+    assert run.outcome.verdict is Verdict.ABORTED
     assert run.outcome.exit_code == 2
     assert "kill switch /chaos-layer/kill-switch is engaged" in run.journal["error"]
     assert aws.versions() == []
@@ -257,7 +258,7 @@ def test_an_aws_error_mid_run_stops_the_experiment(aws, time_machine, run_experi
     cloudwatch = proxy()
     time_machine.at(12, cloudwatch.down)
     run = run_experiment(experiment_document(), cloudwatch=cloudwatch.client("cloudwatch"))
-    assert run.outcome.verdict is runner.Verdict.INTERRUPTED
+    assert run.outcome.verdict is Verdict.INTERRUPTED
     assert run.outcome.exit_code == 3
     assert "could not reach CloudWatch" in str(run.outcome.error)
     assert aws.config()["enabled"] is False
@@ -277,7 +278,7 @@ def test_a_stop_that_cannot_be_written_is_retried_and_reported(aws, time_machine
     assert run.journal["stop"]["ok"] is False
     # the config expires by itself soon after the planned end, and the runner says how to stop it now
     assert aws.config()["enabled"] is True
-    assert epoch(aws.config()["expires_at"]) <= time_machine.start + 30 + runner.EXPIRY_MARGIN + 1
+    assert epoch(aws.config()["expires_at"]) <= time_machine.start + 30 + definition.EXPIRY_MARGIN + 1
     assert "chaos-layer stop --param /chaos-layer/checkout" in run.lines.text
 
 
@@ -285,7 +286,7 @@ def test_sigterm_stops_the_experiment(aws, time_machine, run_experiment) -> None
     steady(aws, time_machine)
     time_machine.at(12, lambda: os.kill(os.getpid(), signal.SIGTERM))
     run = run_experiment(experiment_document())
-    assert run.outcome.verdict is runner.Verdict.INTERRUPTED
+    assert run.outcome.verdict is Verdict.INTERRUPTED
     assert run.outcome.exit_code == 130
     assert aws.config()["enabled"] is False
     assert "Interrupted by SIGTERM at step 2 (rate 5%)" in run.outcome.reason
@@ -329,7 +330,7 @@ class Broken:
         self.reads += 1
         if self.reads > 1:
             raise RuntimeError("bug in a check")
-        from chaos_layer.checks import Status
+        from chaos_layer.experiment.checks import Status
 
         return Reading(self.name, self.kind, Status.OK, 1.0, context.now)
 
@@ -339,8 +340,8 @@ class Broken:
 
 def test_a_crash_in_a_check_stops_the_experiment(aws, time_machine, run_experiment) -> None:
     steady(aws, time_machine)
-    parsed = runner.parse_experiment(experiment_document())
-    experiment = runner.Experiment(**{**parsed.__dict__, "checks": (Broken(),)})
+    parsed = definition.parse_experiment(experiment_document())
+    experiment = definition.Experiment(**{**parsed.__dict__, "checks": (Broken(),)})
     run = run_experiment(experiment_document(), experiment=experiment)
     assert isinstance(run.outcome.crash, RuntimeError)
     assert run.outcome.exit_code == 1

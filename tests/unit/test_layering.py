@@ -5,8 +5,10 @@ import); so do those under `if TYPE_CHECKING:`. A new module must be placed in L
 from __future__ import annotations
 
 import ast
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,26 +16,31 @@ import chaos_layer
 from chaos_layer.faults import FAULT_TYPES
 
 PACKAGE = Path(chaos_layer.__file__).parent
-# Lowest first, as in the issue-9 layout: settings -> contract -> pipeline and faults ->
-# blast radius -> config -> sources -> decorator -> wrapper -> operator API -> CLI.
-LAYERS: list[set[str]] = [
-    {"constants", "settings", "exceptions", "_clones", "once", "_sweep", "extras"},
+# Lowest first: settings -> contract -> pipeline and faults -> blast radius -> config ->
+# sources -> decorator -> wrapper; then the operator's side, one folder per layer: operator
+# API -> experiments -> Chaos Toolkit -> CLI.
+FUNCTION_SIDE: list[set[str]] = [
+    {"constants", "settings", "exceptions", "_clones", "once", "_sweep"},
     {"contract", "_patches", "regex"},
     {"events"},
     {"faults"},  # the fault types, their mechanics, the registry and the pipeline
     {"blast_radius"},
     {"config"},
-    {"source", "sources", "reference"},
+    {"source"},
     {"guardrails"},
     {"observability", "control_group"},
     {"durable"},  # durable functions' rules, which the decorator hands their invocations to
     {"decorator"},
     {"__init__"},  # the public API
     {"wrapper"},
-    {"control", "stores"},  # the operator API, and where it keeps configs (one store per source)
-    {"runner", "checks", "stats", "ctk", "report"},
+]
+OPERATOR_SIDE: list[set[str]] = [
+    {"control"},  # the operator API, its errors, and where it keeps configs (one store per source)
+    {"experiment"},  # `run`: the experiment file, checks, statistics, the runner, journal, report
+    {"ctk"},  # the Chaos Toolkit extension
     {"cli"},
 ]
+LAYERS = FUNCTION_SIDE + OPERATOR_SIDE
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
@@ -114,3 +121,32 @@ def test_the_walk_sees_lazy_imports_and_submodules() -> None:
     assert "chaos_layer.faults._dependency" in GRAPH["chaos_layer.faults.dependency"]
     assert "chaos_layer.faults.base" in GRAPH["chaos_layer.faults"]
     assert "chaos_layer.decorator" in GRAPH["chaos_layer"]
+
+
+def _layer_build() -> Any:
+    """layer/build.py, which is a script rather than a package module."""
+    spec = importlib.util.spec_from_file_location("layer_build", PACKAGE.parent / "layer" / "build.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_operator_side_is_exactly_the_folders_the_layer_leaves_out() -> None:
+    """Each operator layer is a folder of its own, and the layer build ships every other folder
+    it knows as the function side: a new folder must be placed on one side or the other."""
+    folders = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").is_file()}
+    operator = {name for names in OPERATOR_SIDE for name in names}
+    assert operator <= folders, f"operator layers that are not folders: {sorted(operator - folders)}"
+    assert folders - operator == set(_layer_build().FUNCTION_SIDE_FOLDERS)
+
+
+def test_the_function_side_imports_nothing_from_the_operator_side() -> None:
+    operator = {name for names in OPERATOR_SIDE for name in names}
+    reached = {
+        module: [target for target in GRAPH[module] if layer(target) in operator]
+        for module in MODULES
+        if layer(module) not in operator
+    }
+    assert not {module: targets for module, targets in reached.items() if targets}

@@ -1,4 +1,4 @@
-"""The reference documents generated from the declarations (chaos_layer.reference) are checked
+"""The reference documents generated from the declarations (chaos_layer.cli.reference) are checked
 in: these tests fail while chaos_layer/schema.json or a README table is stale, and say how to
 regenerate them (`make schema`)."""
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chaos_layer import reference
+from chaos_layer.cli import reference
 from chaos_layer.config import Config
 from chaos_layer.contract import Declared
 from chaos_layer.faults import FAULT_TYPES, Fault
 
-REGENERATE = "stale: run `make schema` (python -m chaos_layer.reference) and commit the result"
+REGENERATE = "stale: run `make schema` (python -m chaos_layer.cli.reference) and commit the result"
 
 
 def readme() -> str:

@@ -1,4 +1,4 @@
-"""chaos_layer.stats against published worked examples, an independent computation, and the
+"""chaos_layer.experiment.stats against published worked examples, an independent computation, and the
 edge cases a comparison meets in real runs (no errors at all, every invocation failing, a
 handful of invocations).
 
@@ -18,7 +18,7 @@ import math
 
 import pytest
 
-from chaos_layer.stats import Z_ONE_SIDED_95, newcombe, percentile_floor, samples_per_group, wilson
+from chaos_layer.experiment.stats import Z_ONE_SIDED_95, newcombe, percentile_floor, samples_per_group, wilson
 
 Z_TWO_SIDED_95 = 1.959964
 

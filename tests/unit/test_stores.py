@@ -14,9 +14,10 @@ import pytest
 from botocore.stub import Stubber
 
 from chaos_layer import control
+from chaos_layer.control.stores.base import Clients, Denied
+from chaos_layer.control.stores.ssm import SSMStore
 from chaos_layer.source import ParameterReader
 from chaos_layer.source.ssm import SSMProvider, parameter_arn, parameter_name
-from chaos_layer.stores import Clients, Denied, SSMStore
 
 PARAM = "/chaos-layer/orders"
 KILL_SWITCH = "/chaos-layer/kill-switch"

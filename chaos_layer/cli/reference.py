@@ -1,6 +1,6 @@
 """The reference documents, generated from the declarations (chaos_layer.contract):
 `chaos_layer/schema.json`, and the README's tables between `<!-- BEGIN GENERATED: name -->`
-and `<!-- END GENERATED -->`. `python -m chaos_layer.reference` (`make schema`) rewrites both;
+and `<!-- END GENERATED -->`. `python -m chaos_layer.cli.reference` (`make schema`) rewrites both;
 `--check` exits 1 when either is stale, as tests/unit/test_reference.py does.
 
 Blocks: `config` (the document's keys), `faults TYPE ...` (those fault types, a summary and
@@ -23,7 +23,7 @@ from chaos_layer.contract import REQUIRED, Choice, Declared, Field, Kind
 from chaos_layer.faults import FAULT_TYPES, Fault, FaultList
 from chaos_layer.faults.base import MAX_WAIT_MS
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PACKAGE / "schema.json"
 README_PATH = PACKAGE.parent / "README.md"
 SCHEMA_ID = "https://github.com/chaos-layer/chaos-layer/blob/main/chaos_layer/schema.json"
@@ -44,7 +44,7 @@ def schema() -> dict[str, Any]:
         "description": (
             "The JSON document at the location CHAOS_LAYER_PARAM names (an SSM parameter, an S3 object or an"
             " AppConfig profile). Generated from the library's own"
-            " declarations (python -m chaos_layer.reference); `chaos-layer validate FILE` applies the library's"
+            " declarations (python -m chaos_layer.cli.reference); `chaos-layer validate FILE` applies the library's"
             " rules themselves, including the ones this schema cannot express: a latency fault's min_ms must not"
             " exceed max_ms, a match regex must not repeat a repetition inside an open-ended one, and expires_at"
             " may also use any other ISO-8601 form Python reads."
@@ -383,7 +383,7 @@ def main(argv: list[str]) -> int:
     stale = [path for path, text in fresh.items() if text != current[path]]
     names = ", ".join(path.name for path in stale)
     if "--check" in argv and stale:
-        print(f"stale: {names}; run python -m chaos_layer.reference", file=sys.stderr)
+        print(f"stale: {names}; run python -m chaos_layer.cli.reference", file=sys.stderr)
         return 1
     for path in stale:
         path.write_text(fresh[path], encoding="utf-8")

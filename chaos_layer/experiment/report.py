@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chaos_layer import control
-from chaos_layer.extras import install_command
+from chaos_layer.control.extras import install_command
 
 HEADLINES = {
     "held": "Hypothesis held",

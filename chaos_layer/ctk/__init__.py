@@ -132,7 +132,7 @@ def get_comparison(
     counts and rates or statistics, the difference, its bounds and the verdict in words. One
     call is one look: `duration` counts as breached when it is over the allowed increase now
     (`run` waits for two polls in a row). As a steady-state tolerance, use `no_breach`."""
-    from chaos_layer import checks
+    from chaos_layer.experiment import checks
 
     entry: dict[str, Any] = {"compare": compare}
     if compare == "errors" and max_increase is not None:

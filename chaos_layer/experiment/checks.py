@@ -28,8 +28,8 @@ from chaos_layer import control
 from chaos_layer.contract import Fields, describe, join
 from chaos_layer.control_group import CONTROL, GROUPS, TREATMENT
 from chaos_layer.exceptions import Problem
+from chaos_layer.experiment.stats import Z_ONE_SIDED_95, newcombe, percentile_floor
 from chaos_layer.settings import DEFAULT_METRICS_NAMESPACE
-from chaos_layer.stats import Z_ONE_SIDED_95, newcombe, percentile_floor
 
 # CloudWatch metrics arrive late (Lambda's a minute or two after the fact), so a reading takes
 # the newest datapoint of a window this many periods long, and at least this many seconds.

@@ -1,0 +1,148 @@
+"""Config documents as the operator writes them: validated with the library's own rules,
+enabled and disabled, durations and instants read and shown for people."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from chaos_layer.config import (
+    Config,
+    is_legacy,
+    load_config,
+    parse_config,
+)
+from chaos_layer.control.errors import InvalidConfig, UsageError
+from chaos_layer.control.stores.base import (
+    Unsupported,
+)
+from chaos_layer.control.stores.ssm import check_type_request
+from chaos_layer.exceptions import ConfigError
+
+
+def validate(document: object) -> Config:
+    """The library's own validation; raises InvalidConfig listing every problem."""
+    try:
+        return parse_config(document)
+    except ConfigError as error:
+        raise InvalidConfig("the config is invalid", error.problems) from None
+
+
+def validate_text(text: str) -> Config:
+    try:
+        return load_config(text)
+    except ConfigError as error:
+        raise InvalidConfig("the config is invalid", error.problems) from None
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+MAX_DURATION = 3650 * 86400
+
+
+def parse_duration(text: str) -> float:
+    """`90s`, `15m`, `2h` or `1h30m`, in seconds."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or match is None:
+        raise UsageError(f"{{duration}} {text!r} is not a duration such as 90s, 15m, 2h or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise UsageError("{duration} must be longer than zero")
+    if total > MAX_DURATION:
+        raise UsageError("{duration} must be at most 3650 days (use {until} for a later end, or no expiry)")
+    return float(total)
+
+
+def format_instant(value: datetime | float) -> str:
+    """UTC with a Z, to the second: what `start` writes into expires_at. An instant that UTC
+    cannot hold (9999-12-31T23:59:59-01:00) keeps its own offset."""
+    try:
+        instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
+        return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0).isoformat()
+        raise UsageError("the time is out of range") from None
+
+
+def format_seconds(seconds: float) -> str:
+    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
+    total = max(0, math.ceil(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def check_type_flags(parameter_type: str | None, change_type: bool, force: bool) -> None:
+    """Refuses a type change asked for in a way that makes no sense whatever is stored
+    (`force` without `change_type`, either without `parameter_type`), before any read."""
+    try:
+        check_type_request(parameter_type, change_type, force)
+    except Unsupported as error:
+        raise UsageError(str(error)) from None
+
+
+def new_config(faults: list[dict[str, Any]]) -> dict[str, Any]:
+    """An enabled config document with these faults (not yet validated)."""
+    return {"enabled": True, "faults": faults}
+
+
+def enable(
+    document: Mapping[str, Any],
+    *,
+    experiment: str | None = None,
+    rate: float | None = None,
+    expires_at: str | None = None,
+    dry_run: bool | None = None,
+    control_group: bool | None = None,
+) -> dict[str, Any]:
+    """The document, enabled, with these settings replaced (not yet validated)."""
+    updated = dict(document)
+    if is_legacy(updated):
+        if experiment is not None or expires_at is not None or dry_run is not None or control_group is not None:
+            raise UsageError(
+                "the config is in chaos-lambda's format, which has no experiment, expiry, dry run or control group"
+                "; give {document} to write a chaos-layer config"
+            )
+        updated["is_enabled"] = True
+    else:
+        updated["enabled"] = True
+        if experiment is not None:
+            updated["experiment"] = experiment
+        if expires_at is not None:
+            updated["expires_at"] = expires_at
+        if dry_run is not None:
+            updated["dry_run"] = dry_run
+        if control_group is not None:
+            updated["control_group"] = control_group
+    if rate is not None:
+        updated["rate"] = rate
+    if "faults" in updated:  # the long part last, for people reading the parameter
+        updated["faults"] = updated.pop("faults")
+    return updated
+
+
+def disable(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document with injection switched off and everything else kept, so `start` can
+    resume it. Works on configs this version cannot validate: a newer library may be
+    injecting from them."""
+    updated = dict(document)
+    updated["is_enabled" if is_legacy(updated) else "enabled"] = False
+    return updated
+
+
+def to_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False)
