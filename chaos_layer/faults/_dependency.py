@@ -113,11 +113,13 @@ def _patched(original: Any) -> Callable[..., Any]:
             matching = [r for r in rules if r.failure.matches(model.service_name, prefix, operation_name)]
             if matching and not _patches.exempted() and (model.service_name, operation_name) not in DURABLE_API:
                 matching = [rule for rule in matching if rule.on_effect()]
+                delayed = False
                 for rule in matching:
                     if rule.failure.delay_ms is not None:
                         rule.sleep(rule.failure.delay_ms / 1000)
-                for rule in matching:
-                    if rule.failure.error is not None:
+                        delayed = True
+                for rule in matching:  # after a delay, asked again: the experiment may have ended meanwhile
+                    if rule.failure.error is not None and (not delayed or rule.on_effect()):
                         raise _error(self, rule, operation_name)
         return original(self, operation_name, api_params)
 

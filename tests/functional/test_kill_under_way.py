@@ -249,6 +249,19 @@ def test_dependency_stops_failing_calls_once_the_experiment_is_over(
     assert all(ok for at, ok in calls if at >= bound(1))
 
 
+def test_a_dependency_delay_in_progress_is_cut_short(operator: Operator, timeline: Timeline) -> None:
+    fault = {"type": "dependency", "services": ["ssm"], "operations": ["GetParameter"], "delay_ms": 60_000}
+    decorate = begin(operator, timeline, "kill switch", [fault], 1)
+    operator.ssm.put_parameter(Name="/app/flag", Value="on", Type="String")
+
+    @decorate
+    def handler(event: Any, context: Any) -> Any:
+        return operator.ssm.get_parameter(Name="/app/flag")["Parameter"]["Value"]
+
+    assert handler(HTTP_EVENT, None) == "on"  # the call went through, after the cut-short delay
+    assert timeline.elapsed() <= bound(1)
+
+
 @pytest.fixture
 def listener() -> Iterator[int]:
     server = socket.socket()
