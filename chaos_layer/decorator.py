@@ -242,8 +242,10 @@ class Experiment:
                 cache.refresh(now)
             config = cache.active
             if config is not None and config is not self._prepared:
-                self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
-                prepare(config)
+                try:  # marked only once loaded, so that an invocation beside it never runs on unloaded modules
+                    prepare(config)
+                finally:  # once per config, even when loading fails (one warning, then on without it)
+                    self._prepared = config
         except Exception:  # fail safe: a bug of ours must never cost the handler its run
             logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
             config = None

@@ -127,6 +127,8 @@ def _denied(host: Any, port: Any, server_name: Any = None, family: int | None = 
     """Whether a connection to `host` is refused; the rule that refuses it is told. With
     `family` (a connect), a host name is resolved as connect itself would resolve it, and
     its addresses are checked too (connect resolves inside C, past getaddrinfo's patch)."""
+    if _patches.exempted():  # the library's own read (of the kill switch, too) is never refused
+        return False
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     if not isinstance(host, str):

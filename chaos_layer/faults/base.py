@@ -20,6 +20,7 @@ which re-reads no more often than its period allows, and at most once a second.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from random import Random
@@ -27,6 +28,8 @@ from typing import Any, ClassVar, Protocol
 
 from chaos_layer import events
 from chaos_layer.contract import Declared, ListOf, Number, Text, field
+
+logger = logging.getLogger(__name__)
 
 # A wait is never cut into steps shorter than this (a clock that a test does not move).
 MIN_WAIT_STEP = 0.01
@@ -69,12 +72,15 @@ class Current(Protocol):
 class Watch:
     """Whether the experiment an invocation drew its faults from is still on: no kill
     switch engaged, the config neither disabled nor expired. Between two looks at the
-    reading (`until`), asking costs a clock read; once over, it stays over."""
+    reading (`until`), asking costs a clock read; once over, it stays over. While one look
+    is under way (a read, whose own calls a fault in force may see), the answer so far holds,
+    so a look never starts another."""
 
-    __slots__ = ("_current", "clock", "over", "until")
+    __slots__ = ("_current", "_looking", "clock", "over", "until")
 
     def __init__(self, current: Current) -> None:
         self._current = current
+        self._looking = False
         self.clock = current.clock
         self.until = float("-inf")
         self.over = False
@@ -82,11 +88,18 @@ class Watch:
     def on(self) -> bool:
         if self.over:
             return False
-        if self.clock() < self.until:
+        if self._looking or self.clock() < self.until:
             return True
-        current = self._current
-        self.over = current.current() is None
-        self.until = current.current_until()
+        self._looking = True
+        try:
+            current = self._current
+            self.over = current.current() is None
+            self.until = current.current_until()
+        except Exception:  # fail safe: a bug of ours ends the faults, never the handler's call
+            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            self.over = True
+        finally:
+            self._looking = False
         return not self.over
 
 

@@ -142,13 +142,20 @@ class ConfigCache:
         self._settle(now)
 
     def current(self) -> Config | None:
-        """The active config now, for an invocation already under way (a wait, a call to
-        fail, a durable step attempt): the reading is refreshed when its period is up, as an
-        invocation's is, and never sooner than a second after the last read."""
+        """The config an invocation already under way may still inject from (a wait, a call
+        to fail, a durable step attempt), or None once the experiment is over: the reading
+        is refreshed when its period is up, as an invocation's is, and never sooner than a
+        second after the last read. Between reads, the last reading decides, whichever
+        invocation read it (a reading that lives for one invocation still holds here)."""
         now = self.clock()
         if now >= self.deadline and now >= self._read_at + WATCH_GAP:
             self.refresh(now)
-        return self.active
+        reading = self.reading
+        if now >= max(self._valid_until, self._read_at + WATCH_GAP):  # not refreshed in time (backoff)
+            return None
+        if reading is None or not self.active_here(reading, self.wall_clock()):
+            return None
+        return reading.config
 
     def current_until(self) -> float:
         """Until when `current()` gives the same answer without a look at the reading."""

@@ -9,6 +9,7 @@ cost none.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import socket
@@ -23,8 +24,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chaos_layer import inject_fault
-from tests.conftest import HTTP_EVENT, REGION, FakeClock, FakeLambdaContext
+from chaos_layer import _patches, inject_fault
+from tests.conftest import HTTP_EVENT, REGION, FakeClock, FakeLambdaContext, MotoServer
 from tests.sample_events import load as load_event
 
 PARAM = "/chaos-layer/under-way"
@@ -177,7 +178,8 @@ def test_latency_under_way_is_cut_short_and_the_handler_runs(
 
     assert handler(HTTP_EVENT, FakeLambdaContext()) == OK
     assert timeline.elapsed() <= bound(max_age)  # not the 60 s asked for
-    assert len(runs) == 1 and runs[0] >= WRITTEN_AT  # the wait did begin; the handler ran after it
+    assert len(runs) == 1
+    assert runs[0] >= WRITTEN_AT
     assert [record["fault"] for record in records()] == ["latency"]  # it took effect: logged once
     assert any("latency cut short" in warning for warning in warnings())
 
@@ -219,8 +221,9 @@ def test_a_wait_nothing_ends_looks_at_the_reading_no_more_than_once_a_second_nor
         )(lambda event, context: OK)
         assert handler(HTTP_EVENT, None) == OK
         assert timeline.elapsed() - start == pytest.approx(60)  # waited in full
-        gaps = [later - earlier for earlier, later in zip(reads, reads[1:], strict=False)]
-        assert len(reads) > 1 and min(gaps) >= max(max_age * 0.75, 1.0) - 1e-9
+        gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
+        assert len(reads) > 1
+        assert min(gaps) >= max(max_age * 0.75, 1.0) - 1e-9
 
 
 @pytest.mark.parametrize("how", STOPS)
@@ -245,7 +248,8 @@ def test_dependency_stops_failing_calls_once_the_experiment_is_over(
 
     assert handler(HTTP_EVENT, None) == OK
     failed = [at for at, ok in calls if not ok]
-    assert failed and max(failed) < bound(1)
+    assert failed
+    assert max(failed) < bound(1)
     assert all(ok for at, ok in calls if at >= bound(1))
 
 
@@ -293,8 +297,51 @@ def test_denylist_stops_refusing_connections_once_the_experiment_is_over(
 
     assert handler(HTTP_EVENT, None) == OK
     refused = [at for at, ok in connects if not ok]
-    assert refused and max(refused) < bound(1)
+    assert refused
+    assert max(refused) < bound(1)
     assert all(ok for at, ok in connects if at >= bound(1))
+
+
+def test_a_denylist_over_the_configs_own_endpoint_neither_ends_itself_nor_hides_the_kill_switch(
+    moto_server: MotoServer, timeline: Timeline, listener: int
+) -> None:
+    """The library's own reads, made while the denylist is in force, are never refused: the
+    fault holds for as long as the experiment does, and ends with the kill switch."""
+    kill = "/chaos-layer/under-way/kill-switch-on-the-server"
+    document = {"enabled": True, "experiment": "under-way", "faults": [{"type": "denylist", "hosts": ["127.0.0.1"]}]}
+    moto_server.put(PARAM, json.dumps(document))
+    kill_at = 5.0
+
+    def engage() -> None:
+        with _patches.exempt():  # the operator writes from another machine, outside the denylist
+            moto_server.put(kill, "on")
+
+    timeline.at(kill_at, engage)
+    connects: list[tuple[float, bool]] = []
+
+    @inject_fault(
+        parameter=PARAM,
+        kill_switch=kill,
+        max_age=1,
+        boto3_client=moto_server.client(),
+        clock=timeline.clock,
+        sleep=timeline.sleep,
+        random=Random(3),
+    )
+    def handler(event: Any, context: Any) -> Any:
+        for _ in range(20):
+            try:
+                socket.create_connection(("127.0.0.1", listener), timeout=2).close()
+                connects.append((timeline.elapsed(), True))
+            except ConnectionRefusedError:
+                connects.append((timeline.elapsed(), False))
+            timeline.work(0.5)
+        return OK
+
+    assert handler(HTTP_EVENT, None) == OK
+    assert all(not ok for at, ok in connects if at < kill_at)  # in force until the kill, reads and all
+    assert all(ok for at, ok in connects if at >= kill_at + 1)
+    assert moto_server.calls() > 1  # read again while in force, and answered
 
 
 SQS_EVENT = load_event("sqs")
