@@ -1,6 +1,6 @@
 """`inject_fault`: ties the config cache, the blast radius and the faults together.
 
-Loading on demand (SPEC.md): importing this module, and decorating a handler, load only the
+Loading on demand (docs/benchmarks.md, "Cold start"): importing this module, and decorating a handler, load only the
 settings and the config cache. Parsing loads at the first read, and what an active
 experiment needs (the blast radius, the pipeline, durable executions, control groups, each
 fault's mechanics, observability) when a reading first turns active, before any draw: never
@@ -235,7 +235,7 @@ class Experiment:
     def handle_at(self, now: float, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         """One invocation, `now` on the cache's clock (the wrapper has just read it). The
         config is refreshed when its period is up, and what it needs is loaded the first time
-        it is seen (SPEC.md's "Loading on demand"), before any draw."""
+        it is seen (docs/benchmarks.md, "Cold start"), before any draw."""
         cache = self.cache
         try:
             if now >= cache.deadline:
@@ -246,8 +246,8 @@ class Experiment:
                     prepare(config)
                 finally:  # once per config, even when loading fails (one warning, then on without it)
                     self._prepared = config
-        except Exception:  # fail safe: a bug of ours must never cost the handler its run
-            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+        except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
+            self.unexpected(error)
             config = None
         if config is None:
             return self.handler(event, context, *args, **kwargs)
@@ -259,8 +259,8 @@ class Experiment:
                 if _blast_radius.in_blast_radius(config, event, context, self.random)
                 else None
             )
-        except Exception:
-            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+        except Exception as error:
+            self.unexpected(error)
             selected = None
         if selected is None:
             return self.handler(event, context, *args, **kwargs)
@@ -305,6 +305,13 @@ class Experiment:
         watch = _faults.Watch(self.cache)  # a kill or a stop ends the faults under way
         invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn, watch)
         return _faults.run(faults, invocation, run_handler)
+
+    def unexpected(self, error: Exception) -> None:
+        """A bug of ours, once per period: what it was and where, never a traceback that
+        could show a config's values, and never once per invocation."""
+        from chaos_layer.once import unexpected
+
+        self.warn(f"not injecting: {unexpected(error)}")
 
     def warn(self, problem: str) -> None:
         """A fault's problem, once per period (the cache's warning memory)."""

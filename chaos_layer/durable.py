@@ -39,7 +39,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -52,8 +51,7 @@ from chaos_layer import _patches
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, Watch, draw, run
 from chaos_layer.observability import report_safely
-
-logger = logging.getLogger(__name__)
+from chaos_layer.once import unexpected
 
 SDK = "aws_durable_execution_sdk_python"
 _CONTEXT_MODULE = f"{SDK}.context"
@@ -146,8 +144,8 @@ def handle(host: Host, event: Any, context: Any, *args: Any, **kwargs: Any) -> A
     """One invocation of a durable execution (`detect` said so), with the faults it may take."""
     try:
         plan = _plan(host, event, context)
-    except Exception:  # fail safe: a bug of ours must never cost the handler its run
-        logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+    except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
+        host.warn(f"not injecting: {unexpected(error)}")
         plan = None
     if plan is None:
         return host.handler(event, context, *args, **kwargs)
@@ -345,8 +343,8 @@ class Plan:
                     self.attach(self.execution.context)
                 else:
                     stack.enter_context(_claiming(self))
-        except Exception:
-            logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+        except Exception as error:
+            self.warn(f"not injecting into steps: {unexpected(error)}")
         return pipeline
 
     # A disk fill lasts until the handler starts its first operation, which may checkpoint.
@@ -382,8 +380,8 @@ class Plan:
             step_name = name or getattr(func, "_original_name", None)  # the SDK's own rule
             try:
                 wrapped = plan.wrap_step(func, step_name)
-            except Exception:
-                logger.warning("chaos-layer is not injecting into a step: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting into a step: {unexpected(error)}")
                 wrapped = func
             return real_step(wrapped, step_name, config)
 
@@ -395,8 +393,8 @@ class Plan:
                 child = real_child(*args, **kwargs)
                 try:
                     plan._wrap(child, root=False)
-                except Exception:
-                    logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+                except Exception as error:
+                    plan.warn(f"not injecting into steps: {unexpected(error)}")
                 return child
 
             context.create_child_context = create_child_context
@@ -431,8 +429,8 @@ class Plan:
                     reaching = faults if config is plan.config else plan._reaching(config, step_name)
                     random = plan._attempt_random(step_context, config)
                     drawn = draw(reaching, random, in_step=True)
-            except Exception:
-                logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting: {unexpected(error)}")
                 drawn = []
             if not drawn or config is None:
                 return func(step_context, *args, **kwargs)
@@ -501,8 +499,8 @@ def _claim_root(original: Callable[..., Any]) -> Any:
             try:
                 if context.execution_context.durable_execution_arn == plan.execution.arn:
                     plan.attach(context)
-            except Exception:
-                logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting into steps: {unexpected(error)}")
         return context
 
     return staticmethod(from_lambda_context)
