@@ -1,9 +1,10 @@
 """Fixtures shared by every test directory (unit, functional, e2e, cli), and each test's kind.
 
 Each folder is one kind of test, marked here (`-m unit`, `-m "not e2e"`): unit, functional
-(functional/, cli/, runner/, docs/) or e2e; `make unit` runs `-m "unit and not slow"`. Under
-pytest-xdist each worker has its own servers (moto, the AppConfig stand-in) on free ports; the
-tests that build the layer share a worker, as they share its build's wheel cache (build/wheels).
+(functional/, cli/, runner/, docs/) or e2e; `slow` marks the tests that take seconds on their
+own. Under pytest-xdist (`make pytest`, or `pytest -n 2`) each worker has its own servers (moto,
+the AppConfig stand-in) on free ports, and every test writes only in its own `tmp_path`; the
+e2e tests build the layer and the wheel once per run for all workers (tests/e2e/conftest.py).
 
 - `aws_env` (autouse): dummy credentials, region us-east-1, and nothing from the developer's
   machine (AWS_PROFILE, AWS_ENDPOINT_URL*, CHAOS_*, POWERTOOLS_*, Lambda's own variables), so
@@ -56,17 +57,12 @@ KINDS = {
 TESTS = Path(__file__).parent
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
         if folder not in KINDS:
             raise pytest.UsageError(f"{item.nodeid}: tests/{folder} has no kind; add it to KINDS in tests/conftest.py")
         item.add_marker(KINDS[folder])
-        # layer/build.py keeps its downloaded wheels in build/wheels: two builds at once would
-        # race for them (and building once per session is enough)
-        if "layer_zip" in getattr(item, "fixturenames", ()) or item.path.name == "test_layer_pins.py":
-            item.add_marker(pytest.mark.xdist_group("layer"))
 
 
 REGION = "us-east-1"

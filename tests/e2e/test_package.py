@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chaos_layer import __version__
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, built_once
 
 # Named after the package's own version: a build that took its version from elsewhere fails here.
 WHEEL = f"chaos_layer-{__version__}-py3-none-any.whl"
@@ -23,12 +23,14 @@ def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=cwd)
 
 
-@pytest.fixture(scope="session")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("dist")
+def build_dist(output: Path) -> None:
     result = run(sys.executable, "-m", "build", "--outdir", str(output), str(ROOT))
     assert result.returncode == 0, result.stderr
-    return output
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_once(tmp_path_factory, "dist", build_dist)
 
 
 def wheel_names(dist: Path) -> set[str]:
