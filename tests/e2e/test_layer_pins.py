@@ -53,6 +53,7 @@ def test_the_zip_ships_the_pinned_versions(layer_zip: Path) -> None:
     assert shipped_versions(layer_zip) == {name: pin.version for name, pin in pins.items()}
 
 
+@pytest.mark.slow
 def test_two_builds_of_one_commit_give_the_same_bytes(layer_zip: Path, tmp_path: Path) -> None:
     assert build_layer(tmp_path).read_bytes() == layer_zip.read_bytes()
 

@@ -14,6 +14,8 @@ import pytest
 from chaos_layer import __version__
 from tests.e2e.conftest import ROOT, built_once
 
+pytestmark = pytest.mark.slow  # each test needs the sdist and wheel, built with python -m build
+
 # Named after the package's own version: a build that took its version from elsewhere fails here.
 WHEEL = f"chaos_layer-{__version__}-py3-none-any.whl"
 SDIST = f"chaos_layer-{__version__}.tar.gz"
