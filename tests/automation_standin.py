@@ -15,6 +15,7 @@ first: an unknown or missing member, or a value of the wrong type, fails the *te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -109,10 +110,8 @@ class Automation:
             if cancel_pending == name:
                 cancel_pending = None
                 if self.cancel_after_action:
-                    try:
+                    with contextlib.suppress(StepFailed):
                         self._perform(step, values)
-                    except StepFailed:
-                        pass
                 runs.append(StepRun(name, step["action"], "Cancelled"))
                 status = "Cancelled"
                 index = self._target(step.get("onCancel", "Abort"), by_name)
@@ -162,7 +161,7 @@ class Automation:
             return select(response, step.get("outputs", [])), None
         if action == "aws:executeScript":
             namespace: dict[str, Any] = {"__name__": "automation_script"}
-            exec(compile(inputs["Script"], f"<{step['name']} script>", "exec"), namespace)  # noqa: S102
+            exec(compile(inputs["Script"], f"<{step['name']} script>", "exec"), namespace)
             try:
                 payload = namespace[inputs["Handler"]](inputs.get("InputPayload", {}), None)
             except Exception as error:
@@ -185,6 +184,7 @@ class Automation:
         service, api = inputs.pop("Service"), inputs.pop("Api")
         operation = _SESSION.get_service_model(service).operation_model(api)
         try:
+            assert operation.input_shape is not None, f"{service} {api} takes no input"
             validate_parameters(inputs, operation.input_shape)
         except ParamValidationError as error:
             raise AssertionError(f"{service} {api} would be refused: {error}") from None
@@ -246,6 +246,7 @@ def jsonable(value: Any) -> Any:
 
 def seconds(duration: str) -> float:
     match = ISO_DURATION.fullmatch(duration)
-    assert match and any(match.groups()), f"aws:sleep Duration {duration!r} is not ISO 8601"
+    assert match, f"aws:sleep Duration {duration!r} is not ISO 8601"
+    assert any(match.groups()), f"aws:sleep Duration {duration!r} is empty"
     days, hours, minutes, secs = (int(group or 0) for group in match.groups())
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=secs).total_seconds()

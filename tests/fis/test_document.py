@@ -43,7 +43,7 @@ class Run:
         self.during_hold_hook: Any = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.moto.endpoint_url)
+        return boto3.client(service, region_name=REGION, endpoint_url=self.moto.endpoint_url)  # type: ignore[call-overload]
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -94,7 +94,9 @@ def test_success_writes_the_config_holds_for_the_duration_then_disables_it(run: 
     assert execution.names == SUCCESS_PATH
     assert run.slept == [900.0]
     held = run.during_hold
-    assert held is not None and held["enabled"] is True and held["version"] == 1
+    assert held is not None
+    assert held["enabled"] is True
+    assert held["version"] == 1
     assert {key: held[key] for key in EXPERIMENT} == EXPERIMENT
     # The config the functions read during the hold is one the library accepts.
     control.validate({key: value for key, value in held.items() if key != "version"})
@@ -102,7 +104,9 @@ def test_success_writes_the_config_holds_for_the_duration_then_disables_it(run: 
     assert run.started + timedelta(minutes=20) - timedelta(seconds=1) <= expiry(held)
     assert expiry(held) <= run.ended + timedelta(minutes=20)
     final = run.config()
-    assert final is not None and final["enabled"] is False and final["version"] == 2
+    assert final is not None
+    assert final["enabled"] is False
+    assert final["version"] == 2
     assert final["faults"] == EXPERIMENT["faults"]
 
 
@@ -117,7 +121,8 @@ def test_a_cancel_at_any_step_leaves_no_enabled_config(run: Run, step: str) -> N
         assert final is None, "nothing was written before the write"
         assert run.writes == 0
     else:
-        assert final is not None and final["enabled"] is False
+        assert final is not None
+        assert final["enabled"] is False
         assert "Hold" not in execution.names[execution.names.index(step) + 1 :], "a cancel never holds again"
 
 
@@ -127,7 +132,8 @@ def test_a_cancel_that_lands_after_a_write_was_made_still_ends_it(run: Run, step
 
     assert execution.status == "Cancelled"
     final = run.config()
-    assert final is not None and final["enabled"] is False
+    assert final is not None
+    assert final["enabled"] is False
 
 
 @pytest.mark.parametrize("step", ["Write", "CheckWrite", "Hold", "DecideEnd", "WriteStop"])
@@ -140,10 +146,12 @@ def test_a_failing_step_after_the_start_ends_the_experiment(run: Run, step: str)
         assert final is None
     elif step in ("DecideEnd", "WriteStop"):
         # The end itself failed (three attempts): the config ends by itself at its expiry.
-        assert final is not None and final["enabled"] is True
+        assert final is not None
+        assert final["enabled"] is True
         assert expiry(final) <= run.ended + timedelta(minutes=20)
     else:
-        assert final is not None and final["enabled"] is False
+        assert final is not None
+        assert final["enabled"] is False
 
 
 def test_a_failing_end_leaves_a_config_that_expires_by_itself_within_the_duration_and_5_minutes(run: Run) -> None:
@@ -152,7 +160,8 @@ def test_a_failing_end_leaves_a_config_that_expires_by_itself_within_the_duratio
     assert execution.status == "Failed"
     assert [s.status for s in execution.steps if s.name == "ReadCurrent"] == ["Failed"]
     final = run.config()
-    assert final is not None and final["enabled"] is True
+    assert final is not None
+    assert final["enabled"] is True
     assert expiry(final) <= run.ended + timedelta(minutes=20)
 
 
@@ -165,7 +174,8 @@ def test_an_engaged_kill_switch_refuses_the_start(run: Run, value: str) -> None:
     assert execution.status == "Failed"
     assert execution.names == ["ReadState", "Prepare"]
     assert "kill switch" in execution.step("Prepare").message
-    assert run.config() is None and run.writes == 0
+    assert run.config() is None
+    assert run.writes == 0
 
 
 @pytest.mark.parametrize("value", [None, "off", " False ", "0", "OFF\n"])
@@ -207,9 +217,12 @@ def test_a_disabled_or_expired_config_is_taken_over_at_the_version_read(run: Run
     execution = run()
 
     assert execution.status == "Success"
-    assert run.during_hold is not None and run.during_hold["version"] == 2
+    assert run.during_hold is not None
+    assert run.during_hold["version"] == 2
     final = run.config()
-    assert final is not None and final["enabled"] is False and final["version"] == 3
+    assert final is not None
+    assert final["enabled"] is False
+    assert final["version"] == 3
 
 
 @pytest.mark.parametrize("operator_value", [{"enabled": False, "experiment": "checkout-latency", "faults": []}, "x"])
@@ -241,10 +254,13 @@ def test_a_write_that_races_the_start_is_named_and_the_experiment_ended(run: Run
 
     assert execution.status == "Failed"
     message = execution.step("CheckWrite").message
-    assert "version 1 was overwritten" in message and f"get-parameter-history --name {CONFIG}" in message
+    assert "version 1 was overwritten" in message
+    assert f"get-parameter-history --name {CONFIG}" in message
     assert "Hold" not in execution.names
     final = run.config()
-    assert final is not None and final["enabled"] is False and final["version"] == 3
+    assert final is not None
+    assert final["enabled"] is False
+    assert final["version"] == 3
 
 
 def test_the_stand_in_refuses_a_call_that_botocore_would_refuse(moto_server: MotoServer) -> None:
