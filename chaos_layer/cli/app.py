@@ -24,8 +24,8 @@ except ImportError:  # pragma: no cover
 
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
-from chaos_layer.cli import output, widening
 from chaos_layer.cli import fis as fis_commands
+from chaos_layer.cli import output, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
