@@ -16,7 +16,7 @@ from chaos_layer.faults import FAULTS, Fault
 from chaos_layer.faults.base import RATE, WAIT_MS
 
 LEGACY_KEYS = frozenset({"fault_type", "delay", "is_enabled", "error_code", "exception_msg", "rate"})
-BLAST_RADIUS = "blast radius"  # the README section that documents a key
+BLAST_RADIUS = "blast radius"  # the docs section that documents a key
 # A control group is as large as the treatment, so together they fit in every invocation.
 CONTROL_GROUP_MAX_RATE = 0.5
 CONTROL_GROUP_MAX_PERCENT = 50.0
@@ -128,7 +128,7 @@ class Config(Declared, kw_only=False):
     treatment_checks: tuple[Check, ...] = derived()
     # What the blast radius's first draw keeps: `rate`, except that a control group without a
     # cohort draws its two groups itself (chaos_layer.control_group), from every invocation.
-    # `rate` stays the treatment's share, the one guardrails count (SPEC, *Guardrails*).
+    # `rate` stays the treatment's share, the one guardrails count (docs/blast-radius.md, *Guardrails*).
     draw_rate: float = derived()
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Control groups (SPEC, *Control group*): the invocations an experiment selects, split into a
+"""Control groups (docs/control-groups.md): the invocations an experiment selects, split into a
 treatment group that gets the faults and a control group of the same expected size that gets
 nothing, each invocation of either measured as its caller saw it, so the runner can compare
 the two groups while the experiment runs (as Netflix's ChAP compares its clusters).
@@ -17,7 +17,7 @@ the two groups while the experiment runs (as Netflix's ChAP compares its cluster
 Only configs with `control_group: true` reach this module: without one, the hot path is as
 it was (the blast radius's draw reads `draw_rate`, which is `rate`). Durable executions never
 do: the decorator hands them to chaos_layer.durable first, which selects them as without a
-control group (SPEC: their invocations are replays of one execution), the cohort's treatment
+control group (docs/control-groups.md: their invocations are replays of one execution), the cohort's treatment
 band included (`Config.treatment_checks`), and writes no group record.
 """
 

@@ -1,6 +1,6 @@
 """`inject_fault`: ties the config cache, the blast radius and the faults together.
 
-Loading on demand (SPEC.md): importing this module, and decorating a handler, load only the
+Loading on demand (docs/benchmarks.md, "Cold start"): importing this module, and decorating a handler, load only the
 settings and the config cache. Parsing loads at the first read, and what an active
 experiment needs (the blast radius, the pipeline, durable executions, control groups, each
 fault's mechanics, observability) when a reading first turns active, before any draw: never
@@ -235,7 +235,7 @@ class Experiment:
     def handle_at(self, now: float, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         """One invocation, `now` on the cache's clock (the wrapper has just read it). The
         config is refreshed when its period is up, and what it needs is loaded the first time
-        it is seen (SPEC.md's "Loading on demand"), before any draw."""
+        it is seen (docs/benchmarks.md, "Cold start"), before any draw."""
         cache = self.cache
         try:
             if now >= cache.deadline:

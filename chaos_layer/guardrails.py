@@ -1,5 +1,5 @@
 """Guardrails: what any config may do in this function, bounded at deploy time by its owner
-(SPEC.md's "Guardrails").
+(docs/blast-radius.md, "Guardrails").
 
 `CHAOS_LAYER_MAX_RATE` / `max_rate=` caps the treatment share a config asks for (`rate`, times
 `percent` / 100 with a cohort); `CHAOS_LAYER_FAULTS` / `faults=` lists the fault types allowed.

@@ -2,7 +2,7 @@
 
 A reading's outcome, good or bad, is kept for its period, so the library makes at most one
 read per period whatever the invocation rate, and an outage costs one bounded wait per
-period, not one per call. SPEC.md's "Polling periods" sets the rules:
+period, not one per call. docs/sources-and-scale.md's "Polling periods" sets the rules:
 
 - the period is `max_age` while an experiment is active for this function (so a stop or a
   kill reaches it within `max_age`) and `idle_max_age` while none is (so an idle fleet costs
@@ -152,7 +152,7 @@ class ConfigCache:
         self._next_read = self._valid_until = self.deadline = self.quiet_until = float("-inf")
 
     def active_here(self, reading: Reading | None, wall: float) -> bool:
-        """Whether a reading's experiment is active for this function (SPEC): enabled,
+        """Whether a reading's experiment is active for this function (docs/sources-and-scale.md): enabled,
         unexpired, not killed, and its `targets` admit this function's name, whatever its
         rate and also in a dry run. Without a known name, `targets` are left to each
         invocation, and the reading counts as active."""

@@ -1,5 +1,5 @@
 """docs/fis.md as a reader follows it: its run file saved under the name the page gives, its
-`chaos-layer fis template` command run as written; every other shell block says why it is not run."""
+`chaos-layer fis template` command run as written."""
 
 from __future__ import annotations
 
@@ -12,28 +12,15 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = (ROOT / "docs" / "fis.md").read_text(encoding="utf-8")
-
-
-def block(marker: str) -> str:
-    """The fenced block right after `<!-- fis: marker -->`."""
-    fenced = PAGE.split(f"<!-- fis: {marker} -->\n```", 1)[1]
-    return fenced.split("\n", 1)[1].split("```", 1)[0]
-
-
-def test_every_fenced_block_is_run_here_or_says_why_not() -> None:
-    opening = re.compile(r"^(.*)\n```(\w+)\n", re.MULTILINE)
-    for match in opening.finditer(PAGE):
-        before = match.group(1)
-        assert before.startswith(("<!-- fis: ", "<!-- not run: ")), f"```{match.group(2)} after {before!r}"
+from tests.docs import pages
 
 
 def test_the_walk_through_renders_the_template_it_describes(tmp_path: Path) -> None:
-    saved_as = re.search(r"saved as `([^`]+)`", PAGE)
+    page = pages.text("fis.md")
+    saved_as = re.search(r"saved as `([^`]+)`", page)
     assert saved_as is not None
-    (tmp_path / saved_as.group(1)).write_text(block("run-file"), encoding="utf-8")
-    (command,) = [line for line in block("render").splitlines() if line.strip()]
+    (tmp_path / saved_as.group(1)).write_text(pages.block("fis.md", "fis-run-file"), encoding="utf-8")
+    (command,) = [line for line in pages.block("fis.md", "fis-render").splitlines() if line.strip()]
 
     result = subprocess.run(
         shlex.split(command),
@@ -51,4 +38,4 @@ def test_the_walk_through_renders_the_template_it_describes(tmp_path: Path) -> N
     assert list(properties["Actions"]) == ["Step1", "Step2"]
     assert len(properties["StopConditions"]) == 1
     # The deploy command that follows names the file this one wrote.
-    assert "--template-file fis-checkout-latency.yaml" in PAGE
+    assert "--template-file fis-checkout-latency.yaml" in page

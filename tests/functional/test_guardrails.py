@@ -1,4 +1,4 @@
-"""Guardrails (SPEC.md "Guardrails"): a function's owner bounds what any config may do there,
+"""Guardrails (docs/blast-radius.md, "Guardrails"): a function's owner bounds what any config may do there,
 with CHAOS_LAYER_MAX_RATE / max_rate= and CHAOS_LAYER_FAULTS / faults=, in the decorator and
 in zero-code mode. A config past them is refused as a config error is; an unreadable
 guardrail refuses every config."""

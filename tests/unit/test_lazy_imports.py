@@ -1,4 +1,4 @@
-"""Loading on demand (SPEC.md): a function whose experiment is off loads none of what an
+"""Loading on demand (docs/benchmarks.md, "Cold start"): a function whose experiment is off loads none of what an
 injection needs, and an active experiment loads it before its first draw, never inside a fault.
 
 Each case runs in a fresh interpreter, so sys.modules holds only what that case imported.
