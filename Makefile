@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed-stamp
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
 	|| { echo "chaos-layer needs Python 3.10 or newer as $(PYTHON) (choose another with PYTHON=...)" >&2; exit 1; }
 
-.PHONY: venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
+.PHONY: docs venv test lint typecheck unit pytest demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cli,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,dev,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,6 +45,7 @@ dist: $(STAMP)
 
 template-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint integrations/fis/template.yaml
 
 # The example function is built by examples/hello/Makefile (BuildMethod: makefile), so sam build
 # needs only make, whatever Python the machine has. The layer is the prebuilt zip.
@@ -60,12 +61,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The fast tests, for a quick check while working: tests/unit less those marked slow.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" tests/unit
 
-test: lint typecheck unit template-lint sam-check
+# The whole suite, one pytest-xdist worker per core (PYTEST_WORKERS=0 runs it in one process);
+# an idle worker takes over tests queued for a busy one (worksteal): a few e2e tests take a minute.
+PYTEST_WORKERS ?= auto
+pytest: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-# chaos_layer/schema.json and the README's reference tables, from the declarations
+test: lint typecheck pytest docs template-lint sam-check
+
+# site/: the documentation site, built offline; --strict turns a broken link or anchor into an error.
+# Where Chromium is installed, the build first photographs a real run's report (docs/_hooks).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# chaos_layer/schema.json and the docs' reference tables, from the declarations
 schema: $(STAMP)
 	$(BIN)/python -m chaos_layer.cli.reference
 
@@ -92,4 +105,4 @@ bench-sources: $(STAMP)
 	$(BIN)/python benchmarks/fleet_sources.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) dist build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) dist build site docs/images .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,6 +1,6 @@
 """`inject_fault`: ties the config cache, the blast radius and the faults together.
 
-Loading on demand (SPEC.md): importing this module, and decorating a handler, load only the
+Loading on demand (docs/benchmarks.md, "Cold start"): importing this module, and decorating a handler, load only the
 settings and the config cache. Parsing loads at the first read, and what an active
 experiment needs (the blast radius, the pipeline, durable executions, control groups, each
 fault's mechanics, observability) when a reading first turns active, before any draw: never
@@ -104,8 +104,14 @@ def inject_fault(
 
     def decorate(function: F) -> F:
         _check_handler(function)
-        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+        inner = getattr(function, "chaos_experiment", None)
+        if isinstance(inner, Experiment):  # decorated already: one experiment, never doubled faults
             logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            if guarded:  # with the stricter guardrails of both
+                from chaos_layer.guardrails import resolve, tighten
+
+                inner.cache.reader = tighten(inner.cache.reader, resolve(max_rate, faults))
+                inner.cache.after_clone()  # a reading taken already is checked again
             return function
         if settings.is_disabled():
             return function
@@ -180,18 +186,27 @@ def _check_location(option: str, value: object) -> None:
             raise ValueError(f"{option}: {problem}")
 
 
+# Code flags (the `inspect` module's CO_* values), read directly: importing inspect would cost a
+# new environment's init several milliseconds of CPU for these three tests.
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
 def _check_handler(function: object) -> None:
     """A coroutine or generator function would be wrapped only while it creates its coroutine or
     generator: the faults would be undone before its body runs, and some would drop it unrun."""
-    import inspect  # loaded by the cache's dataclasses anyway; not by `import chaos_layer`
-
-    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+    while isinstance(function, functools.partial):  # as inspect's is*function() see through them
+        function = function.func
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    flags = code.co_flags if isinstance(code, type(_check_handler.__code__)) else 0
+    if flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
         raise TypeError(
             f"inject_fault cannot wrap {_name(function)}: it is an async function, and faults would surround only"
             " the creation of its coroutine, not its run. Decorate a synchronous handler that runs it"
             " (asyncio.run(...)), as Lambda's Python runtime expects"
         )
-    if inspect.isgeneratorfunction(function):
+    if flags & _CO_GENERATOR:
         raise TypeError(
             f"inject_fault cannot wrap {_name(function)}: it is a generator function, and faults would surround only"
             " the creation of the generator, not its run. Decorate a handler that returns a value"
@@ -235,15 +250,17 @@ class Experiment:
     def handle_at(self, now: float, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         """One invocation, `now` on the cache's clock (the wrapper has just read it). The
         config is refreshed when its period is up, and what it needs is loaded the first time
-        it is seen (SPEC.md's "Loading on demand"), before any draw."""
+        it is seen (docs/benchmarks.md, "Cold start"), before any draw."""
         cache = self.cache
         try:
             if now >= cache.deadline:
                 cache.refresh(now)
             config = cache.active
             if config is not None and config is not self._prepared:
-                self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
-                prepare(config)
+                try:  # marked only once loaded, so that an invocation beside it never runs on unloaded modules
+                    prepare(config)
+                finally:  # once per config, even when loading fails (one warning, then on without it)
+                    self._prepared = config
         except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
             self.unexpected(error)
             config = None
@@ -268,7 +285,7 @@ class Experiment:
             from chaos_layer import control_group
 
             return control_group.measure(
-                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+                selected, event, context, run_handler, self._inject, cache.clock, self.sleep, cache.wall_clock
             )
         return self._inject(config, faults, event, context, run_handler)
 
@@ -300,7 +317,8 @@ class Experiment:
                     self.warn(skipped)
             return run_handler()
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
-        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        watch = _faults.Watch(self.cache)  # a kill or a stop ends the faults under way
+        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn, watch)
         return _faults.run(faults, invocation, run_handler)
 
     def unexpected(self, error: Exception) -> None:

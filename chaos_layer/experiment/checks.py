@@ -276,7 +276,7 @@ def _valid_statistic(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------
-# compare: the treatment group against the control group (SPEC, *Control group*)
+# compare: the treatment group against the control group (docs/control-groups.md)
 
 
 COMPARISONS = ("errors", "duration")

@@ -18,7 +18,7 @@ Whatever ends the run (a breach, Ctrl-C or SIGTERM, an AWS error, a crash in a c
 stop runs in a `finally`, shielded from further signals and retried, and the journal is
 rewritten atomically after every event, so a crash keeps what happened.
 
-With `compare` entries (SPEC, *Control group*) the configs are written with `control_group:
+With `compare` entries (docs/control-groups.md) the configs are written with `control_group:
 true`, the comparisons are skipped before the start (there is no control group yet), read at
 every poll (a breach stops the run; too little data, or an interval that straddles the allowed
 increase, does not), and judged once more after the end, after `settle`, on all the data: a
@@ -515,7 +515,7 @@ class Runner:
             name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
             verdict, reason = Verdict.INTERRUPTED, f"Interrupted by {name}{where}; {stopped}."
         elif failure is not None:
-            # SPEC's verdicts only: an error cuts the run short (interrupted) or keeps it from
+            # The verdicts of docs/experiments.md only: an error cuts the run short (interrupted) or keeps it from
             # starting (aborted); the journal's `error` and the exit code (1-4) say which error.
             message = str(failure) if isinstance(failure, control.ControlError) else _crash(failure)
             if self._attempted_write:

@@ -2,7 +2,7 @@
 
 A reading's outcome, good or bad, is kept for its period, so the library makes at most one
 read per period whatever the invocation rate, and an outage costs one bounded wait per
-period, not one per call. SPEC.md's "Polling periods" sets the rules:
+period, not one per call. docs/sources-and-scale.md's "Polling periods" sets the rules:
 
 - the period is `max_age` while an experiment is active for this function (so a stop or a
   kill reaches it within `max_age`) and `idle_max_age` while none is (so an idle fleet costs
@@ -58,6 +58,8 @@ BACKOFF_JITTER = 0.5
 # and how often an invocation looks again for a read that outran it.
 READ_DEADLINE = 2.0
 RECHECK = 1.0
+# An invocation already under way looks at the reading again at most this often.
+WATCH_GAP = 1.0
 # With max_age 0 a persistent problem would otherwise be logged on every invocation.
 MIN_WARNING_WINDOW = 5.0
 LOCK_HELD = (
@@ -146,13 +148,33 @@ class ConfigCache:
             self._renew(now)
         self._settle(now)
 
+    def current(self) -> Config | None:
+        """The config an invocation already under way may still inject from (a wait, a call
+        to fail, a durable step attempt), or None once the experiment is over: the reading
+        is refreshed when its period is up, as an invocation's is, and never sooner than a
+        second after the last read. Between reads, the last reading decides, whichever
+        invocation read it (a reading that lives for one invocation still holds here)."""
+        now = self.clock()
+        if now >= self.deadline and now >= self._read_at + WATCH_GAP:
+            self.refresh(now)
+        reading = self.reading
+        if now >= max(self._valid_until, self._read_at + WATCH_GAP):  # not refreshed in time (backoff)
+            return None
+        if reading is None or not self.active_here(reading, self.wall_clock()):
+            return None
+        return reading.config
+
+    def current_until(self) -> float:
+        """Until when `current()` gives the same answer without a look at the reading."""
+        return max(self.deadline, self._read_at + WATCH_GAP)
+
     def after_clone(self) -> None:
         """After a SnapStart restore or a fork: read afresh on the next invocation."""
         self._pending = self._locked_out_since = None
         self._next_read = self._valid_until = self.deadline = self.quiet_until = float("-inf")
 
     def active_here(self, reading: Reading | None, wall: float) -> bool:
-        """Whether a reading's experiment is active for this function (SPEC): enabled,
+        """Whether a reading's experiment is active for this function (docs/sources-and-scale.md): enabled,
         unexpired, not killed, and its `targets` admit this function's name, whatever its
         rate and also in a dry run. Without a known name, `targets` are left to each
         invocation, and the reading counts as active."""

@@ -3,7 +3,7 @@
 There (`AWS_LAMBDA_MAX_CONCURRENCY` set) Python runs several processes per execution
 environment, and they share the temporary directory. The process whose period ends first
 reads, under an exclusive `flock`, and writes what it read to a small JSON file; the others
-take it from there until it expires (SPEC.md, "Polling periods"):
+take it from there until it expires (docs/sources-and-scale.md, "Polling periods"):
 
 - one file per pair of config and kill-switch locations, named by a hash of them, mode 0600,
   written atomically (a temporary file renamed over it);

@@ -100,7 +100,7 @@ def test_the_zip_holds_the_library_without_the_operator_api_and_the_cli(layer_zi
     }
     left_out = tree - shipped
     # The operator's folders stay out whole, and nothing else does.
-    operator = {"cli", "control", "experiment", "ctk"}
+    operator = {"cli", "control", "experiment", "ctk", "fis"}
     assert {name.split("/")[1] for name in left_out} == operator, left_out
     assert not {name for name in shipped if name.split("/")[1] in operator}
     assert shipped <= tree
@@ -214,6 +214,7 @@ def test_re2_from_the_zip_loads_in_every_interpreter_here(opt_dir: Path) -> None
         assert no_match == "True"
 
 
+@pytest.mark.slow
 def test_the_zip_depends_only_on_the_content_not_on_file_times(layer_zip: Path, tmp_path: Path) -> None:
     build = load_build_module()
     content = shutil.copytree(layer_zip.parent / "content", tmp_path / "content")

@@ -1,4 +1,4 @@
-"""The README's commands that package a function by hand, run as written (after building the
+"""Getting started's commands that package a function by hand, run as written (after building the
 project's wheel, as `make dist` does): the package holds chaos-layer and its dependencies as
 wheels for the function's platform and Python, and no boto3 or botocore (Lambda has them).
 An arm64 package cannot be imported on an x86_64 machine, so the wheels' tags are checked."""
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs import pages
+
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
 ARM64 = "manylinux2014_aarch64"
 
 
-def readme_commands() -> list[str]:
-    block = README.split("<!-- package-by-hand -->", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-    lines = block.replace("\\\n", " ").splitlines()
+def documented_commands() -> list[str]:
+    lines = pages.block("getting-started.md", "package-by-hand").replace("\\\n", " ").splitlines()
     return [" ".join(line.split()) for line in lines if line.strip()]
 
 
@@ -68,11 +68,11 @@ def runs_on(tag: str, platform: str) -> bool:
 
 @pytest.mark.usefixtures("index_reachable")
 @pytest.mark.parametrize("platform", [ARM64, "manylinux2014_x86_64"])
-def test_the_readme_packages_a_function_for_its_platform_without_boto3(tmp_path: Path, platform: str) -> None:
+def test_the_documented_commands_package_a_function_for_its_platform(tmp_path: Path, platform: str) -> None:
     built = pip("wheel", "--no-deps", "--wheel-dir", "dist", str(ROOT), cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     [wheel] = (tmp_path / "dist").glob("chaos_layer-*.whl")
-    commands = readme_commands()
+    commands = documented_commands()
     assert [command.split()[:2] for command in commands] == [["pip", "install"], ["pip", "install"]]
     for command in commands:
         words = shlex.split(command.replace(ARM64, platform))[2:]

@@ -1,7 +1,6 @@
-"""Misbehaving SSM endpoints on 127.0.0.1, for the fail-safe tests.
+"""Misbehaving endpoints on 127.0.0.1, for the fail-safe tests (an endpoint that answers
+what the test scripts is `scripted_endpoint`, in tests/conftest.py).
 
-- `scripted_ssm`: answers SSM's JSON protocol with whatever the test sets (`.answer_error(...)`,
-  `.answer_values(...)`), so the real botocore stack parses real error bodies; counts requests.
 - `hanging_endpoint`: accepts TCP connections and never answers; counts connections.
 - `closed_port`: a loopback port nothing listens on (connections are refused).
 - `dripping_endpoint`: answers every request one byte at a time, each byte just inside a
@@ -11,84 +10,13 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+import time
+from collections.abc import Iterator
 
 import pytest
-
-Answer = tuple[int, dict[str, Any]]
-
-
-class ScriptedSSM:
-    def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.requests: list[tuple[str, dict[str, Any]]] = []  # (X-Amz-Target, body)
-        self.answer: Callable[[dict[str, Any]], Answer] = lambda body: (500, {"__type": "NotConfigured"})
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def answer_error(self, code: str, message: str = "error", status: int = 400) -> None:
-        self.answer = lambda body: (status, {"__type": code, "message": message})
-
-    def answer_values(self, values: dict[str, str]) -> None:
-        def answer(body: dict[str, Any]) -> Answer:
-            names = body.get("Names", [])
-            return 200, {
-                "Parameters": [
-                    {"Name": n, "Type": "String", "Value": values[n], "Version": 1} for n in names if n in values
-                ],
-                "InvalidParameters": [n for n in names if n not in values],
-            }
-
-        self.answer = answer
-
-    def calls(self) -> int:
-        return sum(1 for target, _ in self.requests if target == "AmazonSSM.GetParameters")
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                scripted.requests.append((self.headers.get("X-Amz-Target", ""), body))
-                status, payload = scripted.answer(body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        return Handler
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-@pytest.fixture
-def scripted_ssm() -> Iterator[ScriptedSSM]:
-    """An SSM endpoint whose answers the test scripts (see ScriptedSSM)."""
-    server = ScriptedSSM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class LoopbackListener:
@@ -163,42 +91,78 @@ def closed_port() -> str:
 
 class DrippingEndpoint(LoopbackListener):
     """Reads a request, then sends a long, valid HTTP response one byte every `interval`
-    seconds: no single receive ever waits long enough to time out."""
+    seconds: no single receive ever waits long enough to time out. `closed` is set when a
+    client has closed its connection (seen before the next byte), `closed_at` says when
+    (monotonic), `accepted_at` when each connection came."""
 
-    def __init__(self, interval: float = 0.3) -> None:
+    def __init__(self, interval: float = 0.3, headers_at_once: bool = False) -> None:
         super().__init__()
         self.interval = interval
+        self.headers_at_once = headers_at_once  # only the body trickles
         self.connections = 0
+        self.accepted_at: list[float] = []
+        self.closed_at: list[float] = []
+        self.closed = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def accepted(self, connection: socket.socket) -> None:
         self.connections += 1
+        self.accepted_at.append(time.monotonic())
         thread = threading.Thread(target=self._drip, args=(connection,), daemon=True)
         self._threads.append(thread)
         thread.start()
 
     def _drip(self, connection: socket.socket) -> None:
         body = json.dumps({"Parameters": [], "InvalidParameters": ["x" * 400]}).encode()
-        response = (
+        head = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
         )
         with connection:
             connection.settimeout(5)
             try:
                 connection.recv(65536)  # the request (its body may come later: it does not matter)
-                for byte in response:
+                if self.headers_at_once:
+                    connection.sendall(head)
+                for byte in body if self.headers_at_once else head + body:
                     if self._stopping.wait(self.interval):
                         return
+                    if _peer_closed(connection):
+                        break
                     connection.sendall(bytes([byte]))
             except OSError:
-                return
+                pass
+            else:
+                if not self._stopping.is_set() and not _peer_closed(connection):
+                    return  # the whole response went out
+            self.closed_at.append(time.monotonic())
+            self.closed.set()
 
     def stop(self) -> None:
         super().stop()
         for thread in self._threads:
             thread.join(timeout=10)
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """Whether the other end has closed the connection (a read would see its end at once)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def trickling_body() -> Iterator[DrippingEndpoint]:
+    """An endpoint that answers at once with status and headers, then its body one byte every
+    0.3 s (two minutes); `.closed` is set when the client has closed the connection."""
+    endpoint = DrippingEndpoint(headers_at_once=True)
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ endpoint, since the runner's in-memory service makes no botocore call.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib
+import io
 import json
 import logging
 import os
@@ -47,7 +49,8 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
-from tests.conftest import REGION, FakeLambdaContext
+from tests.conftest import REGION, FakeClock, FakeLambdaContext
+from tests.docs import pages
 from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/durable"
@@ -321,6 +324,42 @@ def test_a_step_without_retries_fails_with_the_injected_exception_and_its_body_n
     assert bodies == []
 
 
+@pytest.mark.parametrize("how", ["kill switch", "disabled"])
+@pytest.mark.parametrize("mode", MODES)
+def test_step_attempts_are_drawn_against_the_current_reading_so_a_stop_reaches_an_invocation_under_way(
+    mode: str, how: str, aws: Any, put: Callable[[dict[str, Any]], None]
+) -> None:
+    """The operator stops the experiment while the first step runs: the later steps of the
+    same invocation run their bodies, none gets the injected exception."""
+    document = {
+        "enabled": True,
+        "experiment": "late-steps",
+        "faults": [{"type": "exception", "exception": "ConnectionError", "steps": ["late-*"]}],
+    }
+    put(document)
+    clock, kill = FakeClock(), "/chaos-layer/durable/kill-switch"
+
+    def early(sc: StepContext) -> str:
+        if how == "kill switch":
+            aws.put_parameter(Name=kill, Value="on", Type="String", Overwrite=True)
+        else:
+            put({**document, "enabled": False})
+        clock.advance(2)  # the step's work: past the next look at the reading
+        return "early"
+
+    def workflow(event: Any, ctx: DurableContext) -> list[str]:
+        done = [ctx.step(early, name="early")]
+        for number in range(2, 10):
+            done.append(ctx.step(lambda sc: "ran", name=f"late-{number}", config=NO_RETRY))
+        return done
+
+    with DurableFunctionTestRunner(handler=build(mode, workflow, kill_switch=kill, clock=clock)) as runner:
+        result = runner.run(input="{}", execution_timeout=60)
+
+    assert result.status.value == "SUCCEEDED", error_type(result)
+    assert json.loads(result.result) == ["early"] + ["ran"] * 8
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_steps_limit_faults_to_the_named_steps_also_in_child_contexts_and_maps(
     mode: str, put: Callable[[dict[str, Any]], None], records: Callable[[], list[dict[str, Any]]]
@@ -534,7 +573,10 @@ def test_timeout_waits_out_the_remaining_time_of_the_lambda_context(
         result = runner.run(input="{}", execution_timeout=60)
 
     assert result.status.value == "FAILED"
-    assert set(sleeps.calls) == {2.5}  # 1.5 s left, and a second more for Lambda's own timeout
+    # Each attempt waits 1.5 s left, and a second more for Lambda's own timeout (possibly in steps).
+    attempts = round(sum(sleeps.calls) / 2.5)
+    assert attempts >= 1
+    assert sum(sleeps.calls) == pytest.approx(2.5 * attempts)
     assert calls == []
 
 
@@ -863,23 +905,17 @@ class _RuleLike:
         return service_name in self.services
 
 
-# --- the README's example ------------------------------------------------------------------
+# --- the example on docs/durable-functions.md ---------------------------------------------
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SECTION = README[README.index("## Durable functions") : README.index("### Why orchestration code")]
-
-
-def block(language: str) -> str:
-    start = SECTION.index(f"```{language}\n") + len(language) + 4
-    return SECTION[start : SECTION.index("```", start)]
+PAGE = "durable-functions.md"
 
 
-def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
+def test_the_docs_payment_example_meets_its_retry_strategy_and_compensates(
     aws: Any, monkeypatch: pytest.MonkeyPatch, records: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    """The README's workflow and config, as written (the config without its expiry date):
+    """The page's workflow and config, as written (the config without its expiry date):
     every order ends paid, or unpaid with its stock released, and is never charged twice."""
-    document = json.loads(block("json"))
+    document = json.loads(pages.block(PAGE, "payment config"))
     del document["expires_at"]
     aws.put_parameter(Name=PARAM, Value=json.dumps(document), Type="String")
     monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
@@ -895,7 +931,7 @@ def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
     payments.release_stock = lambda hold: released.append(hold["hold"])
     monkeypatch.setitem(sys.modules, "payments", payments)
     namespace: dict[str, Any] = {}
-    exec(compile(block("python"), "README.md", "exec"), namespace)
+    exec(compile(pages.block(PAGE, "payment workflow"), PAGE, "exec"), namespace)
 
     with DurableFunctionTestRunner(handler=namespace["handler"], poll_interval=0.01) as runner:
         results = run_all(runner, [{"order": n} for n in range(60)])
@@ -907,3 +943,10 @@ def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
     attempts = [result.get_step("charge-card").attempt for result in results]
     assert max(attempts) > 1  # a retry met an injected failure
     assert len(records()) == sum(a - 1 for a in attempts) + sum(s == "payment-failed" for s in outcomes.values())
+
+    printed = io.StringIO()  # and the page's local try-out, as written, on the same handler
+    with contextlib.redirect_stdout(printed):
+        exec(compile(pages.block(PAGE, "local test runner"), PAGE, "exec"), namespace)
+    shown = printed.getvalue()
+    assert "SUCCEEDED" in shown, shown
+    assert '"status": "paid"' in shown or '"status": "payment-failed"' in shown, shown

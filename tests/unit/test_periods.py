@@ -1,4 +1,4 @@
-"""How long a reading is kept (SPEC "Polling periods"), on injected clocks: the active and idle
+"""How long a reading is kept (docs/sources-and-scale.md, "Polling periods"), on injected clocks: the active and idle
 periods, downward jitter, backoff after throttling and its gradual recovery, the monotonic
 clock, and the overall deadline of a read."""
 

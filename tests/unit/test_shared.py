@@ -1,5 +1,5 @@
 """The cache file that the request processes of one Lambda Managed Instances environment share
-(SPEC "Polling periods"), in one process: several caches, as several processes would hold them,
+(docs/sources-and-scale.md, "Polling periods"), in one process: several caches, as several processes would hold them,
 on one injected clock and one temporary directory."""
 
 from __future__ import annotations
