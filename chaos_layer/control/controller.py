@@ -173,21 +173,31 @@ class Controller:
         document: Mapping[str, Any],
         parameter_type: str | None = None,
         *,
+        expected: Stored | None = None,
         strategy: str | None = None,
         change_type: bool = False,
         force: bool = False,
     ) -> Written:
         """Validate, then write, keeping an existing parameter's type (unless `change_type`,
-        and `force` from SecureString to String) and KMS key (an object's encryption settings)."""
+        and `force` from SecureString to String) and KMS key (an object's encryption settings).
+        With `expected` (what was last read or written there, see `written_as_read`; or
+        `absent(...)`), the write is conditional on it: a change made since raises Changed
+        and writes nothing; a write that raced this one raises Overwritten (SSM)."""
         validate(document)
         return self._put(
             self.parameter,
             to_json(document),
+            expected=expected,
             parameter_type=parameter_type,
             strategy=strategy,
             change_type=change_type,
             force=force,
         )
+
+    @staticmethod
+    def written_as_read(written: Written, value: str) -> Stored:
+        """What a later write conditional on this one expects to find: this write itself."""
+        return Stored(written.name, value, written.type, written.version, written.token)
 
     def start(
         self,

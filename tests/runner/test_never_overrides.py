@@ -1,0 +1,156 @@
+"""The runner never overrides anyone: someone else's write to the config during a run (an
+operator's stop, another start, a write that races one of the runner's) ends the run
+`interrupted` with the change named, and the config is left as they wrote it; the kill switch
+engaged mid-run ends it `interrupted` at the next poll. Neither is ever `held`. Against the
+moto server over HTTP, on the time machine."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from chaos_layer import control
+from chaos_layer.experiment.journal import Verdict
+from tests.runner.conftest import KILL_SWITCH, PARAM, Aws, TimeMachine, experiment_document
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+THEIRS = {"enabled": True, "experiment": "someone-else", "rate": 0.2, "faults": [{"type": "exception"}]}
+
+
+def steady(aws: Aws, time_machine: TimeMachine) -> None:
+    aws.alarm("OK")
+    aws.metric(1.0, at=time_machine.now)
+
+
+def operator(aws: Aws) -> control.Controller:
+    return control.Controller(aws.ssm, PARAM, KILL_SWITCH)
+
+
+def test_an_operators_stop_mid_run_is_never_overwritten(aws, time_machine, run_experiment) -> None:
+    steady(aws, time_machine)
+    time_machine.at(4, lambda: operator(aws).stop())  # version 2: disabled
+    run = run_experiment(experiment_document())
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    versions = aws.versions()
+    assert [v["enabled"] for v in versions] == [True, False]  # the runner wrote nothing after the stop
+    assert aws.config()["enabled"] is False
+    reason = run.journal["reason"]
+    assert "/chaos-layer/checkout was written by someone else during the run at step 1" in reason
+    assert "version 2 by " in reason and "changed keys enabled" in reason
+    assert "left it as they wrote it" in reason
+    assert run.journal["interruption"]["cause"] == "someone else wrote the config"
+    assert "version 2 by " in run.journal["interruption"]["change"]
+    assert run.journal["writes"][-1]["version"] is None  # the renewal it did not write
+    assert "someone else wrote" in run.journal["writes"][-1]["error"]
+
+
+def test_another_start_mid_run_is_left_running_as_they_wrote_it(aws, time_machine, run_experiment) -> None:
+    steady(aws, time_machine)
+    time_machine.at(12, lambda: aws.ssm.put_parameter(Name=PARAM, Value=json.dumps(THEIRS), Overwrite=True))
+    run = run_experiment(experiment_document())
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert aws.config() == THEIRS  # not disabled: it is theirs now
+    assert run.journal["stop"]["left_as_written_by_someone_else"] is True
+    assert "at step 2 (rate 5%)" in run.outcome.reason
+    assert "changed keys experiment, rate, faults" in run.outcome.reason  # names keys, never values
+    assert "someone-else" not in run.outcome.reason
+
+
+def test_a_breach_after_someone_elses_write_engages_the_kill_switch(aws, time_machine, run_experiment) -> None:
+    """The alarm goes off at the poll after their write: said, and on_breach: kill engages the
+    kill switch (another parameter), without touching their config."""
+    steady(aws, time_machine)
+
+    def theirs_then_alarm() -> None:
+        aws.ssm.put_parameter(Name=PARAM, Value=json.dumps(THEIRS), Overwrite=True)
+        aws.alarm("ALARM")
+
+    time_machine.at(4, theirs_then_alarm)
+    run = run_experiment(experiment_document(on_breach="kill"))
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert aws.config() == THEIRS
+    assert aws.kill_switch() == "on"
+    assert "The steady state was breached after their write: alarm checkout-errors was ALARM" in run.outcome.reason
+    assert "The kill switch was engaged." in run.outcome.reason
+    assert run.journal["breach"]["check"] == "alarm checkout-errors"
+
+
+def test_a_write_that_races_the_runners_is_named_with_how_to_restore_it(
+    aws, time_machine, run_experiment, proxy
+) -> None:
+    """SSM has no conditional write: someone writes between the runner's version check and its
+    PutParameter. Its write comes back as not the version it expected + 1: the runner names
+    the overwritten version and how to restore it, and writes nothing more."""
+    steady(aws, time_machine)
+    ssm = proxy()
+    armed: list[bool] = []
+
+    def race(target: str, body: bytes) -> None:
+        if armed and target == "AmazonSSM.PutParameter":
+            armed.clear()
+            aws.ssm.put_parameter(Name=PARAM, Value=json.dumps(THEIRS), Overwrite=True)
+
+    ssm.watch(race)
+    time_machine.at(4, lambda: armed.append(True))  # the renewal at 5 s races their write
+    run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "renew"]  # nothing after: no step 2, no stop
+    interruption = run.journal["interruption"]
+    assert "version 2 by " in interruption["change"]
+    restore = re.search(r"To restore what was overwritten: (.*)$", interruption["overwritten"])
+    assert restore is not None
+    assert f"{PARAM}:2" in restore.group(1)
+    assert "A write of the runner's raced theirs" in run.outcome.reason
+    # what was overwritten is in the history, as the message says
+    assert aws.versions()[1] == THEIRS
+
+
+def test_the_kill_switch_engaged_mid_run_ends_it_at_the_next_poll(aws, time_machine, run_experiment) -> None:
+    steady(aws, time_machine)
+    time_machine.at(12, lambda: aws.ssm.put_parameter(Name=KILL_SWITCH, Value="on", Type="String"))
+    run = run_experiment(experiment_document())
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert time_machine.now == time_machine.start + 15  # the next poll, not the end of the run
+    assert aws.config()["enabled"] is False  # still the runner's: stopped
+    assert "the kill switch /chaos-layer/kill-switch was engaged during the run at step 2" in run.outcome.reason
+    assert run.journal["interruption"]["cause"] == "the kill switch was engaged"
+    assert not [r for r in run.journal["checks"] if r["phase"] == "after"]
+
+
+def test_an_interrupted_runs_reason_is_in_the_report(aws, time_machine, run_experiment) -> None:
+    from chaos_layer.experiment import report
+
+    steady(aws, time_machine)
+    time_machine.at(4, lambda: operator(aws).stop())
+    run = run_experiment(experiment_document())
+    page = report.render(run.journal)
+    assert "Interrupted" in page
+    assert "was written by someone else during the run" in page
+    assert "Interruption" in page  # its own line: the cause and the change
+
+
+def journal_writes(journal: dict[str, Any]) -> list[str]:
+    return [w["action"] for w in journal["writes"]]
+
+
+def test_a_change_between_the_check_and_the_first_step_writes_nothing(aws, time_machine, run_experiment, proxy) -> None:
+    """The first write is conditional on what the check before the start read."""
+    steady(aws, time_machine)
+    ssm = proxy()
+    done: list[bool] = []
+
+    def create_before_step_1(target: str, body: bytes) -> None:
+        if not done and target == "AmazonSSM.DescribeParameters":
+            done.append(True)
+            aws.ssm.put_parameter(Name=PARAM, Value=json.dumps(THEIRS), Type="String")
+
+    ssm.watch(create_before_step_1)
+    run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert aws.versions() == [THEIRS]
+    assert journal_writes(run.journal) == ["step 1"]
+    assert run.journal["writes"][0]["version"] is None
