@@ -138,7 +138,7 @@ def _summary(journal: Mapping[str, Any]) -> str:
             f"{_seconds(journal.get('lease'))} (2 x poll + 60 s, renewed at every poll)"
             if journal.get("lease") is not None
             else "-",
-        ),  # fmt: skip
+        ),
         ("config expires at", journal.get("expires_at") or "-"),
         ("file", (journal.get("file") or {}).get("path")),
     ]

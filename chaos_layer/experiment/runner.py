@@ -45,13 +45,13 @@ from chaos_layer.experiment.checks import (
     Phase,
     Reading,
     Status,
-    format_value,
 )
 from chaos_layer.experiment.definition import STOP_ATTEMPTS, Experiment, Step
 from chaos_layer.experiment.journal import EXIT_CODES, Journal, Verdict, instant
 from chaos_layer.experiment.readings import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
 from chaos_layer.experiment.signals import Interrupted, SignalGuard
 from chaos_layer.experiment.timeouts import Timeout, function_timeout
+from chaos_layer.experiment.verdict import Ending, crashed, judge, percent
 from chaos_layer.experiment.writes import ConfigWrites, SomeoneElseWrote
 from chaos_layer.source import Stored
 
@@ -96,10 +96,6 @@ class Outcome:
     exit_code: int
     error: control.ControlError | None = None  # re-raised by the CLI for its exit code
     crash: BaseException | None = None  # a bug: re-raised after the stop
-
-
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
 
 
 # A span for people (`45s`, `14m 32s`, `2h 5m`): the operator API's own.
@@ -521,91 +517,33 @@ class Runner:
         interrupted: bool,
         unsettled: list[Reading] | None = None,
     ) -> Outcome:
-        """The verdict: a breach rejects, then an interrupt, then an error ends the run; an
-        aborted start; the check after the end; then a comparison that did not pass at the end
-        makes it inconclusive. The exit code is the verdict's, unless an error, or a stop that
-        could not be written, says more (1-4)."""
-        step = self.progress.step
-        where = "" if step is None else f" at step {step + 1} (rate {percent(self.experiment.ramp[step].rate)})"
-        stopped = "the experiment was stopped" if self.writes.attempted else "nothing was written"
-        if stop_failure is not None:
-            stopped = "the stop could not be written"
-        reading = breach or final
-        foreign = self.writes.foreign
-        interruption: dict[str, Any] | None = None
-        if reading is not None:
-            self.journal.data["breach"] = {
-                "at": instant(reading.at),
-                "phase": "during" if breach is not None else "after",
-                "step": None if breach is None or step is None else step + 1,
-                "check": reading.check,
-                "kind": reading.kind,
-                "value": reading.value,
-                "status": reading.status.value,
-                "detail": reading.detail,
-                **({"comparison": dict(reading.data)} if reading.data is not None else {}),
-            }
-        if foreign is not None:
-            verdict = Verdict.INTERRUPTED
-            reason = (
-                f"Interrupted: {self.experiment.parameter} was written by someone else during the run{where}"
-                f" ({foreign.change}); the runner wrote nothing more to it and left it as they wrote it."
+        """The verdict (verdict.py), and its exit code: the verdict's, unless an error, or a stop
+        that could not be written, says more (1-4)."""
+        signal_name = None
+        if interrupted:
+            signal_name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
+        stop = self.journal.data["stop"] or {}
+        judged = judge(
+            Ending(
+                experiment=self.experiment,
+                step=self.progress.step,
+                attempted=self.writes.attempted,
+                breach=breach,
+                final=final,
+                aborted=aborted,
+                failure=failure,
+                stop_failure=stop_failure,
+                signal=signal_name,
+                foreign=self.writes.foreign,
+                killed=self.killed,
+                kill_switch=self.controller.kill_switch,
+                kill_engaged=bool(stop.get("kill_switch_engaged")),
+                unsettled=unsettled or [],
+                compared=[r for r in self.progress.latest.values() if r.kind == CompareCheck.kind],
             )
-            if foreign.overwritten:
-                reason += f" A write of the runner's raced theirs: {foreign.overwritten}"
-            if reading is not None:
-                subject = f"{reading.check}:" if reading.data is not None else reading.check
-                killed = self.journal.data["stop"] or {}
-                engaged = " The kill switch was engaged." if killed.get("kill_switch_engaged") else ""
-                reason += f" The steady state was breached after their write: {subject} {_what(reading)}.{engaged}"
-            interruption = {"cause": "someone else wrote the config", "change": foreign.change,
-                            "at": instant(foreign.at), "overwritten": foreign.overwritten}  # fmt: skip
-        elif reading is not None:
-            when = where if breach is not None else " after the end"
-            verdict = Verdict.REJECTED
-            subject = f"{reading.check}:" if reading.data is not None else reading.check
-            reason = f"The hypothesis was rejected: {subject} {_what(reading)}{when}; {stopped}."
-        elif self.killed is not None:
-            verdict = Verdict.INTERRUPTED
-            reason = (
-                f"Interrupted: the kill switch {self.controller.kill_switch} was engaged during the run{where}, so"
-                f" nothing more was injected; {stopped}."
-            )
-            interruption = {"cause": "the kill switch was engaged", "kill_switch": self.controller.kill_switch}
-        elif interrupted:
-            name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
-            verdict, reason = Verdict.INTERRUPTED, f"Interrupted by {name}{where}; {stopped}."
-            interruption = {"cause": f"{name} (the runner was told to stop)"}
-        elif failure is not None:
-            # SPEC's verdicts only: an error cuts the run short (interrupted) or keeps it from
-            # starting (aborted); the journal's `error` and the exit code (1-4) say which error.
-            message = str(failure) if isinstance(failure, control.ControlError) else _crash(failure)
-            if self.writes.attempted:
-                verdict, reason = Verdict.INTERRUPTED, f"Interrupted by an error{where}: {message}; {stopped}."
-                interruption = {"cause": "an error", "error": message}
-            else:
-                verdict, reason = Verdict.ABORTED, f"Aborted by an error before the start: {message}; {stopped}."
-        elif aborted is not None:
-            verdict = Verdict.ABORTED
-            reason = (
-                f"Aborted: the steady state did not hold before the start ({aborted.check} {_what(aborted)});"
-                f" {stopped}."
-            )
-        elif unsettled:
-            verdict = Verdict.INCONCLUSIVE
-            found = "; ".join(f"{r.check}: {_what(r)}" for r in unsettled)
-            reason = f"Inconclusive: no breach, but {found}; {stopped}."
-        else:
-            top = max(step.rate for step in self.experiment.ramp)
-            count = len(self.experiment.ramp)
-            verdict = Verdict.HELD
-            reason = (
-                f"The hypothesis held: the steady state held through {count} step{'s' if count != 1 else ''}"
-                f" (up to rate {percent(top)}) and after the end."
-            )
-            judged = [r for r in self.progress.latest.values() if r.kind == CompareCheck.kind]
-            if judged:
-                reason = reason[:-1] + "; " + "; ".join(f"{r.check}: {_what(r)}" for r in judged) + "."
+        )
+        if judged.breach is not None:
+            self.journal.data["breach"] = judged.breach
         error = failure if isinstance(failure, control.ControlError) else stop_failure
         crash = failure if failure is not None and not isinstance(failure, control.ControlError) else None
         if crash is not None:
@@ -613,18 +551,18 @@ class Runner:
         elif error is not None:
             code = self.error_exit_code(error)
         else:
-            code = EXIT_CODES[verdict]
-        problems = [str(e) if isinstance(e, control.ControlError) else _crash(e) for e in (failure, stop_failure) if e]
+            code = EXIT_CODES[judged.verdict]
+        problems = [str(e) if isinstance(e, control.ControlError) else crashed(e) for e in (failure, stop_failure) if e]
         self.journal.data.update(
-            verdict=verdict.value,
-            reason=reason,
-            interruption=interruption,
+            verdict=judged.verdict.value,
+            reason=judged.reason,
+            interruption=judged.interruption,
             exit_code=code,
             error="; ".join(problems) or None,
             ended_at=instant(self.clock()),
         )
         self._save()
-        return Outcome(verdict, reason, code, error, crash)
+        return Outcome(judged.verdict, judged.reason, code, error, crash)
 
     def _save(self) -> None:
         had_failed = self.journal.failure is not None
@@ -634,18 +572,3 @@ class Runner:
         except OSError:
             if not had_failed:
                 self._say(f"{self.journal.failure}; the run goes on without it", "warn")
-
-
-def _crash(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _what(reading: Reading) -> str:
-    """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`; a comparison
-    in its own words (`the error rate rose by 4 points, ...`)."""
-    if reading.data is not None and "words" in reading.data:
-        return str(reading.data["words"])
-    if reading.status is Status.NO_DATA:
-        return f"had no data ({reading.detail})" if reading.detail else "had no data"
-    shown = format_value(reading.value)
-    return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"

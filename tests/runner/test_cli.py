@@ -96,7 +96,8 @@ def test_someone_elses_write_to_an_s3_config_mid_run_is_left_as_they_wrote_it(
     journal = json.loads((tmp_path / "j.json").read_text())
     assert journal["interruption"]["change"].startswith("someone else wrote it")
     assert [w["action"] for w in journal["writes"]] == ["step 1", "renew", "step 2"]
-    assert journal["writes"][-1]["version"] is None and journal["writes"][-1]["error"]
+    assert journal["writes"][-1]["version"] is None
+    assert journal["writes"][-1]["error"]
 
 
 def test_the_journal_has_a_default_name(cli, aws, time_machine, tmp_path) -> None:
@@ -318,7 +319,8 @@ def test_a_killed_runner_leaves_a_config_that_ends_within_its_lease(aws, tmp_pat
     from chaos_layer.config import parse_config
 
     ends = parse_config(config).expires_at_epoch()
-    assert ends is not None and ends <= killed + 60.4
+    assert ends is not None
+    assert ends <= killed + 60.4
 
 
 def test_run_takes_the_cache_periods_as_every_command_does(cli, aws, time_machine, tmp_path) -> None:

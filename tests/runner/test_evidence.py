@@ -31,13 +31,13 @@ def comparing(*entries: dict[str, Any], ramp: list[dict[str, Any]] | None = None
     return document
 
 
-def every(aws: Aws, time_machine: TimeMachine, offsets: list[float], group: str, invocations: int,
+def every(aws: Aws, time_machine: TimeMachine, offsets: list[int], group: str, invocations: int,
           **records: Any) -> None:  # fmt: skip
     for offset in offsets:
         time_machine.at(offset, lambda: aws.group(group, invocations, at=time_machine.now, **records))
 
 
-def compare_reading(journal: dict[str, Any], phase: str) -> dict[str, Any]:
+def compare_reading(journal: dict[str, Any], phase: str) -> Any:
     return [r for r in journal["checks"] if r["kind"] == "compare" and r["phase"] == phase][-1]
 
 
