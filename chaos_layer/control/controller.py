@@ -194,6 +194,16 @@ class Controller:
             force=force,
         )
 
+    def restore(self, version: int, expected: Stored) -> Written:
+        """Put version `version` of the config back as it was (SSM keeps every version), to undo a
+        write of ours that raced it. Conditional on `expected`, what that write left."""
+        location = f"{self.parameter}:{version}"
+        with aws_errors(f"read {location}", self._explainer(self.parameter)):
+            stored = self.store(self.parameter).provider().get([location]).get(location)
+        if stored is None:
+            raise NotFound(f"version {version} of {self.parameter} not found")
+        return self._put(self.parameter, stored.value, expected=expected)
+
     @staticmethod
     def written_as_read(written: Written, value: str) -> Stored:
         """What a later write conditional on this one expects to find: this write itself."""

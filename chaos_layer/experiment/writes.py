@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chaos_layer import control
@@ -63,6 +63,7 @@ class ConfigWrites:
         self.attempted = False  # a write went out (it may have landed even if it failed)
         self.rate = 0.0
         self.expires_at: str | None = None
+        self._raced: control.Overwritten | None = None  # a write that landed on someone else's
 
     def begin(self, expected: Stored) -> None:
         """What the check before the start read: the first write is conditional on it."""
@@ -83,12 +84,8 @@ class ConfigWrites:
         self.rate = rate
         try:
             written = self._conditional(document)
-        except SomeoneElseWrote as error:
-            if error.change.overwritten and self.expected is not None:  # it landed, on theirs
-                landed = control.Written(self.experiment.parameter, None, self.expected.version)
-                self.record_write(action, landed, document, error.change.overwritten)
-            else:
-                self.record_failure(action, None, document)
+        except SomeoneElseWrote:
+            self._after(action, document)
             raise
         except control.ControlError as error:
             self.record_failure(action, error, document)
@@ -107,7 +104,7 @@ class ConfigWrites:
             try:
                 written = self._conditional(document, retried=error is not None)
             except SomeoneElseWrote:
-                self.record_failure("stop", None, document)
+                self._after("stop", document)
                 return None
             except control.ControlError as failed:
                 error = failed
@@ -134,10 +131,39 @@ class ConfigWrites:
         except control.Overwritten as error:
             if error.version is not None:
                 self.expected = Stored(self.experiment.parameter, value, None, error.version)
+            self._raced = error
             self.foreign = Change(error.change, self.clock(), overwritten=str(error))
             raise SomeoneElseWrote(self.foreign) from None
         self.expected = self.controller.written_as_read(written, value)
         return written
+
+    def _after(self, action: str, document: dict[str, Any]) -> None:
+        """Someone else wrote: record the write that did not go out, or, when it landed on theirs
+        (SSM), record it and put theirs back."""
+        raced, self._raced = self._raced, None
+        if raced is None or raced.version is None or self.foreign is None:
+            self.record_failure(action, None, document)
+            return
+        landed = control.Written(self.experiment.parameter, None, raced.version)
+        self.record_write(action, landed, document, f"it replaced someone else's write: {raced.change}")
+        said = str(raced)
+        if raced.lost is not None and self.expected is not None:
+            said = self._put_back(raced, raced.lost, self.expected)
+        self.foreign = replace(self.foreign, overwritten=said)
+
+    def _put_back(self, error: control.Overwritten, lost: int, ours: Stored) -> str:
+        """Put their version back, conditional on the runner's write that replaced it, so the
+        config is left as they wrote it. What happened, in words."""
+        try:
+            restored = self.controller.restore(lost, ours)
+        except control.ControlError as failed:
+            self.record_failure("restore", failed, None)
+            return f"{error} (putting version {lost} back failed: {failed})"
+        self.record_write("restore", restored, None)
+        return (
+            f"a write of the runner's (version {error.version}) replaced theirs (version {lost}); the runner put"
+            f" theirs back as version {restored.version}, conditional on its own write"
+        )
 
     def _landed(self, value: str) -> bool:
         """Whether what is stored now is exactly this value (then taken as the runner's own)."""

@@ -80,12 +80,11 @@ def test_a_breach_after_someone_elses_write_engages_the_kill_switch(aws, time_ma
     assert run.journal["breach"]["check"] == "alarm checkout-errors"
 
 
-def test_a_write_that_races_the_runners_is_named_with_how_to_restore_it(
-    aws, time_machine, run_experiment, proxy
-) -> None:
+def test_a_write_that_races_the_runners_is_put_back_as_they_wrote_it(aws, time_machine, run_experiment, proxy) -> None:
     """SSM has no conditional write: someone writes between the runner's version check and its
-    PutParameter. Its write comes back as not the version it expected + 1: the runner names
-    the overwritten version and how to restore it, and writes nothing more."""
+    PutParameter, and the runner's write lands on theirs. It comes back as not the version
+    expected + 1: the runner names their version, puts it back (conditional on its own write)
+    and writes nothing more."""
     steady(aws, time_machine)
     ssm = proxy()
     armed: list[bool] = []
@@ -99,15 +98,48 @@ def test_a_write_that_races_the_runners_is_named_with_how_to_restore_it(
     time_machine.at(4, lambda: armed.append(True))  # the renewal at 5 s races their write
     run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
     assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
-    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "renew"]  # nothing after: no step 2, no stop
+    assert aws.config() == THEIRS  # left as they wrote it
+    history = aws.versions()
+    assert history[1] == THEIRS
+    assert history[2]["experiment"] == "checkout-latency"  # the runner's renewal, landed on theirs
+    assert history[3] == THEIRS  # put back
+    assert len(history) == 4  # and nothing more: no step 2, no stop
+    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "renew", "restore"]
     interruption = run.journal["interruption"]
     assert "version 2 by " in interruption["change"]
-    restore = re.search(r"To restore what was overwritten: (.*)$", interruption["overwritten"])
+    assert interruption["overwritten"] == (
+        "a write of the runner's (version 3) replaced theirs (version 2); the runner put theirs back as version 4,"
+        " conditional on its own write"
+    )
+
+
+def test_a_racing_write_that_cannot_be_put_back_is_named_with_how_to_restore_it(
+    aws, time_machine, run_experiment, proxy
+) -> None:
+    """A third write before the runner puts theirs back: it writes nothing over that either, and
+    says how to restore the version its write replaced."""
+    steady(aws, time_machine)
+    ssm = proxy()
+    armed: list[str] = []
+
+    def race(target: str, body: bytes) -> None:
+        if armed and target == "AmazonSSM.PutParameter":
+            aws.ssm.put_parameter(Name=PARAM, Value=json.dumps({**THEIRS, "rate": 0.3}), Overwrite=True)
+        elif armed and target == "AmazonSSM.GetParameters" and b":2" in body:
+            armed.clear()
+            aws.ssm.put_parameter(Name=PARAM, Value=json.dumps({**THEIRS, "rate": 0.4}), Overwrite=True)
+
+    ssm.watch(race)
+    time_machine.at(4, lambda: armed.append("race"))
+    run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.INTERRUPTED, 130)
+    assert aws.config() == {**THEIRS, "rate": 0.4}  # the latest write, untouched
+    overwritten = run.journal["interruption"]["overwritten"]
+    restore = re.search(r"To restore what was overwritten: (.*) \(putting version 2 back failed", overwritten)
     assert restore is not None
     assert f"{PARAM}:2" in restore.group(1)
-    assert "A write of the runner's raced theirs" in run.outcome.reason
-    # what was overwritten is in the history, as the message says
-    assert aws.versions()[1] == THEIRS
+    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "renew", "restore"]
+    assert run.journal["writes"][-1]["version"] is None
 
 
 def test_the_kill_switch_engaged_mid_run_ends_it_at_the_next_poll(aws, time_machine, run_experiment) -> None:
