@@ -194,15 +194,19 @@ class Controller:
             force=force,
         )
 
-    def restore(self, version: int, expected: Stored) -> Written:
-        """Put version `version` of the config back as it was (SSM keeps every version), to undo a
-        write of ours that raced it. Conditional on `expected`, what that write left."""
+    def config_version(self, version: int) -> Stored:
+        """One version of the config as it was stored (SSM keeps every version)."""
         location = f"{self.parameter}:{version}"
         with aws_errors(f"read {location}", self._explainer(self.parameter)):
             stored = self.store(self.parameter).provider().get([location]).get(location)
         if stored is None:
             raise NotFound(f"version {version} of {self.parameter} not found")
-        return self._put(self.parameter, stored.value, expected=expected)
+        return stored
+
+    def restore(self, version: int, expected: Stored) -> Written:
+        """Put version `version` of the config back as it was, to undo a write of ours that
+        raced it. Conditional on `expected`, what that write left."""
+        return self._put(self.parameter, self.config_version(version).value, expected=expected)
 
     @staticmethod
     def written_as_read(written: Written, value: str) -> Stored:

@@ -64,6 +64,7 @@ class ConfigWrites:
         self.rate = 0.0
         self.expires_at: str | None = None
         self._raced: control.Overwritten | None = None  # a write that landed on someone else's
+        self._unconfirmed: str | None = None  # a value whose write failed, and may have landed
 
     def begin(self, expected: Stored) -> None:
         """What the check before the start read: the first write is conditional on it."""
@@ -102,7 +103,7 @@ class ConfigWrites:
         error: control.ControlError | None = None
         for attempt in range(STOP_ATTEMPTS):
             try:
-                written = self._conditional(document, retried=error is not None)
+                written = self._conditional(document)
             except SomeoneElseWrote:
                 self._after("stop", document)
                 return None
@@ -116,24 +117,28 @@ class ConfigWrites:
             return None
         return error
 
-    def _conditional(self, document: dict[str, Any], *, retried: bool = False) -> control.Written:
+    def _conditional(self, document: dict[str, Any]) -> control.Written:
         value = control.to_json(document)
         try:
             written = self.controller.write_config(document, expected=self.expected)
         except control.Changed as error:
-            if retried and self._landed(value):  # an attempt that failed on the way back had landed
-                assert self.expected is not None
-                return control.Written(self.expected.name, self.expected.type, self.expected.version,
-                                       self.controller.store(self.experiment.parameter).source,
-                                       self.expected.token)  # fmt: skip
+            unconfirmed, self._unconfirmed = self._unconfirmed, None
+            if unconfirmed is not None and self._landed(unconfirmed):
+                return self._conditional(document)  # a write that failed on the way back had landed
             self.foreign = Change(error.change, self.clock())
             raise SomeoneElseWrote(self.foreign) from None
         except control.Overwritten as error:
             if error.version is not None:
                 self.expected = Stored(self.experiment.parameter, value, None, error.version)
+                if error.lost is not None and self._ours(error.lost, value):  # SDK retry of a landed write
+                    return control.Written(self.experiment.parameter, None, error.version)
             self._raced = error
             self.foreign = Change(error.change, self.clock(), overwritten=str(error))
             raise SomeoneElseWrote(self.foreign) from None
+        except control.ControlError:
+            self._unconfirmed = value  # it may have landed all the same (a lost answer)
+            raise
+        self._unconfirmed = None
         self.expected = self.controller.written_as_read(written, value)
         return written
 
@@ -164,6 +169,13 @@ class ConfigWrites:
             f"a write of the runner's (version {error.version}) replaced theirs (version {lost}); the runner put"
             f" theirs back as version {restored.version}, conditional on its own write"
         )
+
+    def _ours(self, version: int, value: str) -> bool:
+        """Whether `version` holds this very value: the SDK retried a write whose answer was lost."""
+        try:
+            return self.controller.config_version(version).value == value
+        except control.ControlError:
+            return False
 
     def _landed(self, value: str) -> bool:
         """Whether what is stored now is exactly this value (then taken as the runner's own)."""

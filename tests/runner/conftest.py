@@ -263,11 +263,13 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
 
 class Proxy:
     """Forwards every request to moto; `down()` makes it refuse connections (an endpoint
-    that has gone away), `watch(fn)` calls fn(target, body) before each request is forwarded."""
+    that has gone away), `watch(fn)` calls fn(target, body) before each request is forwarded,
+    `lose(fn)` drops the answer to the next request fn picks."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.watchers: list[Callable[[str, bytes], None]] = []
+        self.losses: list[Callable[[str, bytes], bool]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -285,6 +287,10 @@ class Proxy:
                 connection.request("POST", self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
+                if proxy.losses and proxy.losses[0](self.headers.get("X-Amz-Target", ""), body):
+                    proxy.losses.pop(0)
+                    self.close_connection = True  # the request landed; its answer is lost
+                    return
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
@@ -306,6 +312,10 @@ class Proxy:
 
     def watch(self, watcher: Callable[[str, bytes], None]) -> None:
         self.watchers.append(watcher)
+
+    def lose(self, request: Callable[[str, bytes], bool], times: int = 1) -> None:
+        """Forward the next `times` requests that `request(target, body)` picks, then drop their answers."""
+        self.losses += [request] * times
 
     def down(self) -> None:
         if self.up:

@@ -187,3 +187,32 @@ def test_a_change_between_the_check_and_the_first_step_writes_nothing(aws, time_
     assert aws.versions() == [THEIRS]
     assert journal_writes(run.journal) == ["step 1"]
     assert run.journal["writes"][0]["version"] is None
+
+
+def test_a_write_whose_answer_was_lost_is_not_taken_for_someone_elses(aws, time_machine, run_experiment, proxy) -> None:
+    """The renewal at 5 s lands but its answer is lost; the SDK sends it again, and SSM stores
+    it twice. Both versions hold the runner's own value: the run goes on and holds."""
+    steady(aws, time_machine)
+    ssm = proxy()
+    time_machine.at(4, lambda: ssm.lose(lambda target, body: target == "AmazonSSM.PutParameter"))
+    run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
+    assert (run.outcome.verdict, run.outcome.exit_code) == (Verdict.HELD, 0)
+    assert run.journal["interruption"] is None
+    assert aws.config()["enabled"] is False
+    history = aws.versions()
+    assert history[1] == history[2]  # the one renewal, stored twice
+
+
+def test_a_failed_write_that_had_landed_is_still_the_runners_to_stop(aws, time_machine, run_experiment, proxy) -> None:
+    """Step 2's write lands twice (the SDK's retry) but both answers are lost: an AWS error ends
+    the run, and the stop still finds the runner's own write there and disables it."""
+    steady(aws, time_machine)
+    ssm = proxy()
+    step_2 = lambda target, body: target == "AmazonSSM.PutParameter" and b"0.05" in body  # noqa: E731
+    time_machine.at(9, lambda: ssm.lose(step_2, times=2))
+    run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
+    assert run.outcome.verdict is Verdict.INTERRUPTED
+    assert run.outcome.exit_code == 3  # the AWS error, not someone else's write
+    assert run.journal["interruption"]["cause"] == "an error"
+    assert aws.config()["enabled"] is False
+    assert run.journal["stop"]["ok"] is True
