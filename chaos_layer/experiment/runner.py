@@ -444,16 +444,15 @@ class Runner:
         self.progress.phase = "stopping"
         self._show()
         stop = self.journal.data["stop"] = {"at": None, "reaches_all_by": None, "ok": False, "kill_switch": kill}
-        already = self.writes.foreign
         error = self.writes.stop()
         foreign = self.writes.foreign
         if foreign is not None:
             stop.update(ok=True, left_as_written_by_someone_else=True)
-            how = f" {foreign.overwritten}" if foreign.overwritten else ""
+            how = f" A write of the runner's raced theirs: {foreign.overwritten}." if foreign.overwritten else ""
             self._say(
                 f"{self.experiment.parameter} was written by someone else during the run ({foreign.change}); the"
                 f" runner wrote nothing more to it and left it as they wrote it.{how}",
-                "warn" if already is not None and not foreign.overwritten else "error",
+                "warn",
             )
         elif error is None:
             now = self.clock()
