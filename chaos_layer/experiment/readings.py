@@ -25,8 +25,8 @@ class Phase(str, Enum):
 class Status(str, Enum):
     """What a reading means. A comparison of the two groups may also be `insufficient` (too few
     invocations in a group to compare yet) or `inconclusive` (enough data, but no pass: an
-    interval that straddles the allowed increase, or a duration over it once): neither is a
-    pass, and neither stops a run."""
+    interval that straddles the allowed increase, a duration over it once, or no evidence: a
+    sample ratio mismatch, a failing control group): neither is a pass, and neither stops a run."""
 
     OK = "ok"
     BREACH = "breach"
