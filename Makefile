@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed-stamp
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
 	|| { echo "chaos-layer needs Python 3.10 or newer as $(PYTHON) (choose another with PYTHON=...)" >&2; exit 1; }
 
-.PHONY: venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
+.PHONY: docs venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cli,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,dev,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -63,9 +63,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit template-lint sam-check
+test: lint typecheck unit docs template-lint sam-check
 
-# chaos_layer/schema.json and the README's reference tables, from the declarations
+# site/: the documentation site, built offline; --strict turns a broken link or anchor into an error.
+# Where Chromium is installed, the build first photographs a real run's report (docs/_hooks).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# chaos_layer/schema.json and the docs' reference tables, from the declarations
 schema: $(STAMP)
 	$(BIN)/python -m chaos_layer.cli.reference
 
@@ -92,4 +97,4 @@ bench-sources: $(STAMP)
 	$(BIN)/python benchmarks/fleet_sources.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) dist build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) dist build site docs/images .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

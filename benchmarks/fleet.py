@@ -17,7 +17,7 @@ per environment. Only the world around them is simulated:
   (between two of those the library's state cannot change);
 - per environment, a random source of its own (seeded, so runs repeat).
 
-The experiment runs at `rate: 0`: active (SPEC), so the periods and propagation are those of
+The experiment runs at `rate: 0`: active (docs/sources-and-scale.md), so the periods and propagation are those of
 a real experiment, while no fault is drawn and nothing is logged per invocation.
 
 Scenarios (times in simulated seconds; the ramp is 0-300):

@@ -10,7 +10,7 @@ library's own ConfigCache and ParameterReader with the real S3Provider, against 
 that answers conditional GETs as S3 does, on a virtual clock; environments are independent, so
 a fleet's demand is N times one environment's.
 
-Prices (us-east-1, list prices as the README cites them):
+Prices (us-east-1, list prices as docs/sources-and-scale.md cites them):
 - S3 Standard GET: $0.0004 per 1,000 requests; a conditional GET answered 304 is a GET.
 - AppConfig: $0.0000002 per configuration request (the agent's GetLatestConfiguration calls,
   one per profile per AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s by default, in an

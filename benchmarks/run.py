@@ -12,7 +12,7 @@ One run, against an undecorated handler, on a local SSM (moto's ThreadedMotoServ
   machine slows both sides of a pair alike and drops out of the median; the p99 comes from
   individually timed calls;
 - the first injected invocation against later ones, in fresh processes, with the config
-  already read (SPEC.md's "Loading on demand"): a 0 ms latency fault and an exception fault;
+  already read (docs/benchmarks.md, "Cold start"): a 0 ms latency fault and an exception fault;
 - GetParameters requests per cache period, counted by the server, for a stream of 10,000
   invocations per second over twelve default periods on a simulated clock;
 - the same disabled overhead for chaos-lambda 0.3 (an SSM call per invocation), and the ratio;

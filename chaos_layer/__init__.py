@@ -1,6 +1,6 @@
 """chaos-layer: controlled fault injection for AWS Lambda handlers, driven from SSM.
 
-What is public (SPEC.md), and stays compatible:
+What is public (docs/architecture.md), and stays compatible:
 
 - `chaos_layer`: `inject_fault`, `ConfigError`, `InjectedFault` (and `__version__`);
 - `chaos_layer.wrapper.handler`: the handler of zero-code mode;

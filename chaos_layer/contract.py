@@ -1,7 +1,7 @@
 """The config contract as data: every key of the config document, of each fault type and of
 each blast-radius control is declared once, as a `Field` (name, kind, bounds, default, one
 line of doc) on the class it configures. Validation is driven by these declarations here;
-`chaos_layer/schema.json` and the README's tables (chaos_layer.cli.reference) and the CLI's
+`chaos_layer/schema.json` and the docs' tables (chaos_layer.cli.reference) and the CLI's
 `--fault` flag (chaos_layer.cli.faults) read the same declarations. Hand-written code is
 left for rules data cannot express (`Declared.check`, and a kind such as a safe regex).
 
@@ -171,7 +171,7 @@ class Fields:
 
 class Kind:
     """Checks and converts one JSON value: `check` returns (value, None) or (INVALID, why).
-    This base takes any JSON value. `label` names the kind in the README."""
+    This base takes any JSON value. `label` names the kind in the docs."""
 
     label = ""
     # True for the blast-radius controls: their value narrows who is hit (`admits`).
@@ -360,7 +360,7 @@ class Field:
     """One key of a config object. `default` REQUIRED: the key must be given (unless a
     `Choice` decides). `required_if`: required when that boolean key is true. `store`:
     False for a key that only feeds `build` (it is not an attribute). `config`: False for
-    an attribute that is no config key at all. `section`: which README table lists it.
+    an attribute that is no config key at all. `section`: which docs table lists it.
     `free_text`: a value that may hold anything (a body, a message), so never logged."""
 
     def __init__(

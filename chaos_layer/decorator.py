@@ -1,6 +1,6 @@
 """`inject_fault`: ties the config cache, the blast radius and the faults together.
 
-Loading on demand (SPEC.md): importing this module, and decorating a handler, load only the
+Loading on demand (docs/benchmarks.md, "Cold start"): importing this module, and decorating a handler, load only the
 settings and the config cache. Parsing loads at the first read, and what an active
 experiment needs (the blast radius, the pipeline, durable executions, control groups, each
 fault's mechanics, observability) when a reading first turns active, before any draw: never
@@ -104,8 +104,14 @@ def inject_fault(
 
     def decorate(function: F) -> F:
         _check_handler(function)
-        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+        inner = getattr(function, "chaos_experiment", None)
+        if isinstance(inner, Experiment):  # decorated already: one experiment, never doubled faults
             logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            if guarded:  # with the stricter guardrails of both
+                from chaos_layer.guardrails import resolve, tighten
+
+                inner.cache.reader = tighten(inner.cache.reader, resolve(max_rate, faults))
+                inner.cache.after_clone()  # a reading taken already is checked again
             return function
         if settings.is_disabled():
             return function
@@ -235,7 +241,7 @@ class Experiment:
     def handle_at(self, now: float, event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
         """One invocation, `now` on the cache's clock (the wrapper has just read it). The
         config is refreshed when its period is up, and what it needs is loaded the first time
-        it is seen (SPEC.md's "Loading on demand"), before any draw."""
+        it is seen (docs/benchmarks.md, "Cold start"), before any draw."""
         cache = self.cache
         try:
             if now >= cache.deadline:
@@ -244,8 +250,8 @@ class Experiment:
             if config is not None and config is not self._prepared:
                 self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
                 prepare(config)
-        except Exception:  # fail safe: a bug of ours must never cost the handler its run
-            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+        except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
+            self.unexpected(error)
             config = None
         if config is None:
             return self.handler(event, context, *args, **kwargs)
@@ -257,8 +263,8 @@ class Experiment:
                 if _blast_radius.in_blast_radius(config, event, context, self.random)
                 else None
             )
-        except Exception:
-            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+        except Exception as error:
+            self.unexpected(error)
             selected = None
         if selected is None:
             return self.handler(event, context, *args, **kwargs)
@@ -268,7 +274,7 @@ class Experiment:
             from chaos_layer import control_group
 
             return control_group.measure(
-                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+                selected, event, context, run_handler, self._inject, cache.clock, self.sleep, cache.wall_clock
             )
         return self._inject(config, faults, event, context, run_handler)
 
@@ -302,6 +308,13 @@ class Experiment:
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
         invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
         return _faults.run(faults, invocation, run_handler)
+
+    def unexpected(self, error: Exception) -> None:
+        """A bug of ours, once per period: what it was and where, never a traceback that
+        could show a config's values, and never once per invocation."""
+        from chaos_layer.once import unexpected
+
+        self.warn(f"not injecting: {unexpected(error)}")
 
     def warn(self, problem: str) -> None:
         """A fault's problem, once per period (the cache's warning memory)."""

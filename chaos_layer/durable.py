@@ -37,7 +37,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -50,8 +49,7 @@ from chaos_layer import _patches
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, draw, run
 from chaos_layer.observability import report_safely
-
-logger = logging.getLogger(__name__)
+from chaos_layer.once import unexpected
 
 SDK = "aws_durable_execution_sdk_python"
 _CONTEXT_MODULE = f"{SDK}.context"
@@ -140,8 +138,8 @@ def handle(host: Host, event: Any, context: Any, *args: Any, **kwargs: Any) -> A
     """One invocation of a durable execution (`detect` said so), with the faults it may take."""
     try:
         plan = _plan(host, event, context)
-    except Exception:  # fail safe: a bug of ours must never cost the handler its run
-        logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+    except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
+        host.warn(f"not injecting: {unexpected(error)}")
         plan = None
     if plan is None:
         return host.handler(event, context, *args, **kwargs)
@@ -331,8 +329,8 @@ class Plan:
                     self.attach(self.execution.context)
                 else:
                     stack.enter_context(_claiming(self))
-        except Exception:
-            logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+        except Exception as error:
+            self.warn(f"not injecting into steps: {unexpected(error)}")
         return pipeline
 
     # A disk fill lasts until the handler starts its first operation, which may checkpoint.
@@ -368,8 +366,8 @@ class Plan:
             step_name = name or getattr(func, "_original_name", None)  # the SDK's own rule
             try:
                 wrapped = plan.wrap_step(func, step_name)
-            except Exception:
-                logger.warning("chaos-layer is not injecting into a step: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting into a step: {unexpected(error)}")
                 wrapped = func
             return real_step(wrapped, step_name, config)
 
@@ -381,8 +379,8 @@ class Plan:
                 child = real_child(*args, **kwargs)
                 try:
                     plan._wrap(child, root=False)
-                except Exception:
-                    logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+                except Exception as error:
+                    plan.warn(f"not injecting into steps: {unexpected(error)}")
                 return child
 
             context.create_child_context = create_child_context
@@ -412,8 +410,8 @@ class Plan:
             try:
                 random = plan._attempt_random(step_context)
                 drawn = draw(faults, random, in_step=True)
-            except Exception:
-                logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting: {unexpected(error)}")
                 drawn = []
             if not drawn:
                 return func(step_context, *args, **kwargs)
@@ -461,8 +459,8 @@ def _claim_root(original: Callable[..., Any]) -> Any:
             try:
                 if context.execution_context.durable_execution_arn == plan.execution.arn:
                     plan.attach(context)
-            except Exception:
-                logger.warning("chaos-layer is not injecting into steps: unexpected error", exc_info=True)
+            except Exception as error:
+                plan.warn(f"not injecting into steps: {unexpected(error)}")
         return context
 
     return staticmethod(from_lambda_context)

@@ -1,6 +1,6 @@
 """Recognise the HTTP event sources Lambda serves and shape responses for them.
 
-An event is from an HTTP source (SPEC, *Fault types*) when it is shaped as one of:
+An event is from an HTTP source (docs/fault-types.md) when it is shaped as one of:
 
 - API Gateway REST (v1): `httpMethod` and `requestContext`, no `methodArn` (a REQUEST
   authorizer's event has both) and no `requestContext.elb`;

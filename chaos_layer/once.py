@@ -39,3 +39,17 @@ class WarningMemory:
             del self._until[problem]
         while len(self._until) >= self.limit:  # the oldest first (dicts keep insertion order)
             del self._until[next(iter(self._until))]
+
+
+def unexpected(error: BaseException) -> str:
+    """An error of the library's own, as a problem to warn about once per period: its type and
+    where it was raised, never its message or its values (they may hold a config's text)."""
+    innermost = error.__traceback__
+    if innermost is None:
+        return f"unexpected error {type(error).__name__}"
+    while innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    code = innermost.tb_frame.f_code
+    path = code.co_filename.replace("\\", "/")
+    where = path[path.rfind("chaos_layer/") :] if "chaos_layer/" in path else path.rsplit("/", 1)[-1]
+    return f"unexpected error {type(error).__name__} ({where}:{innermost.tb_lineno}, in {code.co_name})"

@@ -2,7 +2,7 @@
 argument, then the environment variable, then the default (as Powertools' resolve_max_age).
 
 The decorator, the zero-code wrapper and the CLI all resolve their settings here, so a
-variable means the same thing wherever it is read. The names are part of SPEC.md.
+variable means the same thing wherever it is read. The names are public (docs/decorator-and-layer.md).
 """
 
 from __future__ import annotations

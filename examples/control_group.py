@@ -1,4 +1,4 @@
-"""The README's worked example of a control group, on the demo's embedded services.
+"""The worked example of a control group (docs/control-groups.md), on the demo's embedded services.
 
 examples/checkout/checkout.py is a checkout function that retries throttled DynamoDB writes and
 falls back to an outbox queue. examples/checkout-compare.yaml asks `chaos-layer run` whether,
@@ -260,11 +260,15 @@ class Counter(logging.Handler):
         self.count += 1
 
 
+def parser() -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    found.add_argument("--no-outbox", action="store_true", help="a failed save fails the request (503)")
+    found.add_argument("--journal", type=Path, help="where the run's journal goes")
+    return found
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--no-outbox", action="store_true", help="a failed save fails the request (503)")
-    parser.add_argument("--journal", type=Path, help="where the run's journal goes")
-    arguments = parser.parse_args()
+    arguments = parser().parse_args()
     logging.getLogger("chaos_layer").propagate = False  # the records are counted, not printed
     sys.exit(run(outbox=not arguments.no_outbox, journal=arguments.journal))
 

@@ -3,7 +3,7 @@
 The built layer (dist/chaos-layer.zip) is unpacked as /opt, the function is started through the
 layer's exec wrapper in the real runtime interface client (awslambdaric) against a local Lambda
 Runtime API, and SSM is a moto server on 127.0.0.1 that the demo starts and stops. Experiments
-are switched with the real AWS CLI, exactly as in the README. CHAOS_LAYER_MAX_AGE=0 and
+are switched with the real AWS CLI, exactly as in the docs. CHAOS_LAYER_MAX_AGE=0 and
 CHAOS_LAYER_IDLE_MAX_AGE=0 make the function read its config on every invocation, so each change
 shows at once (in production the default periods apply: 5 s while an experiment is active, 60 s
 while none is; MAX_AGE=0 alone would still keep a disabled or killed reading for 60 s).

@@ -63,7 +63,7 @@ def _plain(value: Any) -> Any:
 
 def propagation(what: str, controller: Controller, location: str, given: Periods, idle: bool = False) -> None:
     """How long until every execution environment has seen a write: one cache period, the
-    active one for a stop, the idle one for a start (SPEC "Polling periods"), plus what the
+    active one for a stop, the idle one for a start (docs/sources-and-scale.md, "Polling periods"), plus what the
     source adds (AppConfig: the deployment and the agent's poll interval)."""
     period = controller.idle_max_age if idle else controller.max_age
     origin = period_origin(period, given, idle)

@@ -1,7 +1,8 @@
 """The reference documents, generated from the declarations (chaos_layer.contract):
-`chaos_layer/schema.json`, and the README's tables between `<!-- BEGIN GENERATED: name -->`
-and `<!-- END GENERATED -->`. `python -m chaos_layer.cli.reference` (`make schema`) rewrites both;
-`--check` exits 1 when either is stale, as tests/unit/test_reference.py does.
+`chaos_layer/schema.json`, and the tables of the documentation's pages (README.md and docs/*.md)
+between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED -->`.
+`python -m chaos_layer.cli.reference` (`make schema`) rewrites them all; `--check` exits 1 when
+any is stale, as tests/unit/test_reference.py does.
 
 Blocks: `config` (the document's keys), `faults TYPE ...` (those fault types, a summary and
 their keys) and `blast-radius` (the controls and their keys). The library never imports this
@@ -26,6 +27,7 @@ from chaos_layer.faults.base import MAX_WAIT_MS
 PACKAGE = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = PACKAGE / "schema.json"
 README_PATH = PACKAGE.parent / "README.md"
+DOCS_PATH = PACKAGE.parent / "docs"
 SCHEMA_ID = "https://github.com/chaos-layer/chaos-layer/blob/main/chaos_layer/schema.json"
 BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(<!-- END GENERATED -->)", re.DOTALL)
 
@@ -245,7 +247,7 @@ def schema_text() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-# --- the README's tables -------------------------------------------------------------------
+# --- the pages' tables ---------------------------------------------------------------------
 
 
 def _code(value: object) -> str:
@@ -282,7 +284,7 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def label(kind: Kind) -> str:
-    """What a value of `kind` is, in the README's words."""
+    """What a value of `kind` is, in the documentation's words."""
     if kind.label:
         return kind.label
     if isinstance(kind, contract.Number):
@@ -365,8 +367,8 @@ def table(name: str) -> str:
     raise ValueError(f"no generated table named {name!r}")
 
 
-def readme_text(text: str) -> str:
-    """The README with every generated block rewritten."""
+def page_text(text: str) -> str:
+    """A page with every generated block rewritten."""
     return BLOCK.sub(lambda m: f"{m.group(1)}\n{table(m.group('name'))}\n{m.group(4)}", text)
 
 
@@ -377,9 +379,14 @@ def blocks(text: str) -> list[str]:
 # --- the command ---------------------------------------------------------------------------
 
 
+def pages() -> list[Path]:
+    """The documentation's pages: the README and the site's Markdown files."""
+    return [README_PATH, *sorted(DOCS_PATH.glob("*.md"))]
+
+
 def main(argv: list[str]) -> int:
-    current = {path: path.read_text(encoding="utf-8") for path in (SCHEMA_PATH, README_PATH)}
-    fresh = {SCHEMA_PATH: schema_text(), README_PATH: readme_text(current[README_PATH])}
+    current = {path: path.read_text(encoding="utf-8") for path in (SCHEMA_PATH, *pages())}
+    fresh = {path: schema_text() if path == SCHEMA_PATH else page_text(text) for path, text in current.items()}
     stale = [path for path, text in fresh.items() if text != current[path]]
     names = ", ".join(path.name for path in stale)
     if "--check" in argv and stale:
@@ -387,7 +394,7 @@ def main(argv: list[str]) -> int:
         return 1
     for path in stale:
         path.write_text(fresh[path], encoding="utf-8")
-    print(f"rewrote: {names}" if stale else "up to date: schema.json, README.md")
+    print(f"rewrote: {names}" if stale else "up to date: schema.json and the pages' tables")
     return 0
 
 

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from chaos_layer import control
 from chaos_layer.contract import Fields
-from chaos_layer.control_group import CONTROL, GROUPS, TREATMENT
+from chaos_layer.control_group import COMPLETED, CONTROL, DURATION, ERRORS, GROUPS, INVOCATIONS, TREATMENT
 from chaos_layer.exceptions import Problem
 from chaos_layer.experiment.readings import Context, Phase, Reading, Status, utc
 from chaos_layer.experiment.stats import Z_ONE_SIDED_95, even_split_p, newcombe, percentile_floor
@@ -162,12 +162,12 @@ class CompareCheck:
         assert context.started_at is not None
         start = math.floor(context.started_at / MINUTE) * MINUTE
         end = max(start + MINUTE, math.ceil((context.now + MINUTE) / MINUTE) * MINUTE)
-        counts = {"i": "Invocations", "c": "Completed", "e": "Errors"}
+        counts = {"i": INVOCATIONS, "c": COMPLETED, "e": ERRORS}
         whole: dict[str, tuple[str, str]] = {}
         if self.metric == "duration":
-            whole = {"n": ("Duration", "SampleCount"), "s": ("Duration", "Sum")}
+            whole = {"n": (DURATION, "SampleCount"), "s": (DURATION, "Sum")}
             if self.statistic != "Average":
-                whole["q"] = ("Duration", self.statistic)
+                whole["q"] = (DURATION, self.statistic)
         queries = []
         for group in GROUPS:
             dimensions = [{"Name": "experiment", "Value": self.experiment}, {"Name": "group", "Value": group}]

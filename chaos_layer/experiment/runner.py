@@ -21,7 +21,7 @@ stop runs in a `finally`, shielded from further signals and retried, and the jou
 rewritten atomically after every event, so a crash keeps what happened. The stop disables the
 config wherever it is still the runner's: a config someone else wrote is left as they wrote it.
 
-With `compare` entries (SPEC, *Control group*) the configs are written with `control_group:
+With `compare` entries (docs/control-groups.md) the configs are written with `control_group:
 true`, the comparisons are skipped before the start (there is no control group yet), read at
 every poll (a breach stops the run; too little data, or an interval that straddles the allowed
 increase, does not), and judged once more after the end, after `settle`, on all the data: a

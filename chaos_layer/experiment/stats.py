@@ -9,11 +9,11 @@
 - `percentile_floor`: how many values a percentile needs before it says anything.
 - `even_split_p`: the two-sided exact binomial test of a count against an even split, for a
   sample ratio mismatch (records lost, or a broken split).
-- `samples_per_group`: the usual sample size for comparing two proportions, for the README's
+- `samples_per_group`: the usual sample size for comparing two proportions, for the docs'
   sizing figures.
 
 A two-sided interval at level 1 - 2a gives two one-sided bounds at level 1 - a each: with
-z = 1.6449 each bound is a one-sided 95 % bound, as the runner uses them (SPEC).
+z = 1.6449 each bound is a one-sided 95 % bound, as the runner uses them (docs/control-groups.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# z of a one-sided 95 % bound (the 95th percentile of the standard normal), as SPEC fixes it.
+# z of a one-sided 95 % bound (the 95th percentile of the standard normal), as docs/control-groups.md fixes it.
 Z_ONE_SIDED_95 = 1.6449
 # Values a percentile needs beyond the point it names: p99 needs 10 / (1 - 0.99) = 1000.
 PERCENTILE_TAIL_VALUES = 10

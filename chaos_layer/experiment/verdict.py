@@ -99,7 +99,7 @@ def judge(end: Ending) -> Judged:
         interruption = {"cause": f"{name} (the runner was told to stop)"}
     elif end.failure is not None:
         failure = end.failure
-        # The contract's verdicts only: an error cuts the run short (interrupted) or keeps it from
+        # The verdicts of docs/experiments.md only: an error cuts the run short (interrupted) or keeps it from
         # starting (aborted); the journal's `error` and the exit code (1-4) say which error.
         message = str(failure) if isinstance(failure, control.ControlError) else crashed(failure)
         if end.attempted:

@@ -4,7 +4,7 @@ Each fault type is one module here, named after it (latency.py, exception.py, ..
 `Fault` subclass that declares its config keys (chaos_layer.contract) and wraps the rest of
 the invocation in `apply`. Heavy mechanics live in `_` modules imported by `apply` only.
 To add a fault type, write its module and add its name to the registry below: validation,
-the schema, the README tables (`make schema`) and `chaos-layer start --fault` come from its
+the schema, the docs' tables (`make schema`) and `chaos-layer start --fault` come from its
 declarations. A type's module is imported the first time a config (or the schema, or the
 CLI) names it, so a cold start compiles only the fault types in use.
 

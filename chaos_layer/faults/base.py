@@ -114,7 +114,7 @@ class Fault(Declared, ABC):
 
     def prepare(self) -> None:
         """Load the mechanics `apply` needs. Called when a config that names this fault first
-        turns active, before any draw (SPEC.md's "Loading on demand"), so that the first
+        turns active, before any draw (docs/benchmarks.md, "Cold start"), so that the first
         injection costs what later ones do; `apply` imports them too, to stand alone."""
 
     @abstractmethod

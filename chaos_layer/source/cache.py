@@ -2,11 +2,13 @@
 
 A reading's outcome, good or bad, is kept for its period, so the library makes at most one
 read per period whatever the invocation rate, and an outage costs one bounded wait per
-period, not one per call. SPEC.md's "Polling periods" sets the rules:
+period, not one per call. docs/sources-and-scale.md's "Polling periods" sets the rules:
 
 - the period is `max_age` while an experiment is active for this function (so a stop or a
   kill reaches it within `max_age`) and `idle_max_age` while none is (so an idle fleet costs
   the account's SSM quota little);
+- an active reading also ends at its config's `expires_at` and is read again then, so an
+  expiry that a runner keeps moving forward (a lease) never lapses between two reads;
 - periods are measured on a monotonic clock (a wall clock stepped back must not hold a
   reading longer) and jittered only downwards (a fleet spreads its reads, and `max_age`
   stays a bound);
@@ -58,6 +60,10 @@ READ_DEADLINE = 2.0
 RECHECK = 1.0
 # With max_age 0 a persistent problem would otherwise be logged on every invocation.
 MIN_WARNING_WINDOW = 5.0
+LOCK_HELD = (
+    "another process has held the shared cache file's lock longer than a read takes;"
+    " this process reads the config on its own"
+)
 
 
 class Reads(Protocol):
@@ -130,6 +136,7 @@ class ConfigCache:
         self._max_slowdown = min(MAX_SLOWDOWN, max(1.0, BACKOFF_CAP / max(self.idle_max_age, BACKOFF_BASE)))
         self._pending: _Read | None = None
         self._adopted: tuple[Entry | None, Reading | None] = (None, None)  # the last entry taken, checked
+        self._locked_out_since: float | None = None  # since when the shared file's lock has been held by another
         self.warnings = WarningMemory()  # shared with the faults' warnings (chaos_layer.decorator)
 
     # --- the refresh --------------------------------------------------------------------
@@ -141,11 +148,11 @@ class ConfigCache:
 
     def after_clone(self) -> None:
         """After a SnapStart restore or a fork: read afresh on the next invocation."""
-        self._pending = None
+        self._pending = self._locked_out_since = None
         self._next_read = self._valid_until = self.deadline = self.quiet_until = float("-inf")
 
     def active_here(self, reading: Reading | None, wall: float) -> bool:
-        """Whether a reading's experiment is active for this function (SPEC): enabled,
+        """Whether a reading's experiment is active for this function (docs/sources-and-scale.md): enabled,
         unexpired, not killed, and its `targets` admit this function's name, whatever its
         rate and also in a dry run. Without a known name, `targets` are left to each
         invocation, and the reading counts as active."""
@@ -165,10 +172,7 @@ class ConfigCache:
         self.active = config
         deadline = self._next_read
         if config is not None:
-            deadline = min(deadline, self._valid_until)
-            expiry = config.expires_at_epoch()
-            if expiry is not None:
-                deadline = min(deadline, now + (expiry - wall))
+            deadline = min(deadline, self._valid_until, self._expiry_on_clock(config, now, wall))
         self.deadline = deadline
         # `rate: 0` selects nothing, whatever else the config says (durable executions included).
         self.quiet_until = deadline if config is None or config.rate <= 0 else float("-inf")
@@ -208,13 +212,25 @@ class ConfigCache:
             self._slowdown = min(self._slowdown * BACKOFF_FACTOR, self._max_slowdown)
         else:
             self._slowdown = max(1.0, self._slowdown / RECOVERY)
-        base = self.max_age if self.active_here(reading, self.wall_clock()) else self.idle_max_age
-        life = base * (1 - JITTER * self._random.random())
-        gap = life
+        wall = self.wall_clock()
+        active = self.active_here(reading, wall)
+        base = self.max_age if active else self.idle_max_age
+        valid_until = read_at + base * (1 - JITTER * self._random.random())
+        if active and reading.config is not None:
+            # Re-read by the config's expiry: a runner that renews its lease at each poll moves
+            # it forward, and the reading that ends there finds the new one, leaving no gap.
+            valid_until = min(valid_until, self._expiry_on_clock(reading.config, now, wall))
+        next_read = valid_until
         if self._slowdown > 1:
             longest = min(max(base, BACKOFF_BASE) * self._slowdown, max(base, BACKOFF_CAP))
-            gap = max(life, longest * (1 - BACKOFF_JITTER * self._random.random()))
-        self._set(reading, read_at, read_at + life, read_at + gap, now)
+            next_read = max(valid_until, read_at + longest * (1 - BACKOFF_JITTER * self._random.random()))
+        self._set(reading, read_at, valid_until, next_read, now)
+
+    @staticmethod
+    def _expiry_on_clock(config: Config, now: float, wall: float) -> float:
+        """A config's expires_at on the monotonic clock (infinite when it has none)."""
+        expiry = config.expires_at_epoch()
+        return float("inf") if expiry is None else now + (expiry - wall)
 
     def _set(self, reading: Reading, read_at: float, valid_until: float, next_read: float, now: float) -> None:
         self.reading = reading
@@ -230,18 +246,14 @@ class ConfigCache:
         """Lambda Managed Instances: take the environment's reading from the shared file, or
         read under its lock and write it there for the other processes."""
         if self._adopt(shared.load(), now):
+            self._locked_out_since = None
             return
         lock = shared.try_lock()
-        if lock is None:  # another process is reading
-            if self.active is None:  # ours injects nothing: keep it, and look again shortly
-                self._next_read = now + min(RECHECK, self.idle_max_age)
-                return
-            lock = self._wait_for(shared, now)  # an injecting reading cannot outlive max_age
+        if lock is None:  # another process is reading, or holds the lock and is stuck
+            lock = self._wait_for_reader(shared, now)
             if lock is None:
-                if not self._adopt(shared.load(), self.clock()):
-                    self._valid_until = min(self._valid_until, now)
-                    self._next_read = now + min(RECHECK, self.idle_max_age)
                 return
+        self._locked_out_since = None
         with lock:
             if self._adopt(shared.load(), now):
                 return
@@ -249,10 +261,34 @@ class ConfigCache:
             with contextlib.suppress(OSError):  # unwritable: the others read for themselves
                 shared.store(self._entry())
 
-    def _wait_for(self, shared: SharedFile, now: float) -> Lock | None:
-        """The lock, once the process that holds it has read, within one read's deadline."""
+    def _wait_for_reader(self, shared: SharedFile, now: float) -> Lock | None:
+        """The lock or the other process's reading, while a read can take that process; after
+        that, read alone. Returns the lock if it came free, None when the reading is settled."""
+        if self._locked_out_since is None:
+            self._locked_out_since = now
+        left = (self.read_deadline or RECHECK) - (now - self._locked_out_since)
+        if left > 0:
+            if self.active is None:  # ours injects nothing: keep it, and look again shortly
+                self._next_read = now + min(RECHECK, self.idle_max_age, left)
+                return None
+            lock = self._wait_for(shared, left)  # an injecting reading cannot outlive max_age
+            if lock is not None:
+                return lock
+            now = self.clock()
+            if self._adopt(shared.load(), now):
+                self._locked_out_since = None
+                return None
+        # Held longer than any read takes: its holder is stopped or stuck, and waiting for it
+        # would leave this process without reads for good. It reads for itself until the lock
+        # comes free (and writes nothing: the file is the lock holder's to write).
+        self._read(now)
+        self._say(LOCK_HELD, now)
+        return None
+
+    def _wait_for(self, shared: SharedFile, longest: float) -> Lock | None:
+        """The lock, once the process that holds it has read, within `longest` seconds."""
         step, waited = 0.01, 0.0
-        while waited < (self.read_deadline or RECHECK):
+        while waited < longest:
             self._sleep(step)
             waited += step
             lock = shared.try_lock()
@@ -299,6 +335,13 @@ class ConfigCache:
         return entry
 
     def _warn(self, problem: str, now: float) -> None:
-        window = max(self._next_read - now, self.idle_max_age, MIN_WARNING_WINDOW)
-        if self.warnings.due(problem, now, window):
+        if self._due(problem, now):
             logger.warning("chaos-layer is not injecting: %s", problem)
+
+    def _say(self, problem: str, now: float) -> None:
+        """A problem that does not keep this process from injecting, once per period."""
+        if self._due(problem, now):
+            logger.warning("chaos-layer: %s", problem)
+
+    def _due(self, problem: str, now: float) -> bool:
+        return self.warnings.due(problem, now, max(self._next_read - now, self.idle_max_age, MIN_WARNING_WINDOW))

@@ -3,7 +3,7 @@
 There (`AWS_LAMBDA_MAX_CONCURRENCY` set) Python runs several processes per execution
 environment, and they share the temporary directory. The process whose period ends first
 reads, under an exclusive `flock`, and writes what it read to a small JSON file; the others
-take it from there until it expires (SPEC.md, "Polling periods"):
+take it from there until it expires (docs/sources-and-scale.md, "Polling periods"):
 
 - one file per pair of config and kill-switch locations, named by a hash of them, mode 0600,
   written atomically (a temporary file renamed over it);
@@ -13,6 +13,9 @@ take it from there until it expires (SPEC.md, "Polling periods"):
   stored values again with its own rules; nothing in the file is ever run;
 - a file that cannot be read, is malformed, another user's, from another boot or dated in the
   future counts as missing: at worst it costs a normal read.
+
+A lock held longer than a read takes (its holder stopped or hung) is not waited for: each
+process then reads on its own until it comes free (chaos_layer.source.cache).
 
 The lock is taken on the file itself: a process that locked a file another process has since
 renamed over looks again (the usual lock-then-check-the-inode pattern), so no lock file is
@@ -202,4 +205,10 @@ def _ours(info: os.stat_result) -> bool:
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number that is a finite float (an integer too large for one is not: it cannot be a time)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False

@@ -1,4 +1,4 @@
-"""A control group end to end (examples/control_group.py, the README's worked example): the
+"""A control group end to end (examples/control_group.py, the worked example of docs/control-groups.md): the
 checkout function, decorated, with a `dependency` fault throttling its DynamoDB writes and its
 own retry loop, invoked thousands of times; its EMF records read from its stdout and turned
 into PutMetricData calls as CloudWatch Logs would; judged by `chaos-layer run` itself, all on
@@ -15,21 +15,23 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
+from tests.docs import pages
+from tests.docs.pages import ROOT
+
+PAGE = pages.text("control-groups.md")
 STAMP = re.compile(r"\d\d:\d\d:\d\d")  # times of day, which differ from run to run
 
 
-def readme_block(marker: str) -> list[str]:
-    """The lines of the README's output block after `<!-- marker -->`, but its `...` elisions."""
-    block = README.split(f"<!-- {marker} -->\n```\n", 1)[1].split("```", 1)[0]
+def shown_block(marker: str) -> list[str]:
+    """The lines of the page's output block after `<!-- marker -->`, but its `...` elisions."""
+    block = PAGE.split(f"<!-- {marker} -->\n```text\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line != "..."]
 
 
 def assert_shown(marker: str, out: str) -> None:
-    """Every line the README shows is a line of the run's output (times of day aside)."""
+    """Every line the page shows is a line of the run's output (times of day aside)."""
     lines = {STAMP.sub("", line) for line in out.splitlines()}
-    missing = [line for line in readme_block(marker) if STAMP.sub("", line) not in lines]
+    missing = [line for line in shown_block(marker) if STAMP.sub("", line) not in lines]
     assert not missing, "\n".join(missing)
 
 
@@ -52,7 +54,11 @@ def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     journal_path = tmp_path / "checkout.journal.json"
-    code = example().run(outbox=True, journal=Path("checkout.journal.json"))
+    # the page's command, its arguments as the example's own parser reads them
+    command = pages.block("control-groups.md", "control group example").split()
+    assert command[:2] == [".venv/bin/python", "examples/control_group.py"]
+    arguments = example().parser().parse_args(command[2:])
+    code = example().run(outbox=not arguments.no_outbox, journal=arguments.journal)
     out = capsys.readouterr().out
     assert code == 0, out
     journal = json.loads(journal_path.read_text())
@@ -79,7 +85,7 @@ def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
 
 def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:  # as the README shows
+) -> None:  # as the page shows
     journal_path = tmp_path / "journal.json"
     code = example().run(outbox=False, journal=journal_path)
     out = capsys.readouterr().out

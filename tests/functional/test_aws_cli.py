@@ -1,4 +1,4 @@
-"""The README's commands, run with the real AWS CLI against moto on 127.0.0.1, drive a
+"""The docs' AWS CLI commands, run with the real AWS CLI against moto on 127.0.0.1, drive a
 decorated handler: create the config, start an experiment from a file, pull the kill switch,
 release it."""
 
@@ -24,7 +24,7 @@ EVENT = {"version": "2.0", "rawPath": "/orders", "requestContext": {"http": {"me
 
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """Runs `aws ...` (a README command line) against the moto server, from tmp_path."""
+    """Runs `aws ...` (a command line of the docs) against the moto server, from tmp_path."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint_url)
     monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
 

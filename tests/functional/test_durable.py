@@ -11,8 +11,10 @@ endpoint, since the runner's in-memory service makes no botocore call.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib
+import io
 import json
 import logging
 import os
@@ -48,6 +50,7 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
 from tests.conftest import REGION, FakeLambdaContext
+from tests.docs import pages
 from tests.functional.zero_code import zero_code_app
 
 PARAM = "/chaos-layer/durable"
@@ -863,23 +866,17 @@ class _RuleLike:
         return service_name in self.services
 
 
-# --- the README's example ------------------------------------------------------------------
+# --- the example on docs/durable-functions.md ---------------------------------------------
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SECTION = README[README.index("## Durable functions") : README.index("### Why orchestration code")]
-
-
-def block(language: str) -> str:
-    start = SECTION.index(f"```{language}\n") + len(language) + 4
-    return SECTION[start : SECTION.index("```", start)]
+PAGE = "durable-functions.md"
 
 
-def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
+def test_the_docs_payment_example_meets_its_retry_strategy_and_compensates(
     aws: Any, monkeypatch: pytest.MonkeyPatch, records: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    """The README's workflow and config, as written (the config without its expiry date):
+    """The page's workflow and config, as written (the config without its expiry date):
     every order ends paid, or unpaid with its stock released, and is never charged twice."""
-    document = json.loads(block("json"))
+    document = json.loads(pages.block(PAGE, "payment config"))
     del document["expires_at"]
     aws.put_parameter(Name=PARAM, Value=json.dumps(document), Type="String")
     monkeypatch.setenv("CHAOS_LAYER_PARAM", PARAM)
@@ -895,7 +892,7 @@ def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
     payments.release_stock = lambda hold: released.append(hold["hold"])
     monkeypatch.setitem(sys.modules, "payments", payments)
     namespace: dict[str, Any] = {}
-    exec(compile(block("python"), "README.md", "exec"), namespace)
+    exec(compile(pages.block(PAGE, "payment workflow"), PAGE, "exec"), namespace)
 
     with DurableFunctionTestRunner(handler=namespace["handler"], poll_interval=0.01) as runner:
         results = run_all(runner, [{"order": n} for n in range(60)])
@@ -907,3 +904,10 @@ def test_the_readmes_payment_example_meets_its_retry_strategy_and_compensates(
     attempts = [result.get_step("charge-card").attempt for result in results]
     assert max(attempts) > 1  # a retry met an injected failure
     assert len(records()) == sum(a - 1 for a in attempts) + sum(s == "payment-failed" for s in outcomes.values())
+
+    printed = io.StringIO()  # and the page's local try-out, as written, on the same handler
+    with contextlib.redirect_stdout(printed):
+        exec(compile(pages.block(PAGE, "local test runner"), PAGE, "exec"), namespace)
+    shown = printed.getvalue()
+    assert "SUCCEEDED" in shown, shown
+    assert '"status": "paid"' in shown or '"status": "payment-failed"' in shown, shown

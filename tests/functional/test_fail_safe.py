@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from itertools import pairwise
+from pathlib import Path
 from random import Random
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 
 from chaos_layer import inject_fault
 from chaos_layer.source.cache import READ_DEADLINE
+from chaos_layer.source.shared import SharedFile
 from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
 from tests.functional.conftest import DrippingEndpoint, HangingEndpoint, ScriptedSSM
 
@@ -272,3 +275,68 @@ class TestKillSwitchProblems:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert warnings(caplog) == []
+
+
+class TestErrorsOfTheLibrarysOwn:
+    def test_a_shared_file_with_a_time_too_large_for_a_float_costs_one_normal_read(
+        self,
+        moto_server: MotoServer,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+    ) -> None:
+        """Lambda Managed Instances: a planted cache file is missing, not an error at every invocation."""
+        monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        shared = SharedFile(PARAM, KILL)
+        document = {"format": 1, "boot": shared.boot, "read_at": 10**400, "valid_until": 10**400}
+        planted = Path(shared.path)
+        planted.write_text(json.dumps({**document, "next_read": 10**400, "slowdown": 1, "config": None}))
+        planted.chmod(0o600)  # as the library writes it, so that it is trusted as far as its content
+        moto_server.put(PARAM, json.dumps({"enabled": False}))
+        function, handler = deploy(moto_server.endpoint_url)
+
+        run_for_a_period(function, clock, invocations=200)
+
+        assert handler.runs == 200
+        assert moto_server.calls() == 1
+        assert warnings(caplog) == []
+        assert shared.load() is not None  # written anew by that read
+        assert all(record.exc_info is None for record in caplog.records)
+
+    @pytest.mark.parametrize("broken", ["reading", "selecting"])
+    def test_an_unexpected_error_is_one_warning_per_period_without_its_values(
+        self,
+        moto_server: MotoServer,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        broken: str,
+    ) -> None:
+        from chaos_layer import blast_radius
+        from chaos_layer.source import ConfigCache
+
+        def bug(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(f"a bug of chaos-layer's, with a value of the config in it: {SECRET}")
+
+        moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
+        if broken == "reading":
+            monkeypatch.setattr(ConfigCache, "refresh", bug)
+        else:
+            monkeypatch.setattr(blast_radius, "in_blast_radius", bug)
+        function, handler = deploy(moto_server.endpoint_url)
+
+        run_for_a_period(function, clock, invocations=200)
+        [warning] = warnings(caplog)
+        assert warning.startswith("chaos-layer: not injecting: unexpected error RuntimeError (test_fail_safe.py:")
+        clock.advance(5)
+        run_for_a_period(function, clock, invocations=200)
+
+        assert handler.runs == 400
+        assert len(warnings(caplog)) == 2  # one per period, not one per invocation
+        assert all(record.exc_info is None for record in caplog.records)  # a traceback shows the values
+        assert_nothing_leaked(caplog, capsys)

@@ -1,6 +1,6 @@
 """Fixtures for `chaos-layer run`: the moto server of tests/conftest.py serves SSM and
 CloudWatch over HTTP; alarms are switched with set_alarm_state and metrics written with
-put_metric_data, as the README's example does (moto's alarms never follow their metrics).
+put_metric_data, as the docs' example does (moto's alarms never follow their metrics).
 
 - `aws`: clients and helpers against the moto server (`aws.alarm("x", "OK")`,
   `aws.metric(3.0, at=...)`, `aws.config()`, `aws.kill_switch()`).

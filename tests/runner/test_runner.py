@@ -272,7 +272,7 @@ def test_an_aws_error_mid_run_stops_the_experiment(aws, time_machine, run_experi
     assert "could not reach CloudWatch" in str(run.outcome.error)
     assert aws.config()["enabled"] is False
     assert run.journal["stop"]["ok"] is True
-    assert run.journal["verdict"] == "interrupted"  # SPEC's verdicts; `error` says which error
+    assert run.journal["verdict"] == "interrupted"  # the verdicts of docs/experiments.md; `error` says which error
     assert "could not reach CloudWatch" in run.journal["error"]
 
 

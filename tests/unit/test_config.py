@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chaos_layer.config import Config, kill_switch_engaged, load_config, parse_config
+from chaos_layer.config import Config, load_config, parse_config
+from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.exceptions import ConfigError
 from chaos_layer.faults.exception import ExceptionFault
 from chaos_layer.faults.latency import LatencyFault
 from chaos_layer.faults.status_code import StatusCodeFault
 
-SPEC_EXAMPLE: dict[str, Any] = {
+DOCUMENTED_EXAMPLE: dict[str, Any] = {
     "enabled": True,
     "experiment": "checkout-latency",
     "expires_at": "2026-11-27T15:00:00Z",
@@ -52,7 +53,7 @@ def with_fault(fault: dict[str, Any], **top: Any) -> dict[str, Any]:
 
 class TestValidDocuments:
     def test_the_spec_example_means_what_the_spec_says(self) -> None:
-        config = parse_config(SPEC_EXAMPLE)
+        config = parse_config(DOCUMENTED_EXAMPLE)
 
         assert config.enabled is True
         assert config.experiment == "checkout-latency"
@@ -132,7 +133,7 @@ class TestValidDocuments:
         assert [f.max_ms for f in config.faults if isinstance(f, LatencyFault)] == [5, 7]
 
     def test_load_config_reads_json_text(self) -> None:
-        assert load_config(json.dumps(SPEC_EXAMPLE)) == parse_config(SPEC_EXAMPLE)
+        assert load_config(json.dumps(DOCUMENTED_EXAMPLE)) == parse_config(DOCUMENTED_EXAMPLE)
 
     @pytest.mark.parametrize("rate", [0, 0.0, 1, 0.5])
     def test_rates_from_zero_to_one_are_accepted(self, rate: float) -> None:

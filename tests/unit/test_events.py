@@ -42,7 +42,7 @@ def test_other_sample_events_are_not_http_sources(name: str) -> None:
     assert http_source(sample_events.load(name)) is Source.OTHER
 
 
-# The minimal shapes of SPEC's rule, one key at a time.
+# The minimal shapes of the rule on docs/fault-types.md, one key at a time.
 @pytest.mark.parametrize(
     ("event", "source"),
     [

@@ -1,4 +1,4 @@
-"""How long a reading is kept (SPEC "Polling periods"), on injected clocks: the active and idle
+"""How long a reading is kept (docs/sources-and-scale.md, "Polling periods"), on injected clocks: the active and idle
 periods, downward jitter, backoff after throttling and its gradual recovery, the monotonic
 clock, and the overall deadline of a read."""
 
@@ -189,7 +189,7 @@ class TestPropagation:
         assert environment.invoke() is not None
         assert max(gaps(environment.reads_over(60))) <= 5
 
-    def test_expires_at_stops_injection_at_that_instant_without_a_read(self) -> None:
+    def test_expires_at_stops_injection_at_that_instant(self) -> None:
         expiry = WALL + 100
         stamp = datetime.fromtimestamp(expiry, timezone.utc).isoformat()
         environment = Environment(reading(expires_at=stamp), max_age=300, idle_max_age=300)
@@ -200,7 +200,42 @@ class TestPropagation:
         assert environment.invoke() is None
         environment.advance(1)
         assert environment.invoke() is None
-        assert environment.reader.reads == 1
+        assert environment.reader.reads == 2  # read again at the expiry, which found it still expired, then idle
+
+    @pytest.mark.parametrize("max_age", [5, 60, 300])
+    @pytest.mark.parametrize("seed", range(5))
+    def test_a_lease_renewed_at_each_poll_never_lapses_whatever_max_age(self, max_age: float, seed: int) -> None:
+        """A runner polls every 30 s and moves expires_at to 2 polls + 60 s ahead each time:
+        every invocation injects, however long this environment may keep a reading."""
+        poll, lease = 30.0, 2 * 30.0 + 60
+
+        def leased(wall: float) -> Reading:
+            return reading(expires_at=datetime.fromtimestamp(wall + lease, timezone.utc).isoformat())
+
+        environment = Environment(leased(WALL), max_age=max_age, idle_max_age=600, seed=seed)
+        renewed = WALL
+        for _ in range(20 * 60 * 10):  # 20 minutes, an invocation every 0.1 s
+            if environment.wall - renewed >= poll:
+                renewed = environment.wall
+                environment.reader.reading = leased(renewed)
+            assert environment.invoke() is not None
+            environment.advance(0.1)
+
+    @pytest.mark.parametrize("seed", range(20))
+    def test_an_active_reading_is_read_again_no_later_than_its_expiry(self, seed: int) -> None:
+        """Jitter only shortens a period: a period that would end past expires_at ends there."""
+        expiry = WALL + 100
+        stamp = datetime.fromtimestamp(expiry, timezone.utc).isoformat()
+        environment = Environment(reading(expires_at=stamp), max_age=300, idle_max_age=300, seed=seed)
+        [first, second, *_] = environment.reads_over(101, step=0.01)
+        assert second - first == pytest.approx(100, abs=0.011)
+
+    def test_expiry_within_the_jittered_period_leaves_the_period_alone(self) -> None:
+        stamp = datetime.fromtimestamp(WALL + 3600, timezone.utc).isoformat()
+        environment = Environment(reading(expires_at=stamp))
+        reads = environment.reads_over(600)
+        assert max(gaps(reads)) <= 5 + 0.1
+        assert 600 / 5 <= len(reads) <= 600 / (5 * 0.75) + 1
 
 
 class TestClocks:

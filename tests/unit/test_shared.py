@@ -1,22 +1,30 @@
 """The cache file that the request processes of one Lambda Managed Instances environment share
-(SPEC "Polling periods"), in one process: several caches, as several processes would hold them,
+(docs/sources-and-scale.md, "Polling periods"), in one process: several caches, as several processes would hold them,
 on one injected clock and one temporary directory."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
+import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from random import Random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chaos_layer.config import parse_config
 from chaos_layer.source import ConfigCache, ParameterReader, Reading
+from chaos_layer.source.reading import MAX_SLOWDOWN
 from chaos_layer.source.shared import Entry, SharedFile
 
 CONFIG = "/chaos-layer/orders"
@@ -93,6 +101,20 @@ def the_file(directory: Path) -> Path:
     return path
 
 
+FIELDS = ["format", "boot", "read_at", "valid_until", "next_read", "slowdown"]
+FIELDS += ["config", "kill_switch", "problem", "throttled"]
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([10**400, -(10**400), 10**4000, 2**1024, 1, 1000, 1_000.5, 1e308])
+    | st.floats()
+    | st.text(max_size=64),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=16,
+)
+
+
 class TestOneReadPerPeriod:
     @pytest.mark.parametrize(("config", "period"), [(ACTIVE, 5), (STOPPED, 60)], ids=["active", "idle"])
     def test_the_processes_of_an_environment_read_once_per_period_in_all(
@@ -125,6 +147,27 @@ class TestOneReadPerPeriod:
         while not all(fleet.invoke(index) for index in range(8)):
             fleet.now += 0.05
         assert fleet.now - start <= 60
+
+    def test_a_lease_renewed_at_each_poll_never_lapses_in_any_process(self, tmp_path: Path) -> None:
+        """A runner moves expires_at 2 minutes ahead every 30 s; the processes keep readings up to
+        300 s: each re-reads (or takes the file's reading) by the expiry it saw, so none ever
+        finds its experiment expired."""
+        fleet = Fleet(tmp_path, processes=4, max_age=300, idle_max_age=600)
+
+        def lease(now: float) -> str:
+            stamp = datetime.fromtimestamp(1_790_000_000.0 + now + 120, timezone.utc).isoformat()
+            return json.dumps({"enabled": True, "expires_at": stamp, "faults": [{"type": "exception"}]})
+
+        renewed = fleet.now
+        fleet.store.config = lease(renewed)
+        end = fleet.now + 20 * 60
+        while fleet.now < end:
+            if fleet.now - renewed >= 30:
+                renewed = fleet.now
+                fleet.store.config = lease(renewed)
+            assert all(fleet.invoke(index) for index in range(4))
+            fleet.now += 0.1
+        assert fleet.store.reads <= 20 * 60 / 90 + 1  # one read per lease in all, at its expiry
 
     def test_a_process_keeps_its_own_shorter_max_age(self, tmp_path: Path) -> None:
         longer = Fleet(tmp_path, processes=1, max_age=60)
@@ -218,6 +261,17 @@ class TestTheFile:
         assert fleet.store.reads == 2
         assert SharedFile(CONFIG, KILL, str(tmp_path)).load() is not None  # and it is written anew
 
+    @pytest.mark.parametrize("key", ["read_at", "valid_until", "next_read", "slowdown"])
+    def test_a_time_too_large_for_a_float_counts_as_missing(self, fleet: Fleet, tmp_path: Path, key: str) -> None:
+        fleet.invoke(0)
+        path = the_file(tmp_path)
+        document = json.loads(path.read_text())
+        document[key] = 10**400
+        path.write_text(json.dumps(document))
+        assert SharedFile(CONFIG, KILL, str(tmp_path)).load() is None
+        assert fleet.invoke(1)  # a normal read, not an error
+        assert fleet.store.reads == 2
+
     def test_a_future_dated_file_counts_as_missing(self, fleet: Fleet, tmp_path: Path) -> None:
         fleet.invoke(0)
         path = the_file(tmp_path)
@@ -282,8 +336,8 @@ class TestWhileAnotherProcessReads:
         assert fleet.store.reads == 1
         assert fleet.sleeps == []
 
-    def test_an_injecting_process_waits_at_most_a_read_deadline_then_injects_nothing(
-        self, fleet: Fleet, tmp_path: Path
+    def test_an_injecting_process_waits_at_most_a_read_deadline_then_reads_alone(
+        self, fleet: Fleet, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         fleet.invoke(0)
         fleet.invoke(1)
@@ -292,9 +346,16 @@ class TestWhileAnotherProcessReads:
         assert lock is not None
         with lock:
             fleet.caches[1].read_deadline = 2.0
-            assert not fleet.invoke(1)  # never past max_age on a reading it could not refresh
+            fleet.store.kill_switch = "on"
+            assert not fleet.invoke(1)  # its own read found the kill
+            assert 1.9 <= sum(fleet.sleeps) <= 2.1
+            assert fleet.store.reads == 2
+            fleet.store.kill_switch = None
+            fleet.now += 60
+            assert fleet.invoke(1)  # the next period: on its own at once, without waiting again
         assert 1.9 <= sum(fleet.sleeps) <= 2.1
-        assert fleet.store.reads == 1
+        assert fleet.store.reads == 3
+        assert lock_warnings(caplog) == 2  # once per period
 
     def test_the_lock_goes_with_a_process_killed_while_holding_it(self, fleet: Fleet, tmp_path: Path) -> None:
         holder = subprocess.Popen(
@@ -319,6 +380,127 @@ class TestWhileAnotherProcessReads:
             holder.wait(10)
         assert fleet.invoke(0)
         assert fleet.store.reads == 1
+
+
+class TestALockHeldForever:
+    """Another process took the file's lock and never lets it go: it was stopped (SIGSTOP) or
+    hangs. Each process reads alone, says so once per period, and shares again once it is gone."""
+
+    PROCESSES = 3
+
+    @pytest.fixture
+    def stopped_holder(self, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys\n"
+                "from chaos_layer.source.shared import SharedFile\n"
+                f"lock = SharedFile({CONFIG!r}, {KILL!r}, {str(tmp_path)!r}).try_lock()\n"
+                "print('locked' if lock else 'busy', flush=True)\n"
+                "sys.stdin.read()\n",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "locked"
+            os.kill(holder.pid, signal.SIGSTOP)
+            yield holder
+        finally:
+            holder.kill()  # a stopped process dies of SIGKILL too
+            holder.wait(10)
+
+    def deadlined_fleet(self, tmp_path: Path) -> Fleet:
+        fleet = Fleet(tmp_path, processes=self.PROCESSES)
+        for cache in fleet.caches:
+            cache.read_deadline = 2.0
+        return fleet
+
+    def test_a_start_still_arrives_within_the_idle_period(
+        self, tmp_path: Path, stopped_holder: subprocess.Popen[str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        fleet = self.deadlined_fleet(tmp_path)
+        fleet.store.config = STOPPED
+        fleet.run(130)
+        assert fleet.sleeps == []  # an idle process never waits for the lock
+        assert self.PROCESSES * 2 <= fleet.store.reads <= self.PROCESSES * (130 / 45 + 1)
+        fleet.store.config = ACTIVE
+        start = fleet.now
+        while not all(fleet.invoke(index) for index in range(self.PROCESSES)):
+            fleet.now += 0.05
+            assert fleet.now - start <= 60
+        # Said once per period by each process, never once per invocation.
+        assert self.PROCESSES * 2 <= lock_warnings(caplog) <= self.PROCESSES * (130 / 60 + 1)
+
+    def test_a_kill_still_reaches_each_process_within_max_age(
+        self, tmp_path: Path, stopped_holder: subprocess.Popen[str]
+    ) -> None:
+        fleet = self.deadlined_fleet(tmp_path)
+        fleet.run(30)
+        assert all(fleet.invoke(index) for index in range(self.PROCESSES))
+        fleet.store.kill_switch = "on"
+        start = fleet.now
+        while any(fleet.invoke(index) for index in range(self.PROCESSES)):
+            fleet.now += 0.05
+        assert fleet.now - start <= 5
+        assert sum(fleet.sleeps) == 0  # no invocation waited for a lock that never comes free
+
+    def test_the_processes_share_one_read_again_once_the_holder_is_gone(
+        self, tmp_path: Path, stopped_holder: subprocess.Popen[str]
+    ) -> None:
+        fleet = self.deadlined_fleet(tmp_path)
+        fleet.run(30)
+        stopped_holder.kill()
+        stopped_holder.wait(10)
+        fleet.run(10)
+        reads = fleet.store.reads
+        fleet.run(600)
+        assert 600 / 5 <= fleet.store.reads - reads <= 600 / 3.75 + 1  # one read per period in all
+
+
+def lock_warnings(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("lock" in record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING)
+
+
+class TestAdversarialContent:
+    """Whatever the file holds, loading it gives an entry that keeps the rules, or nothing: it
+    never raises (an error there would recur at every invocation)."""
+
+    @given(data=st.binary(max_size=2048))
+    @settings(max_examples=300, deadline=None)
+    def test_any_bytes(self, tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+        directory = tmp_path_factory.mktemp("bytes")
+        Path(SharedFile(CONFIG, KILL, str(directory)).path).write_bytes(data)
+        self.check(directory)
+
+    @given(changes=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, min_size=1, max_size=4))
+    @settings(max_examples=500, deadline=None)
+    def test_any_values_in_a_well_formed_file(
+        self, tmp_path_factory: pytest.TempPathFactory, changes: dict[str, Any]
+    ) -> None:
+        directory = tmp_path_factory.mktemp("values")
+        fleet = Fleet(directory, processes=1)
+        fleet.invoke(0)
+        path = the_file(directory)
+        document = json.loads(path.read_text())
+        document.update(changes)
+        path.write_text(json.dumps(document))
+        self.check(directory)
+
+    @staticmethod
+    def check(directory: Path) -> None:
+        entry = SharedFile(CONFIG, KILL, str(directory)).load()
+        if entry is not None:
+            assert all(math.isfinite(value) for value in (entry.read_at, entry.valid_until, entry.next_read))
+            assert entry.read_at <= entry.valid_until <= entry.next_read
+            assert 1 <= entry.slowdown <= MAX_SLOWDOWN
+            assert entry.stored is None or all(value is None or isinstance(value, str) for value in entry.stored)
+        fleet = Fleet(directory, processes=1)
+        fleet.now = 1_000.5
+        fleet.invoke(0)  # takes the entry or reads: never raises
 
 
 def test_a_reading_of_another_config_is_never_taken(tmp_path: Path) -> None:

@@ -175,5 +175,5 @@ def test_a_percentile_needs_ten_values_beyond_it(quantile: float, floor: int, ne
 
 
 def test_samples_per_group_for_a_two_point_rise_from_one_percent() -> None:
-    """One-sided 95 %, power 80 % (z 0.8416): the README's sizing figure."""
+    """One-sided 95 %, power 80 % (z 0.8416): the sizing figure of docs/control-groups.md."""
     assert samples_per_group(0.01, 0.03, Z_ONE_SIDED_95, 0.8416) == 603

@@ -1,11 +1,14 @@
-"""The README's game day with `run`: its file is examples/game-day.yaml, its `aws cloudwatch`
+"""The pages on `run` and control groups (docs/experiments.md, docs/control-groups.md,
+docs/chaos-toolkit.md): the game day's file is examples/game-day.yaml, its `aws cloudwatch`
 set-up runs with the real AWS CLI against moto, and then the run holds (and is rejected when
-the errors climb, as the README shows), on the time machine instead of two real minutes."""
+the errors climb, as the page shows), on the time machine instead of two real minutes; the
+report command after it runs as written."""
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -20,59 +23,53 @@ from chaos_layer import ctk
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
 from chaos_layer.experiment import definition, stats
+from tests.docs import pages
+from tests.docs.pages import ROOT
 from tests.runner.conftest import Aws, TimeMachine
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Experiment runner") : README.index("## Control groups")]
-CONTROL_GROUPS = README[README.index("## Control groups") : README.index("## Benchmarks")]
+SECTION = pages.text("experiments.md")
+CONTROL_GROUPS = pages.text("control-groups.md")
+CHAOS_TOOLKIT = pages.text("chaos-toolkit.md")
 AWS = Path(sys.executable).with_name("aws")
 
 
-def blocks(language: str = "") -> list[str]:
-    """The section's fenced code blocks in this language ("" for plain ones)."""
-    found: list[str] = []
-    current: list[str] | None = None
-    keep = False
-    for line in SECTION.splitlines():
-        fence = line.strip()
-        if current is None and fence.startswith("```"):
-            current, keep = [], fence[3:] == language
-        elif current is not None and fence == "```":
-            if keep:
-                found.append("\n".join(current) + "\n")
-            current = None
-        elif current is not None:
-            current.append(line)
-    return found
-
-
-def test_the_readme_shows_the_example_file() -> None:
+def test_the_page_shows_the_example_file() -> None:
     shown = SECTION.split("<!-- game-day.yaml -->\n```yaml\n", 1)[1].split("```", 1)[0]
     assert shown == (ROOT / "examples" / "game-day.yaml").read_text()
 
 
-def test_the_readme_ctk_action_names_a_real_function() -> None:
-    (action,) = [json.loads(block) for block in blocks("json")]
+def test_the_ctk_action_names_a_real_function() -> None:
+    (action,) = [
+        json.loads(block) for block in re.findall(r"```json\n(.*?)```", CHAOS_TOOLKIT, re.S) if '"action"' in block
+    ]
     assert action["provider"]["module"] == "chaos_layer.ctk"
     assert action["provider"]["func"] in ctk.__all__
 
 
 @pytest.fixture
 def game_day(aws: Aws, time_machine: TimeMachine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """The README's set-up commands, run as written; then `chaos-layer run` on the time machine."""
+    """The page's set-up commands, run as written; then `chaos-layer run` on the time machine."""
     monkeypatch.setattr(run_module, "clock", time_machine)
     monkeypatch.setattr(run_module, "sleep", time_machine.sleep)
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.server.endpoint_url)
     monkeypatch.chdir(ROOT)
-    (script,) = [block for block in blocks() if "aws cloudwatch put-metric-alarm" in block]
-    commands = [line for line in script.replace("\\\n", " ").splitlines() if line.startswith("aws ")]
+    journal = tmp_path / "game-day.journal.json"
+    assert pages.block("experiments.md", "run game day server").split() == [
+        ".venv/bin/moto_server",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        "5000",
+    ]  # the aws fixture's moto server, on a free port
+    script = pages.block("experiments.md", "run game day set-up")
+    lines = script.replace("\\\n", " ").splitlines()
+    commands = [line for line in lines if line.startswith("aws ")]
     assert len(commands) == 3
+    assert lines[-1] == f"chaos-layer run examples/game-day.yaml --journal {journal.name}"  # what run() runs
     for command in commands:
         words = shlex.split(command)
         result = subprocess.run([str(AWS), *words[1:]], capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stderr
-    journal = tmp_path / "game-day.journal.json"
 
     def run() -> tuple[int, str, dict[str, Any]]:
         result = CliRunner().invoke(
@@ -83,7 +80,7 @@ def game_day(aws: Aws, time_machine: TimeMachine, monkeypatch: pytest.MonkeyPatc
     return run
 
 
-def test_the_readme_game_day_holds(game_day, aws: Aws, time_machine: TimeMachine) -> None:
+def test_the_game_day_holds(game_day, aws: Aws, time_machine: TimeMachine) -> None:
     code, out, journal = game_day()
     assert code == 0, out
     assert journal["verdict"] == "held"
@@ -92,7 +89,9 @@ def test_the_readme_game_day_holds(game_day, aws: Aws, time_machine: TimeMachine
     assert (aws.config() or {}).get("enabled") is False
 
 
-def test_the_readme_game_day_is_rejected_when_errors_climb(game_day, aws: Aws, time_machine: TimeMachine) -> None:
+def test_the_game_day_is_rejected_when_errors_climb(
+    game_day, aws: Aws, time_machine: TimeMachine, tmp_path: Path
+) -> None:
     time_machine.at(75, lambda: aws.metric(9, at=time_machine.now))
     code, out, journal = game_day()
     assert code == 5, out
@@ -103,11 +102,23 @@ def test_the_readme_game_day_is_rejected_when_errors_climb(game_day, aws: Aws, t
     )
     assert (aws.config() or {}).get("enabled") is False
 
+    # then the page's last commands, as written, beside the journal
+    environment = {**os.environ, "PATH": f"{AWS.parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    environment["AWS_ENDPOINT_URL"] = aws.server.endpoint_url
+    report, get_parameter = [
+        subprocess.run(["bash", "-c", line], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+        for line in pages.block("experiments.md", "run game day report").splitlines()
+    ]
+    assert report.returncode == 0, report.stderr
+    assert "Hypothesis rejected" in (tmp_path / "report.html").read_text()
+    assert get_parameter.returncode == 0, get_parameter.stderr
+    assert json.loads(get_parameter.stdout)["enabled"] is False
+
 
 # Control groups
 
 
-def test_the_readme_shows_the_comparison_file() -> None:
+def test_the_page_shows_the_comparison_file() -> None:
     shown = CONTROL_GROUPS.split("<!-- checkout-compare.yaml -->\n```yaml\n", 1)[1].split("```", 1)[0]
     assert shown == (ROOT / "examples" / "checkout-compare.yaml").read_text()
     definition.parse_experiment(definition.decode(shown))  # and it is a valid experiment file
@@ -134,9 +145,9 @@ def test_the_sizing_table_is_what_the_statistics_say() -> None:
     assert round(per_group / budget * 100, 1) == 1.0
 
 
-def test_the_readme_comparison_probe_is_a_valid_activity() -> None:
+def test_the_comparison_probe_is_a_valid_activity() -> None:
     (probe,) = [
-        json.loads(block) for block in re.findall(r"```json\n(.*?)```", CONTROL_GROUPS, re.S) if "probe" in block
+        json.loads(block) for block in re.findall(r"```json\n(.*?)```", CONTROL_GROUPS, re.S) if '"probe"' in block
     ]
     assert probe["provider"]["func"] in ctk.__all__
     assert probe["tolerance"]["provider"]["func"] in ctk.__all__

@@ -1,5 +1,5 @@
-"""The README's quick start, run as a newcomer types it: its set-up, its handler and its commands,
-one at a time, against a moto server on loopback with dummy credentials (the set-up's own
+"""The quick start (the README's and Getting started's), run as a newcomer types it: its set-up,
+its handler and its commands, one at a time, against a moto server on loopback with dummy credentials (the set-up's own
 `moto_server` line is the same server, started by the test on a free port)."""
 
 from __future__ import annotations
@@ -19,17 +19,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import MotoServer
+from tests.docs import pages
+from tests.docs.pages import ROOT, block
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Quick start") : README.index("## Configuration")]
 INJECTED = "chaos-layer injected a fault"
-
-
-def block(marker: str) -> str:
-    """The fenced block right after `<!-- quick-start: marker -->`."""
-    fenced = SECTION.split(f"<!-- quick-start: {marker} -->\n```", 1)[1]
-    return fenced.split("\n", 1)[1].split("```", 1)[0]
+PAGES = ["README.md", "getting-started.md"]
 
 
 def commands(script: str) -> list[str]:
@@ -55,21 +49,23 @@ class Ran:
         return [json.loads(line) for line in lines if line.startswith("{") and INJECTED in line]
 
 
-def test_the_quick_start_has_no_fixed_dates() -> None:
-    """A date written into the README is soon in the past, and an expired experiment injects nothing."""
-    assert not re.findall(r"\b20\d\d-\d\d-\d\d", SECTION)
+@pytest.mark.parametrize("page", PAGES)
+def test_the_quick_start_has_no_fixed_dates(page: str) -> None:
+    """A date written into the quick start is soon in the past, and an expired experiment injects nothing."""
+    assert not re.findall(r"\b20\d\d-\d\d-\d\d", block(page, "set-up") + block(page, "run"))
 
 
 def test_the_install_commands_install_from_the_clone() -> None:
     """chaos-layer is not on PyPI: a bare `pip install chaos-layer` finds nothing."""
-    installs = re.findall(r"pip install [^`\n]*", README)
+    installs = [found for page in pages.names() for found in re.findall(r"pip install [^`\n]*", pages.text(page))]
     assert installs
     for install in installs:
         assert not re.search(r"pip install (--\S+ )*'?chaos-layer\b", install), install
 
 
-def test_the_set_up_points_the_sdk_at_the_local_ssm() -> None:
-    make, server, export = commands(block("set-up"))
+@pytest.mark.parametrize("page", PAGES)
+def test_the_set_up_points_the_sdk_at_the_local_ssm(page: str) -> None:
+    make, server, export = commands(block(page, "set-up"))
     assert make.split("#")[0].split() == ["make", "venv", "&&", ".", ".venv/bin/activate"]
     assert "\nvenv: $(STAMP)\n" in (ROOT / "Makefile").read_text()
     port = re.fullmatch(r"moto_server -p (\d+) > /dev/null 2>&1 &\s*(#.*)?", server)
@@ -78,11 +74,12 @@ def test_the_set_up_points_the_sdk_at_the_local_ssm() -> None:
     assert exported(export)["AWS_ENDPOINT_URL_SSM"] == f"http://127.0.0.1:{port.group(1)}"
 
 
-@pytest.fixture
-def quick_start(moto_server: MotoServer, tmp_path: Path) -> list[Ran]:
+@pytest.fixture(params=PAGES)
+def quick_start(request: pytest.FixtureRequest, moto_server: MotoServer, tmp_path: Path) -> list[Ran]:
     """Every command of the run block, in a shell of its own, with what the set-up exported."""
-    (tmp_path / "orders.py").write_text(block("orders.py"))
-    *_, export = commands(block("set-up"))
+    page = request.param
+    (tmp_path / "orders.py").write_text(block(page, "orders.py"))
+    *_, export = commands(block(page, "set-up"))
     environment = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # . .venv/bin/activate
         "HOME": str(tmp_path),
@@ -92,7 +89,7 @@ def quick_start(moto_server: MotoServer, tmp_path: Path) -> list[Ran]:
         "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
     }
     ran = []
-    for command in commands(block("run")):
+    for command in commands(block(page, "run")):
         if command.startswith("export "):
             environment.update(exported(command))
             continue

@@ -1,4 +1,4 @@
-"""The README's *The decorator* against the code: its table lists every option `inject_fault`
+"""The decorator's reference (docs/decorator-and-layer.md) against the code: its table lists every option `inject_fault`
 takes, its examples of bad options fail at decoration as it says (no parameter set), and its
 `ConfigError` example runs."""
 
@@ -9,15 +9,15 @@ import contextlib
 import inspect
 import io
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos_layer import ConfigError, inject_fault
+from tests.docs import pages
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SECTION = README[README.index("### The decorator") : README.index("### Guardrails")]
+PAGE = "decorator-and-layer.md"
+SECTION = pages.section(PAGE, "## The decorator", "## Lambda layer")
 TABLE = SECTION.split("<!-- decorator options -->\n", 1)[1].split("\n\n", 1)[0]
 # the paragraph on checks, on one line
 CHECKS = " ".join(
@@ -64,9 +64,15 @@ def test_the_message_quoted_is_the_message_given() -> None:
 
 
 def test_the_config_error_example_runs_and_lists_the_problem() -> None:
-    (example,) = re.findall(r"```python\n(from chaos_layer import ConfigError\n.*?)```", SECTION, re.DOTALL)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(example, "README.md", "exec"), {})
+        exec(compile(pages.block(PAGE, "config-error"), PAGE, "exec"), {})
     assert ast.literal_eval(printed.getvalue()) == ["rate: must be a number between 0 and 1"]
     assert issubclass(ConfigError, ValueError)
+
+
+def test_both_forms_of_the_decorator_shown_decorate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bare and called, as written: both decorate at import, with the options shown accepted."""
+    namespace: dict[str, Any] = {}
+    exec(compile(pages.block(PAGE, "decorator forms"), PAGE, "exec"), namespace)
+    assert namespace["handler"].__wrapped__.__name__ == "handler"  # the second one, options and all
