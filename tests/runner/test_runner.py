@@ -56,12 +56,12 @@ def test_every_write_expires_one_lease_ahead_and_each_poll_renews_it(aws, time_m
     """A lease of 2 x poll + 60 s, moved on at every poll: a runner that dies leaves an
     experiment that ends by itself within it, never at the end of the whole planned run."""
     steady(aws, time_machine)
-    document = experiment_document(ramp=[{"rate": 0.05, "hold": "5m"}], poll="5s", steady_state=[{"alarm": ALARM}])
+    document = experiment_document(ramp=[{"rate": 0.05, "hold": "2m"}], poll="5s", steady_state=[{"alarm": ALARM}])
     run = run_experiment(document)
     assert run.outcome.verdict is Verdict.HELD
     lease = 2 * 5 + 60
     enabled = [w for w in run.journal["writes"] if w["config"]["enabled"]]
-    assert len(enabled) == 5 * 60 // 5  # the step, then a renewal at every poll but the last
+    assert len(enabled) == 2 * 60 // 5  # the step, then a renewal at every poll but the last
     for write in enabled:
         assert epoch(write["config"]["expires_at"]) == epoch(write["at"]) + lease
     assert run.journal["lease"] == lease
