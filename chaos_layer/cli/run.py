@@ -23,7 +23,7 @@ from chaos_layer import control
 from chaos_layer.cli import output
 from chaos_layer.cli.options import Command, RunOptions, with_options
 from chaos_layer.control import scale
-from chaos_layer.experiment import checks, definition, report, runner, signals
+from chaos_layer.experiment import checks, definition, report, runner, signals, verdict
 from chaos_layer.experiment.checks import Status
 from chaos_layer.experiment.journal import Journal, new_journal
 
@@ -88,7 +88,7 @@ class _Panel:
         now = self.display.now()
         head = Text(f"{progress.experiment}: {progress.phase}", style="bold")
         if progress.step is not None and progress.rate is not None and progress.phase == "running":
-            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {runner.percent(progress.rate)}")
+            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {verdict.percent(progress.rate)}")
             if progress.step_ends_at is not None:
                 head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
             if progress.run_ends_at is not None:
@@ -170,9 +170,12 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         experiment was stopped), 6 aborted (the steady state did not hold before the start;
         nothing was written), 7 inconclusive (no breach, but a comparison of the treatment with
         the control group did not pass at the end: too little data, or an interval that straddles
-        the allowed increase), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was
-        stopped), 1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the
-        config is left disabled.
+        the allowed increase, a sample ratio mismatch, a failing control group), 130 interrupted
+        (Ctrl-C, SIGTERM or SIGHUP, someone else's write to the config, the kill switch engaged;
+        the experiment was stopped wherever it was still the runner's), 1 invalid file, 2 usage
+        error, 3 AWS error, 4 not found. In every ending the config is left disabled, except
+        where someone else wrote it during the run: then it is left as they wrote it. Every write
+        expires one lease (2 x poll + 60 s) ahead and is renewed at every poll.
         """
         experiment, text = definition.load_experiment(file)
         connection = {"region": aws.region, "profile": aws.profile, "endpoint_url": aws.endpoint_url}
@@ -217,6 +220,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 guard=guard,
                 error_exit_code=exit_code,
                 period_origin=lambda period, idle: output.period_origin(period, aws, idle),
+                functions=clients("lambda"),
             ).run()
             with guard.shielded(deliver=False):
                 display.close()

@@ -30,6 +30,7 @@ from chaos_layer.control.documents import (
 )
 from chaos_layer.control.errors import (
     AwsError,
+    Changed,
     ControlError,
     InvalidConfig,
     NotFound,
@@ -38,13 +39,21 @@ from chaos_layer.control.errors import (
     aws_errors,
 )
 from chaos_layer.control.status import Status
-from chaos_layer.control.stores.base import DEFAULT_STRATEGY, PARAMETER_TYPES, Clients, Deployment, Written
+from chaos_layer.control.stores.base import (
+    DEFAULT_STRATEGY,
+    PARAMETER_TYPES,
+    Clients,
+    Deployment,
+    Written,
+    absent,
+)
 
 __all__ = [
     "DEFAULT_DURATION",
     "DEFAULT_STRATEGY",
     "PARAMETER_TYPES",
     "AwsError",
+    "Changed",
     "Clients",
     "ControlError",
     "Controller",
@@ -55,6 +64,7 @@ __all__ = [
     "Status",
     "UsageError",
     "Written",
+    "absent",
     "aws_errors",
     "check_type_flags",
     "clients",
