@@ -14,7 +14,8 @@ from chaos_layer import settings
 from chaos_layer.cli.options import Periods
 from chaos_layer.cli.widening import instant
 from chaos_layer.config import CONTROL_KEYS, Config
-from chaos_layer.control import Controller, Deployment, Status, Written, format_instant, format_seconds
+from chaos_layer.control import Controller, Deployment, Status, Written
+from chaos_layer.control.formatting import format_instant, format_seconds, percent
 from chaos_layer.exceptions import Problem
 
 CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comparison"
@@ -38,10 +39,6 @@ def problems(file: IO[str], title: str, found: list[Problem]) -> None:
     console.print(Text(f"{title}:" if found else title, style="red"))
     for problem in found:
         console.print(Text(f"  {problem}"))
-
-
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
 
 
 def describe_fault(settings: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from rich.text import Text
 from chaos_layer import control
 from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
+from chaos_layer.control.formatting import percent, span
 from chaos_layer.experiment import checks, definition, report, runner, signals
 from chaos_layer.experiment.checks import Status
 from chaos_layer.experiment.journal import Journal, new_journal
@@ -87,11 +88,11 @@ class _Panel:
         now = self.display.now()
         head = Text(f"{progress.experiment}: {progress.phase}", style="bold")
         if progress.step is not None and progress.rate is not None and progress.phase == "running":
-            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {runner.percent(progress.rate)}")
+            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {percent(progress.rate)}")
             if progress.step_ends_at is not None:
-                head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
+                head.append(f"   step ends in {span(progress.step_ends_at - now)}")
             if progress.run_ends_at is not None:
-                head.append(f"   run ends in {runner.span(progress.run_ends_at - now)}")
+                head.append(f"   run ends in {span(progress.run_ends_at - now)}")
         if not progress.latest:
             return head
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
@@ -116,7 +117,7 @@ class _Panel:
             cells += [
                 Text(latest),
                 Text(reading.status.value, style=style),
-                Text(f"{runner.span(now - reading.at)} ago"),
+                Text(f"{span(now - reading.at)} ago"),
             ]
             table.add_row(*cells)
         return Group(head, table)

@@ -8,7 +8,8 @@ Operators only: the Lambda layer leaves this package out.
 
 - `controller`: `Controller` (status, start, stop, kill) and `clients`;
 - `status`: `Status`, everything `status` shows;
-- `documents`: config documents as operators write them, durations and instants;
+- `documents`: config documents as operators write them, durations read;
+- `formatting`: rates, spans and instants shown to people, alike in the terminal and the report;
 - `errors`: the `ControlError` family (drawn in its docstring) and `aws_errors`;
 - `stores`: one store per source.
 """
@@ -18,8 +19,6 @@ from chaos_layer.control.documents import (
     check_type_flags,
     disable,
     enable,
-    format_instant,
-    format_seconds,
     new_config,
     parse_duration,
     to_json,
@@ -35,6 +34,7 @@ from chaos_layer.control.errors import (
     UsageError,
     aws_errors,
 )
+from chaos_layer.control.formatting import format_instant, format_seconds
 from chaos_layer.control.status import Status
 from chaos_layer.control.stores.base import DEFAULT_STRATEGY, PARAMETER_TYPES, Clients, Deployment, Written
 

@@ -12,8 +12,9 @@ from chaos_layer import settings
 from chaos_layer.config import (
     Config,
 )
-from chaos_layer.control.documents import check_type_flags, disable, enable, format_instant, to_json, validate
+from chaos_layer.control.documents import check_type_flags, disable, enable, to_json, validate
 from chaos_layer.control.errors import InvalidConfig, NotFound, UsageError, aws_errors
+from chaos_layer.control.formatting import format_instant
 from chaos_layer.control.status import Status
 from chaos_layer.control.stores import store_for
 from chaos_layer.control.stores.base import (

@@ -11,7 +11,7 @@ from chaos_layer.config import (
     Config,
     kill_switch_engaged,
 )
-from chaos_layer.control.documents import format_instant
+from chaos_layer.control.formatting import format_instant
 from chaos_layer.control.stores.base import (
     Deployment,
 )

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol
 
 from chaos_layer import control
 from chaos_layer.contract import Fields, describe, join
+from chaos_layer.control.formatting import milliseconds, number, percent, span
 from chaos_layer.control_group import CONTROL, GROUPS, TREATMENT
 from chaos_layer.exceptions import Problem
 from chaos_layer.experiment.stats import Z_ONE_SIDED_95, newcombe, percentile_floor
@@ -88,16 +89,8 @@ class Reading:
             return self.detail
         if self.status is Status.NO_DATA:
             return f"no data: {self.detail}" if self.detail else "no data"
-        shown = format_value(self.value)
+        shown = number(self.value)
         return f"{shown} ({self.detail})" if self.detail else shown
-
-
-def format_value(value: float | str | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -223,7 +216,7 @@ class MetricCheck:
             stamps += result.get("Timestamps", [])
         points = sorted(zip(stamps, values, strict=False), key=lambda point: point[0], reverse=True)
         if not points or not math.isfinite(points[0][1]):
-            detail = f"no datapoint in the last {_span(lookback)}"
+            detail = f"no datapoint in the last {span(lookback)}"
             return Reading(self.name, self.kind, Status.NO_DATA, None, context.now, detail)
         value = float(points[0][1])
         return Reading(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
@@ -436,7 +429,7 @@ class CompareCheck:
             return f"{change}, {bounds}, straddling the allowed {allowed}" + (": inconclusive" if final else "")
         statistic = "average" if self.statistic == "Average" else self.statistic
         change = _change(f"the {statistic} duration", data["difference"], "ms")
-        values = f"(treatment {_ms(treatment['statistic'])}, control {_ms(control['statistic'])})"
+        values = f"(treatment {milliseconds(treatment['statistic'])}, control {milliseconds(control['statistic'])})"
         allowed = _amount(self.max_increase, "ms")
         if status is Status.BREACH:
             return f"{change} {values}, above the allowed {allowed} on two polls in a row: rejected"
@@ -477,7 +470,7 @@ class CompareCheck:
 def side(data: Mapping[str, Any], group: str) -> str:
     """One group of a comparison's reading: `1.33% of 150`, `812 ms of 1,200`."""
     values = data[group]
-    shown = _percent(values.get("rate")) if data.get("compare") == "errors" else _ms(values.get("statistic"))
+    shown = percent(values.get("rate")) if data.get("compare") == "errors" else milliseconds(values.get("statistic"))
     return f"{shown} of {values['invocations']:,}"
 
 
@@ -525,14 +518,6 @@ def _change(what: str, value: float, unit: str) -> str:
     if abs(value) < (0.005 if unit == "points" else 0.5):
         return f"{what} did not change"
     return f"{what} {'rose' if value > 0 else 'fell'} by {_amount(value, unit)}"
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate * 100:.2f}%"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
 
 
 # ---------------------------------------------------------------------------------------
@@ -607,8 +592,3 @@ def cloudwatch_client(region: str | None = None, profile: str | None = None, end
 
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def _span(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m" if not secs else f"{minutes}m {secs}s" if minutes else f"{secs}s"

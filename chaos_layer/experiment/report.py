@@ -15,6 +15,7 @@ from typing import Any
 
 from chaos_layer import control
 from chaos_layer.control.extras import install_command
+from chaos_layer.control.formatting import milliseconds, number, percent, span
 
 HEADLINES = {
     "held": "Hypothesis held",
@@ -96,7 +97,7 @@ def _breach(journal: Mapping[str, Any]) -> str:
         return ""
     rows = [
         ("check", breach.get("check")),
-        ("value", _value(breach.get("value"))),
+        ("value", number(breach.get("value"))),
         ("status", breach.get("status")),
         ("detail", breach.get("detail")),
         ("at", breach.get("at")),
@@ -120,8 +121,8 @@ def _summary(journal: Mapping[str, Any]) -> str:
     if document.get("blast_radius"):
         rows.append(("blast radius", json.dumps(document.get("blast_radius"), ensure_ascii=False)))
     rows += [
-        ("poll", _seconds(journal.get("poll"))),
-        ("cache period", f"{_seconds(journal.get('max_age'))} (CHAOS_LAYER_MAX_AGE)"),
+        ("poll", span(journal.get("poll"))),
+        ("cache period", f"{span(journal.get('max_age'))} (CHAOS_LAYER_MAX_AGE)"),
         ("started", journal.get("started_at")),
         ("ended", journal.get("ended_at") or "-"),
         ("config expires at", journal.get("expires_at") or "-"),
@@ -138,7 +139,7 @@ def _steps_table(journal: Mapping[str, Any]) -> str:
         return "<p class='note'>No step was started: nothing was written.</p>"
     rows = "".join(
         "<tr>"
-        f"<td>{_e(step.get('step'))}</td><td>{_e(_percent(step.get('rate')))}</td><td>{_e(_seconds(step.get('hold')))}</td>"
+        f"<td>{_e(step.get('step'))}</td><td>{_e(percent(step.get('rate')))}</td><td>{_e(span(step.get('hold')))}</td>"
         f"<td>{_e(step.get('started_at'))}</td><td>{_e(step.get('ended_at') or '-')}</td>"
         f"<td>{'completed' if step.get('completed') else 'stopped early'}</td></tr>"
         for step in steps
@@ -162,7 +163,7 @@ def _writes(journal: Mapping[str, Any]) -> str:
             what = f"kill switch {write.get('parameter')} engaged"
         else:
             state = "enabled" if config.get("enabled") else "disabled"
-            rate = _percent(config.get("rate"))
+            rate = percent(config.get("rate"))
             what = f"{write.get('parameter')} version {write.get('version')}: {state}, rate {rate}"
         rows.append(f"<tr><td>{_e(write.get('at'))}</td><td>{_e(write.get('action'))}</td><td>{_e(what)}</td></tr>")
     return f"<table class='grid'><tbody>{''.join(rows)}</tbody></table>"
@@ -175,7 +176,7 @@ def _check(journal: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
         return _comparison(journal, definition, readings)
     if definition.get("kind") == "metric":
         bounds = ", ".join(
-            f"{label} {_value(definition.get(key))}"
+            f"{label} {number(definition.get(key))}"
             for key, label in (("min", "min"), ("max", "max"))
             if definition.get(key) is not None
         )
@@ -186,7 +187,7 @@ def _check(journal: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
         body = _strip(readings)
     listing = "".join(
         f"<tr><td>{_e(r.get('at'))}</td><td>{_e(r.get('phase'))}</td><td>{_e(r.get('step') or '')}</td>"
-        f"<td>{_e(_value(r.get('value')))}</td><td class='{_e(r.get('status'))}'>{_e(r.get('status'))}</td>"
+        f"<td>{_e(number(r.get('value')))}</td><td class='{_e(r.get('status'))}'>{_e(r.get('status'))}</td>"
         f"<td>{_e(r.get('detail'))}</td></tr>"
         for r in readings
     )
@@ -314,7 +315,7 @@ def _samples_table(readings: Sequence[Mapping[str, Any]], errors: bool) -> str:
         cells = [reading.get("at"), reading.get("phase")]
         for group in ("treatment", "control"):
             side = comparison.get(group) or {}
-            shown = _percent(side.get("rate")) if errors else _ms(side.get("statistic"))
+            shown = percent(side.get("rate")) if errors else milliseconds(side.get("statistic"))
             cells.append(f"{side.get('invocations', 0):,} ({shown})")
         difference = comparison.get("difference")
         if not isinstance(difference, (int, float)):
@@ -342,10 +343,6 @@ def _samples_table(readings: Sequence[Mapping[str, Any]], errors: bool) -> str:
 
 def _number(value: object) -> str:
     return f"{float(value):.4g}" if isinstance(value, (int, float)) else "-"
-
-
-def _ms(value: object) -> str:
-    return f"{float(value):,.0f} ms" if isinstance(value, (int, float)) else "-"
 
 
 # charts
@@ -483,25 +480,6 @@ def _table(rows: Sequence[tuple[str, Any]]) -> str:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _value(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "no data" if value is None else str(value)
-
-
-def _percent(rate: object) -> str:
-    return f"{float(rate) * 100:.4g}%" if isinstance(rate, (int, float)) else "-"
-
-
-def _seconds(value: object) -> str:
-    if not isinstance(value, (int, float)):
-        return "-"
-    minutes, seconds = divmod(float(value), 60)
-    if not minutes:
-        return f"{seconds:g}s"
-    return f"{minutes:g}m {seconds:g}s" if seconds else f"{minutes:g}m"
 
 
 def _time(text: object) -> datetime | None:

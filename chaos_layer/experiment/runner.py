@@ -32,10 +32,10 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from chaos_layer import control, settings
+from chaos_layer.control.formatting import clock_time, number, percent, span
 from chaos_layer.experiment.checks import (
     Check,
     CompareCheck,
@@ -43,7 +43,6 @@ from chaos_layer.experiment.checks import (
     Phase,
     Reading,
     Status,
-    format_value,
 )
 from chaos_layer.experiment.definition import EXPIRY_MARGIN, STOP_ATTEMPTS, Experiment, Step
 from chaos_layer.experiment.journal import EXIT_CODES, Journal, Verdict, instant
@@ -86,18 +85,6 @@ class Outcome:
     exit_code: int
     error: control.ControlError | None = None  # re-raised by the CLI for its exit code
     crash: BaseException | None = None  # a bug: re-raised after the stop
-
-
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
-
-
-# A span for people (`45s`, `14m 32s`, `2h 5m`): the operator API's own.
-span = control.format_seconds
-
-
-def clock_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%H:%M:%SZ")
 
 
 class Runner:
@@ -583,5 +570,5 @@ def _what(reading: Reading) -> str:
         return str(reading.data["words"])
     if reading.status is Status.NO_DATA:
         return f"had no data ({reading.detail})" if reading.detail else "had no data"
-    shown = format_value(reading.value)
+    shown = number(reading.value)
     return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"
