@@ -24,7 +24,7 @@ from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
 from chaos_layer.control.formatting import percent, span
 from chaos_layer.experiment import checks, definition, report, runner, signals
-from chaos_layer.experiment.checks import Status
+from chaos_layer.experiment.checks import Judgement
 from chaos_layer.experiment.journal import Journal, new_journal
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
@@ -106,7 +106,7 @@ class _Panel:
         table.add_column("status")
         table.add_column("read")
         for name, reading in progress.latest.items():
-            style = "green" if reading.status.passed else "red" if reading.status is Status.BREACH else "yellow"
+            style = "green" if reading.status.passed else "red" if reading.status is Judgement.BREACH else "yellow"
             cells = [Text(name)]
             if comparing:
                 data = reading.data

@@ -4,7 +4,7 @@ its steady state.
 An experiment file's `steady_state` lists entries; each is one kind of check, named by its
 one kind key (`alarm`, `metric`, `compare`). A check is read at
 three moments (`Phase`): before the start, at every poll, and once after the end. Each read
-gives a `Reading` whose `Status` says what it means; only `ok` is a pass. Missing data
+gives an `Observation` whose `Judgement` says what it means; only `ok` is a pass. Missing data
 (`no_data`) is never read as a pass: a runner that cannot see the steady state cannot say
 that it holds.
 
@@ -48,7 +48,7 @@ class Phase(str, Enum):
     AFTER = "after"  # once more after the end, with the config disabled
 
 
-class Status(str, Enum):
+class Judgement(str, Enum):
     """What a reading means. A comparison of the two groups may also be `insufficient` (too few
     invocations in a group to compare yet) or `inconclusive` (enough data, but no pass: an
     interval that straddles the allowed increase, or a duration over it once): neither is a
@@ -62,21 +62,21 @@ class Status(str, Enum):
 
     @property
     def passed(self) -> bool:
-        return self is Status.OK
+        return self is Judgement.OK
 
     @property
     def stops(self) -> bool:
         """Whether the run must stop: a breach, or a steady state it cannot see."""
-        return self in (Status.BREACH, Status.NO_DATA)
+        return self in (Judgement.BREACH, Judgement.NO_DATA)
 
 
 @dataclass(frozen=True)
-class Reading:
+class Observation:
     """One check's result at one instant, as the journal keeps it."""
 
     check: str
     kind: str
-    status: Status
+    status: Judgement
     value: float | str | None
     at: float
     detail: str = ""
@@ -87,7 +87,7 @@ class Reading:
         its detail (both groups side by side, the difference and its bounds)."""
         if self.kind == CompareCheck.kind:
             return self.detail
-        if self.status is Status.NO_DATA:
+        if self.status is Judgement.NO_DATA:
             return f"no data: {self.detail}" if self.detail else "no data"
         shown = number(self.value)
         return f"{shown} ({self.detail})" if self.detail else shown
@@ -102,7 +102,7 @@ class Context:
     now: float
     phase: Phase
     started_at: float | None = None
-    previous: Reading | None = None  # the check's reading at the poll before
+    previous: Observation | None = None  # the check's reading at the poll before
 
 
 class Check(Protocol):
@@ -113,7 +113,7 @@ class Check(Protocol):
         """Unique within a file; labels the check in the terminal, the journal and the report."""
         ...
 
-    def read(self, context: Context) -> Reading: ...
+    def read(self, context: Context) -> Observation: ...
 
     def definition(self) -> dict[str, Any]:
         """The check as the journal and the report show it (with its bounds)."""
@@ -133,7 +133,7 @@ class AlarmCheck:
     def name(self) -> str:
         return f"alarm {self.alarm}"
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         with control.aws_errors(f"describe the alarm {self.alarm}", service="CloudWatch"):
             response = context.cloudwatch.describe_alarms(
                 AlarmNames=[self.alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
@@ -141,15 +141,15 @@ class AlarmCheck:
         found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
         state = next((str(a.get("StateValue")) for a in found if a.get("AlarmName") == self.alarm), None)
         if state is None:
-            return self._reading(Status.NO_DATA, None, context, "the alarm does not exist")
+            return self._reading(Judgement.NO_DATA, None, context, "the alarm does not exist")
         if state == "OK":
-            return self._reading(Status.OK, state, context)
+            return self._reading(Judgement.OK, state, context)
         if state == "ALARM":
-            return self._reading(Status.BREACH, state, context)
-        return self._reading(Status.NO_DATA, state, context, f"the alarm is {state}")
+            return self._reading(Judgement.BREACH, state, context)
+        return self._reading(Judgement.NO_DATA, state, context, f"the alarm is {state}")
 
-    def _reading(self, status: Status, value: str | None, context: Context, detail: str = "") -> Reading:
-        return Reading(self.name, self.kind, status, value, context.now, detail)
+    def _reading(self, status: Judgement, value: str | None, context: Context, detail: str = "") -> Observation:
+        return Observation(self.name, self.kind, status, value, context.now, detail)
 
     def definition(self) -> dict[str, Any]:
         return {"check": self.name, "kind": self.kind, "alarm": self.alarm}
@@ -189,14 +189,14 @@ class MetricCheck:
         parts = [] if self.minimum is None else [f"min {self.minimum:g}"]
         return ", ".join(parts + ([] if self.maximum is None else [f"max {self.maximum:g}"]))
 
-    def judge(self, value: float) -> Status:
+    def judge(self, value: float) -> Judgement:
         if self.minimum is not None and value < self.minimum:
-            return Status.BREACH
+            return Judgement.BREACH
         if self.maximum is not None and value > self.maximum:
-            return Status.BREACH
-        return Status.OK
+            return Judgement.BREACH
+        return Judgement.OK
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         lookback = max(LOOKBACK_PERIODS * self.period, LOOKBACK_MIN_SECONDS)
         metric: dict[str, Any] = {"Namespace": self.namespace, "MetricName": self.metric_name}
         if self.dimensions:
@@ -217,9 +217,9 @@ class MetricCheck:
         points = sorted(zip(stamps, values, strict=False), key=lambda point: point[0], reverse=True)
         if not points or not math.isfinite(points[0][1]):
             detail = f"no datapoint in the last {span(lookback)}"
-            return Reading(self.name, self.kind, Status.NO_DATA, None, context.now, detail)
+            return Observation(self.name, self.kind, Judgement.NO_DATA, None, context.now, detail)
         value = float(points[0][1])
-        return Reading(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
+        return Observation(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -315,7 +315,7 @@ class CompareCheck:
         """The confidence of each bound, in words: `95 %` for z = 1.6449."""
         return f"{NormalDist().cdf(self.z) * 100:.3g} %"
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         if context.started_at is None:
             raise ValueError("a comparison reads the groups' metrics since the run started")
         groups = self._fetch(context)
@@ -330,34 +330,34 @@ class CompareCheck:
         counts = [groups[group]["invocations"] for group in GROUPS]
         missing = self.metric == "duration" and any(groups[group]["statistic"] is None for group in GROUPS)
         if min(counts) < self.needs or missing:
-            status, value = Status.INSUFFICIENT, None
+            status, value = Judgement.INSUFFICIENT, None
         elif self.metric == "errors":
             status, value = self._judge_errors(groups, data)
         else:
             status, value = self._judge_duration(groups, data, context.previous)
         data["words"] = self.words(status, data, final=final)
-        return Reading(self.name, self.kind, status, value, context.now, self._detail(status, data), data)
+        return Observation(self.name, self.kind, status, value, context.now, self._detail(status, data), data)
 
-    def _judge_errors(self, groups: dict[str, dict[str, Any]], data: dict[str, Any]) -> tuple[Status, float]:
+    def _judge_errors(self, groups: dict[str, dict[str, Any]], data: dict[str, Any]) -> tuple[Judgement, float]:
         treatment, control = groups[TREATMENT], groups[CONTROL]
         interval = newcombe(
             treatment["errors"], treatment["invocations"], control["errors"], control["invocations"], self.z
         )
         data.update(difference=interval.estimate, lower=interval.lower, upper=interval.upper, z=self.z)
         if interval.lower > self.max_increase:
-            return Status.BREACH, interval.estimate
-        return (Status.OK if interval.upper <= self.max_increase else Status.INCONCLUSIVE), interval.estimate
+            return Judgement.BREACH, interval.estimate
+        return (Judgement.OK if interval.upper <= self.max_increase else Judgement.INCONCLUSIVE), interval.estimate
 
     def _judge_duration(
-        self, groups: dict[str, dict[str, Any]], data: dict[str, Any], previous: Reading | None
-    ) -> tuple[Status, float]:
+        self, groups: dict[str, dict[str, Any]], data: dict[str, Any], previous: Observation | None
+    ) -> tuple[Judgement, float]:
         difference = float(groups[TREATMENT]["statistic"]) - float(groups[CONTROL]["statistic"])
         exceeded = difference > self.max_increase
         before = bool(previous is not None and previous.data and previous.data.get("exceeded"))
         data.update(difference=difference, exceeded=exceeded, exceeded_before=before)
         if not exceeded:
-            return Status.OK, difference
-        return (Status.BREACH if before else Status.INCONCLUSIVE), difference
+            return Judgement.OK, difference
+        return (Judgement.BREACH if before else Judgement.INCONCLUSIVE), difference
 
     def _fetch(self, context: Context) -> dict[str, dict[str, Any]]:
         """Both groups' sums (and the statistic) over one period that holds the whole run: the
@@ -405,11 +405,11 @@ class CompareCheck:
                 groups[group] = {"invocations": count, "statistic": statistic}
         return groups
 
-    def words(self, status: Status, data: Mapping[str, Any], *, final: bool) -> str:
+    def words(self, status: Judgement, data: Mapping[str, Any], *, final: bool) -> str:
         """The comparison in a sentence, with its verdict at the end: `the error rate rose by
         0.2 points, 95 % upper bound 0.6 points, within the allowed 1 point: held`."""
         treatment, control = data[TREATMENT], data[CONTROL]
-        if status is Status.INSUFFICIENT:
+        if status is Judgement.INSUFFICIENT:
             return (
                 f"too few invocations to compare: treatment {treatment['invocations']:,}, control"
                 f" {control['invocations']:,}, of the {data['needs']:,} each group needs"
@@ -418,11 +418,11 @@ class CompareCheck:
         if self.metric == "errors":
             change = _change("the error rate", data["difference"] * 100, "points")
             allowed = _amount(self.max_increase * 100, "points")
-            if status is Status.BREACH:
+            if status is Judgement.BREACH:
                 bound = f"{self.level} lower bound {_amount(data['lower'] * 100, 'points')}"
                 verdict = ": rejected" if final else ": rejected (a safety stop, " + self.level + " per look)"
                 return f"{change}, {bound}, above the allowed {allowed}{verdict}"
-            if status is Status.OK:
+            if status is Judgement.OK:
                 bound = f"{self.level} upper bound {_amount(data['upper'] * 100, 'points')}"
                 return f"{change}, {bound}, within the allowed {allowed}" + (": held" if final else " so far")
             bounds = f"{self.level} bounds {_signed(data['lower'] * 100)} to {_signed(data['upper'] * 100)} points"
@@ -431,22 +431,22 @@ class CompareCheck:
         change = _change(f"the {statistic} duration", data["difference"], "ms")
         values = f"(treatment {milliseconds(treatment['statistic'])}, control {milliseconds(control['statistic'])})"
         allowed = _amount(self.max_increase, "ms")
-        if status is Status.BREACH:
+        if status is Judgement.BREACH:
             return f"{change} {values}, above the allowed {allowed} on two polls in a row: rejected"
-        if status is Status.OK:
+        if status is Judgement.OK:
             return f"{change} {values}, within the allowed {allowed}" + (": held" if final else " so far")
         if final:
             return f"{change} {values}, above the allowed {allowed} at the final judgement: inconclusive"
         return f"{change} {values}, above the allowed {allowed} at this poll (a breach if again at the next)"
 
-    def _detail(self, status: Status, data: Mapping[str, Any]) -> str:
+    def _detail(self, status: Judgement, data: Mapping[str, Any]) -> str:
         """Both groups side by side, then the difference: what the terminal shows at each poll."""
         sides = " | ".join(f"{group} {side(data, group)}" for group in GROUPS)
         return f"{sides}: {self.difference(status, data)}"
 
-    def difference(self, status: Status, data: Mapping[str, Any]) -> str:
+    def difference(self, status: Judgement, data: Mapping[str, Any]) -> str:
         """`+1.7 points, 95 % bounds +0.9 to +2.6 (allowed +2)`, `+120 ms (allowed +250)`."""
-        if status is Status.INSUFFICIENT:
+        if status is Judgement.INSUFFICIENT:
             return f"insufficient data (each group needs {data['needs']:,})"
         if self.metric == "errors":
             return (

@@ -40,9 +40,9 @@ from chaos_layer.experiment.checks import (
     Check,
     CompareCheck,
     Context,
+    Judgement,
+    Observation,
     Phase,
-    Reading,
-    Status,
 )
 from chaos_layer.experiment.definition import EXPIRY_MARGIN, STOP_ATTEMPTS, Experiment, Step
 from chaos_layer.experiment.journal import EXIT_CODES, Journal, Verdict, instant
@@ -60,7 +60,7 @@ class Progress:
     rate: float | None = None
     step_ends_at: float | None = None
     run_ends_at: float | None = None
-    latest: dict[str, Reading] = field(default_factory=dict)
+    latest: dict[str, Observation] = field(default_factory=dict)
 
 
 class Observer(Protocol):
@@ -140,8 +140,8 @@ class Runner:
         return outcome
 
     def _run(self) -> Outcome:
-        breach: Reading | None = None
-        aborted: Reading | None = None
+        breach: Observation | None = None
+        aborted: Observation | None = None
         failure: BaseException | None = None
         interrupted = False
         self.started_at = self.clock()
@@ -163,8 +163,8 @@ class Runner:
         finally:
             stop_failure = self._stop_safely(kill=breach is not None and self.experiment.on_breach == "kill")
         interrupted = interrupted or bool(self.guard.received)
-        final: Reading | None = None
-        unsettled: list[Reading] = []
+        final: Observation | None = None
+        unsettled: list[Observation] = []
         if breach is None and aborted is None and failure is None and not interrupted and stop_failure is None:
             try:
                 self._settle()
@@ -200,7 +200,7 @@ class Runner:
                 " stop it first (chaos-layer stop)"
             )
 
-    def _steady_state_before(self) -> Reading | None:
+    def _steady_state_before(self) -> Observation | None:
         """The first check that does not pass, or None. Reads every check, for the record, but
         the comparisons: there is no control group before the start."""
         self._say("Steady state before the start:")
@@ -213,7 +213,7 @@ class Runner:
         self._save()
         return next((r for r in readings if not r.status.passed), None)
 
-    def _ramp(self) -> Reading | None:
+    def _ramp(self) -> Observation | None:
         """Write each step and poll its checks; the first reading that does not pass, or None."""
         assert self.started_at is not None
         start = self.clock()
@@ -308,7 +308,7 @@ class Runner:
         )
         self.sleep(self.experiment.settle)
 
-    def _steady_state_after(self) -> tuple[Reading | None, list[Reading]]:
+    def _steady_state_after(self) -> tuple[Observation | None, list[Observation]]:
         """The first reading that breaches (or has no data), and the comparisons that did not
         pass, judged once on all the data."""
         self.progress.phase = "checking the steady state after the end"
@@ -321,7 +321,7 @@ class Runner:
         failed = next((r for r in readings if r.status.stops), None)
         return failed, [r for r in readings if not r.status.passed and not r.status.stops]
 
-    def _read(self, check: Check, phase: Phase, step: int | None = None) -> Reading:
+    def _read(self, check: Check, phase: Phase, step: int | None = None) -> Observation:
         previous = self.progress.latest.get(check.name)
         context = Context(self.cloudwatch, self.clock(), phase, self.started_at, previous)
         reading = check.read(context)
@@ -342,7 +342,7 @@ class Runner:
         if reading.status.passed:  # during the run, a live display shows passes in its panel instead
             level = "detail" if phase is Phase.DURING else "ok"
         elif reading.status.stops or phase is Phase.AFTER:
-            level = "error" if reading.status is Status.BREACH else "warn"
+            level = "error" if reading.status is Judgement.BREACH else "warn"
         else:  # a comparison still waiting for data, or undecided: the panel shows it
             level = "detail"
         self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
@@ -464,13 +464,13 @@ class Runner:
     def _judge(
         self,
         *,
-        breach: Reading | None,
-        final: Reading | None,
-        aborted: Reading | None,
+        breach: Observation | None,
+        final: Observation | None,
+        aborted: Observation | None,
         failure: BaseException | None,
         stop_failure: control.ControlError | None,
         interrupted: bool,
-        unsettled: list[Reading] | None = None,
+        unsettled: list[Observation] | None = None,
     ) -> Outcome:
         """The verdict: a breach rejects, then an interrupt, then an error ends the run; an
         aborted start; the check after the end; then a comparison that did not pass at the end
@@ -563,12 +563,12 @@ def _crash(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def _what(reading: Reading) -> str:
+def _what(reading: Observation) -> str:
     """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`; a comparison
     in its own words (`the error rate rose by 4 points, ...`)."""
     if reading.data is not None and "words" in reading.data:
         return str(reading.data["words"])
-    if reading.status is Status.NO_DATA:
+    if reading.status is Judgement.NO_DATA:
         return f"had no data ({reading.detail})" if reading.detail else "had no data"
     shown = number(reading.value)
     return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"
