@@ -20,9 +20,9 @@ from chaos_layer.control.stores.base import (
     Conflict,
     Denied,
     Missing,
+    RacedWrite,
     Unsupported,
 )
-from chaos_layer.control.stores.base import Overwritten as StoreOverwritten
 from chaos_layer.exceptions import Problem
 from chaos_layer.source.base import DENIED_CODES, SourceError
 
@@ -114,7 +114,7 @@ def aws_errors(
         raise AwsError(f"access denied: could not {action}: {error}") from None
     except Conflict as error:
         raise AwsError(f"could not {action}: {error}") from None
-    except StoreOverwritten as error:
+    except RacedWrite as error:
         raise Overwritten(str(error)) from None
     except SourceError as error:
         if error.denied:  # our own words first (action and resource), then AWS's, for the operator

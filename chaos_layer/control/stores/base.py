@@ -9,8 +9,8 @@ serve the version deployed to the environment. It writes as its source allows:
 - SSM: PutParameter, keeping the parameter's type (changed only on request), tier and KMS
   key. SSM has no conditional write: a change since the read is refused when
   DescribeParameters shows it before writing, and a write that raced ours is found after
-  it (our version is not the one replaced plus one) and reported as Overwritten, with what
-  GetParameterHistory says of it and how to restore it.
+  it (our version is not the one replaced plus one) and raised as RacedWrite (the operator
+  API's Overwritten), with what GetParameterHistory says of it and how to restore it.
 - S3: PutObject, keeping the object's encryption settings (read with HeadObject), and
   conditional on the ETag that was read (`If-Match`; `If-None-Match: *` for a new object),
   so a racing write is refused rather than overwritten.
@@ -89,7 +89,7 @@ class Conflict(StoreError):
     """Someone else wrote meanwhile, or a deployment is in the way; nothing was overwritten."""
 
 
-class Overwritten(StoreError):
+class RacedWrite(StoreError):
     """A write landed, but replaced another that raced it (SSM has no conditional write); the
     message says what was lost and how to restore it."""
 
@@ -256,7 +256,7 @@ class Store(ABC):
 
         `expected` is what was read and the value derives from: a source with conditional
         writes refuses to write when the location changed since; SSM, which has none,
-        refuses when it sees the change before writing and raises Overwritten when a write
+        refuses when it sees the change before writing and raises RacedWrite when a write
         raced its own. `conditional=False` writes whatever is there (an engaged kill switch
         must land). `preempt` lists locations whose in-progress deployments may be stopped to
         make way. An SSM parameter keeps its type unless `change_type` (and `force`, from

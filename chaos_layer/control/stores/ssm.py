@@ -9,7 +9,7 @@ from typing import Any
 from chaos_layer.control.stores.base import (
     Conflict,
     Denied,
-    Overwritten,
+    RacedWrite,
     Store,
     Unsupported,
     Write,
@@ -90,7 +90,7 @@ class SSMStore(Store):
             raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
         if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
-            raise Overwritten(self._overwritten(location, base, version, arguments))
+            raise RacedWrite(self._overwritten(location, base, version, arguments))
         return Written(location, parameter_type, version)
 
     def _type(
