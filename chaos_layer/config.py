@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeGuard
 
 from chaos_layer.blast_radius import COHORT, MATCH, TARGETS, Check, Cohort, Match, Targets
-from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
+from chaos_layer.constants import DEFAULT_EXPERIMENT
 from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Kind, Number, Text, Timestamp, derived, field
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import FAULTS, Fault
@@ -111,13 +111,16 @@ class Config(Declared, kw_only=False):
         MATCH, "Conditions on the event, all of which must hold for an invocation to be in the blast radius."
     )
     cohort: Cohort | None = blast_radius_control(
-        COHORT, "The same percent of users (or tenants, ...) every time: the values at key in the event."
+        COHORT,
+        "The same percent of users (or tenants, ...) every time: the values at key in the event (or the"
+        " invocation's tenant, with key context.tenant_id).",
     )
     control_group: bool = field(
         Boolean(),
         "true: the selected invocations are split into a treatment group (the faults) and a control group of the"
-        " same expected size (nothing injected), and each writes one EMF record (Invocations, Errors, Duration)"
-        " with dimensions experiment and group. rate at most 0.5 then, or a cohort's percent at most 50.",
+        " same expected size (nothing injected), and each invocation writes EMF records with dimensions experiment"
+        " and group: Invocations as it starts; Completed, Errors and Duration as it ends. rate at most 0.5 then, or"
+        " a cohort's percent at most 50.",
         default=False,
         section=BLAST_RADIUS,
     )
@@ -239,8 +242,3 @@ def load_config(text: str) -> Config:
     except ValueError:  # e.g. an integer longer than Python's int_max_str_digits
         raise ConfigError([Problem("", "not valid JSON (a number is too long)")]) from None
     return parse_config(document)
-
-
-def kill_switch_engaged(value: str | None) -> bool:
-    """Absent, `off`, `false` or `0` (trimmed, any case): released. Anything else: engaged."""
-    return value is not None and value.strip().lower() not in KILL_SWITCH_RELEASED

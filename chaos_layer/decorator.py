@@ -104,8 +104,14 @@ def inject_fault(
 
     def decorate(function: F) -> F:
         _check_handler(function)
-        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+        inner = getattr(function, "chaos_experiment", None)
+        if isinstance(inner, Experiment):  # decorated already: one experiment, never doubled faults
             logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            if guarded:  # with the stricter guardrails of both
+                from chaos_layer.guardrails import resolve, tighten
+
+                inner.cache.reader = tighten(inner.cache.reader, resolve(max_rate, faults))
+                inner.cache.after_clone()  # a reading taken already is checked again
             return function
         if settings.is_disabled():
             return function
@@ -268,7 +274,7 @@ class Experiment:
             from chaos_layer import control_group
 
             return control_group.measure(
-                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+                selected, event, context, run_handler, self._inject, cache.clock, self.sleep, cache.wall_clock
             )
         return self._inject(config, faults, event, context, run_handler)
 

@@ -41,5 +41,9 @@ class StatusCodeFault(Fault):
             invocation.took_effect(self)
             return events.build_response(invocation.event, self.status_code, self.body, self.headers)
         response = proceed()
+        try:
+            replaced = events.replace_status(invocation.event, response, self.status_code, self.headers)
+        except Exception:  # a response too odd to rewrite (Lambda could not send it either): it stands
+            return response
         invocation.took_effect(self)
-        return events.replace_status(invocation.event, response, self.status_code, self.headers)
+        return replaced

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source.base import (
     APPCONFIG,
@@ -37,7 +38,6 @@ from chaos_layer.source.base import (
     Provider,
     Stored,
     error_code,
-    kill_switch_engaged,
     kind,
 )
 from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache

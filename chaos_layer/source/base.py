@@ -12,8 +12,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chaos_layer.constants import KILL_SWITCH_RELEASED
-
 # Error codes by which AWS services say "slow down"; the reader backs off on them.
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Throttling", "SlowDown"}
@@ -97,12 +95,6 @@ class SourceError(Exception):
 
 # Error codes by which AWS services say "not allowed".
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
-
-
-def kill_switch_engaged(value: str | None) -> bool:
-    """Absent, `off`, `false` or `0` (trimmed, any case): released. Anything else: engaged.
-    (The kill switch's rule, here so that a read that finds it engaged loads no parser.)"""
-    return value is not None and value.strip().lower() not in KILL_SWITCH_RELEASED
 
 
 def kind(location: str) -> str:
