@@ -16,7 +16,9 @@ from chaos_layer.cli.widening import instant
 from chaos_layer.config import CONTROL_KEYS, Config
 from chaos_layer.control import Controller, Deployment, Status, Written
 from chaos_layer.control.formatting import format_instant, format_seconds, percent
+from chaos_layer.control.stores.base import Store
 from chaos_layer.exceptions import Problem
+from chaos_layer.source.base import load, named
 
 CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comparison"
 
@@ -235,11 +237,8 @@ def _short(value: str, most: int = 24) -> str:
 
 def _stored(state: Status) -> str:
     """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig, deployed`."""
-    if state.source == "s3":
-        return f"S3 object, ETag {state.token}" if state.token else "S3 object"
-    if state.source == "appconfig":
-        return "AppConfig, as deployed"
-    return f"{state.parameter_type}, version {state.version}"
+    store: type[Store] = load(named(state.source).store)
+    return store.stored(state.parameter_type, state.version, state.token)
 
 
 def _deployment(deployment: Deployment) -> Text:

@@ -25,7 +25,7 @@ from chaos_layer.control.stores.base import (
 )
 from chaos_layer.exceptions import Problem
 from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
-from chaos_layer.source.base import APPCONFIG
+from chaos_layer.source.base import source_of
 
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
@@ -299,12 +299,7 @@ class Controller:
 
     def propagation(self, location: str) -> str | None:
         """What adds to CHAOS_LAYER_MAX_AGE before a write at `location` reaches functions."""
-        if kind(location) == APPCONFIG:
-            return (
-                "the deployment strategy's duration and the AppConfig agent's poll interval"
-                " (AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s unless the function sets it)"
-            )
-        return None
+        return source_of(location).propagation
 
     def _explainer(self, *locations: str) -> Callable[[Exception], str | None]:
         """What a refusal met while using these locations means, as their stores say it."""

@@ -22,6 +22,7 @@ from chaos_layer.experiment.checks import (
     parse_checks,
 )
 from chaos_layer.source import location_problem
+from chaos_layer.source.base import SOURCES, source_of
 
 DEFAULT_POLL = 15.0
 # expires_at = the end of the whole run plus this: room for the last poll and the stop.
@@ -30,9 +31,6 @@ STOP_ATTEMPTS = 3
 # Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
 RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
 ON_BREACH = ("stop", "kill")
-# `run` writes the config once per ramp step; AppConfig runs one deployment at a time per
-# environment (AppConfig.AllAtOnce then bakes 10 minutes), so a ramp there would stall.
-UNSUPPORTED_SOURCES = ("appconfig://",)
 JOURNAL_VERSION = 1
 
 
@@ -132,12 +130,10 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     experiment = fields.string("experiment", non_empty=True)
     hypothesis = fields.string("hypothesis", non_empty=True)
     parameter = fields.string("parameter", non_empty=True)
-    if parameter.startswith(UNSUPPORTED_SOURCES):
-        fields.problem(
-            "parameter",
-            "must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
-            " may still deploy the last one",
-        )
+    refusal = source_of(parameter).ramp_refusal
+    if refusal:
+        rampable = " or ".join(source.label for source in SOURCES if not source.ramp_refusal)
+        fields.problem("parameter", f"must be {rampable}: {refusal}")
     kill_switch = fields.string("kill_switch", "") or None
     for key, location in (("parameter", parameter), ("kill_switch", kill_switch or "")):
         if malformed := location_problem(location):

@@ -30,19 +30,18 @@ from typing import TYPE_CHECKING, Any
 from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source.base import (
-    APPCONFIG,
-    S3,
-    SSM,
     THROTTLING_CODES,
     ClientFactory,
     Provider,
     Stored,
     error_code,
     kind,
+    load,
+    source_of,
 )
 from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache
 from chaos_layer.source.reading import Reading
-from chaos_layer.source.ssm import SSMProvider, default_client
+from chaos_layer.source.ssm import default_client
 
 if TYPE_CHECKING:
     from chaos_layer.config import Config
@@ -136,14 +135,7 @@ def _object(text: str) -> dict[str, Any] | None:
 def location_problem(location: str) -> str | None:
     """Why `location` names no config or kill switch (a malformed s3:// or appconfig://), or None."""
     try:
-        if kind(location) == S3:
-            from chaos_layer.source.s3 import split
-
-            split(location)
-        elif kind(location) == APPCONFIG:
-            from chaos_layer.source.appconfig import split as split_profile
-
-            split_profile(location)
+        load(source_of(location).provider).check(location)
     except ValueError as error:
         return str(error)
     return None
@@ -183,23 +175,12 @@ class ParameterReader:
 
     def provider(self, location: str) -> Provider:
         """The source a location names, created on first use."""
-        source = kind(location)
-        provider = self._providers.get(source)
+        source = source_of(location)
+        provider = self._providers.get(source.name)
         if provider is None:
-            provider = self._providers[source] = self._new_provider(source)
+            made = load(source.provider)
+            provider = self._providers[source.name] = made(self._client_factory) if source.takes_client else made()
         return provider
-
-    def _new_provider(self, source: str) -> Provider:
-        if source == S3:
-            from chaos_layer.source.s3 import S3Provider
-
-            return S3Provider()
-        if source == APPCONFIG:
-            from chaos_layer.source.appconfig import AgentProvider
-
-            return AgentProvider()
-        assert source == SSM
-        return SSMProvider(self._client_factory)
 
     def fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
         """What is stored now, one call per provider; raises what the provider raises."""

@@ -30,15 +30,15 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chaos_layer.source import Stored
 from chaos_layer.source.base import (
-    APPCONFIG,
     DENIED_CODES,
-    S3,
     SSM,
     Provider,
+    load,
+    named,
 )
 
 PARAMETER_TYPES = ("String", "SecureString")
@@ -158,13 +158,10 @@ class Written:
     preempted: Deployment | None = None  # AppConfig: an in-progress deployment stopped to make way
 
     def summary(self) -> str:
-        """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig version 4, deployment #7 ...`."""
-        if self.source == S3:
-            return f"S3 object, ETag {self.token}" if self.token else "S3 object"
-        if self.source == APPCONFIG:
-            deployed = f", {self.deployment.summary()}" if self.deployment else ""
-            return f"AppConfig hosted version {self.version}{deployed}"
-        return f"{self.type}, version {self.version}"
+        """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig version 4, deployment #7 ...`:
+        as the store of its source says it."""
+        store: type[Store] = load(named(self.source).store)
+        return store.written(self)
 
 
 @dataclass(frozen=True)
@@ -227,9 +224,21 @@ class Store(ABC):
     """One kind of source, as the operator API reads and writes it."""
 
     source: str
+    typed: ClassVar[bool] = False  # a value has a type of the source's (SSM: String, SecureString)
+    strategies: ClassVar[bool] = False  # a write is deployed by a deployment strategy (AppConfig)
 
     def __init__(self, clients: Clients) -> None:
         self.clients = clients
+
+    @staticmethod
+    def written(written: Written) -> str:
+        """What a write left, for people: `String, version 3`."""
+        return f"{written.type}, version {written.version}"
+
+    @staticmethod
+    def stored(type: str | None, version: int | None, token: str | None) -> str:
+        """What `status` read, for people: `String, version 3`."""
+        return f"{type}, version {version}"
 
     @abstractmethod
     def provider(self) -> Provider:
@@ -285,11 +294,11 @@ class Store(ABC):
         return None
 
     def _refuse(self, write: Write) -> None:
-        if write.parameter_type is not None and self.source != SSM:
+        if write.parameter_type is not None and not self.typed:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
-        if (write.change_type or write.force) and self.source != SSM:
+        if (write.change_type or write.force) and not self.typed:
             raise Unsupported("{change_type} applies to SSM parameters only")
-        if write.strategy is not None and self.source != APPCONFIG:
+        if write.strategy is not None and not self.strategies:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
 
 

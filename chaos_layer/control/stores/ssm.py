@@ -58,6 +58,7 @@ _KEY_CHARS = 40  # longest key name a message shows
 
 class SSMStore(Store):
     source = SSM
+    typed = True
 
     def provider(self) -> Provider:
         return SSMProvider(lambda: self.clients(SSM))
