@@ -13,7 +13,7 @@ from rich.text import Text
 from chaos_layer import settings
 from chaos_layer.cli.options import Periods
 from chaos_layer.cli.widening import instant
-from chaos_layer.config import CONTROL_KEYS, Config
+from chaos_layer.config import FILTER_KEYS, Config
 from chaos_layer.control import Controller, Deployment, Status, Written
 from chaos_layer.control.formatting import format_instant, format_seconds, percent
 from chaos_layer.control.stores.base import Store
@@ -121,10 +121,10 @@ def started(
     table = _grid()
     table.add_row("rate", Text(percent(config.rate) + " of invocations"))
     shown = document or {}
-    for key in CONTROL_KEYS:
+    for key in FILTER_KEYS:
         if shown.get(key) is not None:
             table.add_row(key, Text(json.dumps(shown[key])))
-    if all(getattr(config, key, None) is None for key in CONTROL_KEYS):
+    if all(getattr(config, key, None) is None for key in FILTER_KEYS):
         table.add_row("radius", Text("every invocation of every function that reads it (no targets, match or cohort)"))
     if config.expires_at is not None:
         left = config.expires_at.timestamp() - controller.clock()

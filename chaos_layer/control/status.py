@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos_layer.config import (
-    CONTROL_KEYS,
+    FILTER_KEYS,
     TOP_LEVEL_KEYS,
     Config,
 )
@@ -18,7 +18,7 @@ from chaos_layer.control.stores.base import (
 from chaos_layer.exceptions import Problem
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
-CORE_KEYS = TOP_LEVEL_KEYS - set(CONTROL_KEYS)
+CORE_KEYS = TOP_LEVEL_KEYS - set(FILTER_KEYS)
 
 
 @dataclass(frozen=True)
