@@ -24,7 +24,7 @@ from chaos_layer.control.stores.base import (
     Written,
 )
 from chaos_layer.exceptions import Problem
-from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
+from chaos_layer.source import ConfigReader, Snapshot, Stored, kind, parse
 from chaos_layer.source.base import source_of
 
 KILL_SWITCH_ON = "on"
@@ -104,7 +104,7 @@ class Controller:
         parameter = self.parameter if config else self._parameter or ""
         wanted = [name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on]
         providers = {kind(name): self.store(name).provider() for name in wanted}
-        reader = ParameterReader(parameter, self.kill_switch, providers=providers)
+        reader = ConfigReader(parameter, self.kill_switch, providers=providers)
         with aws_errors(f"read {' and '.join(wanted)}", self._explainer(*wanted)):
             return reader.fetch(config=config, kill_switch=kill_switch)
 
@@ -117,7 +117,7 @@ class Controller:
         stored = self._fetch(kill_switch=False).config
         if stored is None:
             self._seen.pop(self.parameter, None)
-            raise NotFound(f"parameter {self.parameter} not found")
+            raise NotFound(f"config {self.parameter} not found")
         self._seen[self.parameter] = stored
         return stored
 

@@ -1,7 +1,7 @@
 """Reading the config and the kill switch: the one read path.
 
 The library's cache and the operator API (`chaos-layer status`) read through the same
-`ParameterReader`, so both match a location the same way (name, ARN, `:label` or
+`ConfigReader`, so both match a location the same way (name, ARN, `:label` or
 `:version`), apply the same kill-switch rule and parse with the same rules: what an
 operator is shown is what functions read.
 
@@ -52,7 +52,7 @@ __all__ = [
     "JITTER",
     "ClientFactory",
     "ConfigCache",
-    "ParameterReader",
+    "ConfigReader",
     "Parsed",
     "Reading",
     "Snapshot",
@@ -151,7 +151,7 @@ def parse(text: str) -> Parsed:
         return Parsed(text, None, error.problems)
 
 
-class ParameterReader:
+class ConfigReader:
     """The config and the kill switch of one deployment, read together.
 
     `client_factory` makes the SSM client (the decorator's `boto3_client=` seam); `providers`
@@ -161,13 +161,13 @@ class ParameterReader:
 
     def __init__(
         self,
-        parameter: str,
+        config_location: str,
         kill_switch: str,
         client_factory: ClientFactory = default_client,
         *,
         providers: Mapping[str, Provider] | None = None,
     ) -> None:
-        self.parameter = parameter
+        self.config_location = config_location
         self.kill_switch = kill_switch
         self._client_factory = client_factory
         self._providers: dict[str, Provider] = dict(providers or {})
@@ -184,13 +184,13 @@ class ParameterReader:
 
     def fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
         """What is stored now, one call per provider; raises what the provider raises."""
-        wanted = [location for location, on in ((self.parameter, config), (self.kill_switch, kill_switch)) if on]
+        wanted = [location for location, on in ((self.config_location, config), (self.kill_switch, kill_switch)) if on]
         found: dict[str, Stored] = {}
         for provider, locations in self._batches(wanted).items():
             with _exempt():  # the library's own read: no injected fault touches it
                 found.update(provider.get(locations))
         return Snapshot(
-            found.get(self.parameter) if config else None, found.get(self.kill_switch) if kill_switch else None
+            found.get(self.config_location) if config else None, found.get(self.kill_switch) if kill_switch else None
         )
 
     def _batches(self, locations: list[str]) -> dict[Provider, list[str]]:
@@ -205,16 +205,16 @@ class ParameterReader:
         found: dict[str, Stored] = {}
         failure: Reading | None = None
         try:
-            batches = self._batches([self.parameter, self.kill_switch])
+            batches = self._batches([self.config_location, self.kill_switch])
         except Exception as error:  # fail safe: whatever goes wrong, the handler runs
-            return _failed_read(self.parameter, error)
+            return _failed_read(self.config_location, error)
         for provider, locations in batches.items():
             try:
                 with _exempt():  # the library's own read: no injected fault touches it
                     found.update(provider.get(locations))
             except Exception as error:
                 failure = failure or _failed_read(" and ".join(locations), error)
-        snapshot = Snapshot(found.get(self.parameter), found.get(self.kill_switch))
+        snapshot = Snapshot(found.get(self.config_location), found.get(self.kill_switch))
         if failure is not None and not snapshot.killed:
             return failure
         return self.interpret(None if snapshot.config is None else snapshot.config.value, snapshot.kill_switch_value)
@@ -226,15 +226,15 @@ class ParameterReader:
         if kill_switch_engaged(kill_switch):
             return Reading(killed=True, stored=stored)
         if config is None:
-            return Reading(problem=f"parameter {self.parameter} not found", stored=stored)
+            return Reading(problem=f"config {self.config_location} not found", stored=stored)
         if _disabled(config):  # injects nothing, whatever else it says: no parser loaded for it
             return Reading(stored=stored)
         try:
             parsed = self._parse(config)
         except Exception as error:  # a bug of ours must still be cached, not retried per call
-            return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
+            return Reading(problem=f"config in {self.config_location} could not be checked: {type(error).__name__}")
         if parsed.config is None:
-            problem = f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}"
+            problem = f"config in {self.config_location} is invalid: {ConfigError(parsed.problems)}"
             return Reading(problem=problem, stored=stored)
         return Reading(config=parsed.config, stored=stored)
 

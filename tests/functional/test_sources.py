@@ -170,7 +170,7 @@ class TestS3:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert s3.gets("absent.json") == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {s3.location('absent.json')} not found"]
+        assert warnings(caplog) == [f"chaos-layer is not injecting: config {s3.location('absent.json')} not found"]
 
     def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
         self,
@@ -336,7 +336,7 @@ class TestAppConfig:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert len(appconfig.standin.agent_requests) == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {location} not found"]
+        assert warnings(caplog) == [f"chaos-layer is not injecting: config {location} not found"]
 
     def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
         self,
