@@ -22,7 +22,7 @@ from chaos_layer.experiment.checks import (
     parse_checks,
 )
 from chaos_layer.source import location_problem
-from chaos_layer.source.base import SOURCES, source_of
+from chaos_layer.source.base import rampable, source_of
 
 DEFAULT_POLL = 15.0
 # expires_at = the end of the whole run plus this: room for the last poll and the stop.
@@ -132,8 +132,8 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     parameter = fields.string("parameter", non_empty=True)
     refusal = source_of(parameter).ramp_refusal
     if refusal:
-        rampable = " or ".join(source.label for source in SOURCES if not source.ramp_refusal)
-        fields.problem("parameter", f"must be {rampable}: {refusal}")
+        labels = " or ".join(source.label for source in rampable())
+        fields.problem("parameter", f"must be {labels}: {refusal}")
     kill_switch = fields.string("kill_switch", "") or None
     for key, location in (("parameter", parameter), ("kill_switch", kill_switch or "")):
         if malformed := location_problem(location):

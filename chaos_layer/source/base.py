@@ -97,6 +97,11 @@ def source_of(location: str) -> Source:
     return next(source for source in SOURCES if location.startswith(source.prefix))
 
 
+def rampable() -> list[Source]:
+    """The sources whose configs `run` can ramp."""
+    return [source for source in SOURCES if not source.ramp_refusal]
+
+
 def named(source: str) -> Source:
     """The source of this name (`ssm`, `s3`, `appconfig`)."""
     return next(entry for entry in SOURCES if entry.name == source)
