@@ -65,8 +65,10 @@ def memory(monkeypatch: pytest.MonkeyPatch) -> Source:
 def test_the_reader_reads_a_registered_source(memory: Source) -> None:
     KEPT.update({"memory://config": '{"enabled": false}', "memory://kill": "off"})
     snapshot = ConfigReader("memory://config", "memory://kill").fetch()
-    assert snapshot.config is not None and snapshot.config.value == '{"enabled": false}'
-    assert snapshot.kill_switch is not None and snapshot.kill_switch.value == "off"
+    assert snapshot.config is not None
+    assert snapshot.config.value == '{"enabled": false}'
+    assert snapshot.kill_switch is not None
+    assert snapshot.kill_switch.value == "off"
 
 
 def test_a_malformed_location_is_refused_by_its_provider(memory: Source) -> None:
