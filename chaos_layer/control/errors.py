@@ -5,7 +5,7 @@ names, the CLI its flags (`ControlError.message`).
 ControlError
  +-- UsageError      a setting or value the caller gave makes no sense (a bad duration, ...)
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
- +-- NotFound        the config parameter does not exist
+ +-- NotFound        nothing is stored at the config's location
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
  +-- Overwritten     a write landed but replaced another that raced it (SSM); says how to restore it
 """
@@ -79,7 +79,7 @@ class InvalidConfig(ControlError):
 
 
 class NotFound(ControlError):
-    """The config parameter does not exist."""
+    """Nothing is stored at the config's location."""
 
 
 class AwsError(ControlError):

@@ -77,7 +77,7 @@ class Status:
     def reason(self) -> str:
         """Why injection is (not) happening, in a few words."""
         if not self.found:
-            return "the config parameter does not exist"
+            return "nothing is stored at the config's location"
         if self.problems:
             return "the config is invalid"
         if self.killed:

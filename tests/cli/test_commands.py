@@ -448,7 +448,7 @@ def test_status_of_a_missing_config_exits_4(cli: Cli) -> None:
     assert (status["injecting"], status["parameter"]["found"], status["config"]) == (False, False, None)
     result = cli("status")
     assert f"{PARAM}: not found" in result.stdout
-    assert "injecting no: the config parameter does not exist" in rows(result.stdout)
+    assert "injecting no: nothing is stored at the config's location" in rows(result.stdout)
 
 
 def test_status_of_an_invalid_config_shows_its_problems_and_exits_1(cli: Cli, moto_server: MotoServer) -> None:
