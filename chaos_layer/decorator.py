@@ -248,8 +248,10 @@ class Experiment:
                 cache.refresh(now)
             config = cache.active
             if config is not None and config is not self._prepared:
-                self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
-                prepare(config)
+                try:  # marked only once loaded, so that an invocation beside it never runs on unloaded modules
+                    prepare(config)
+                finally:  # once per config, even when loading fails (one warning, then on without it)
+                    self._prepared = config
         except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
             self.unexpected(error)
             config = None
@@ -306,7 +308,8 @@ class Experiment:
                     self.warn(skipped)
             return run_handler()
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
-        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        watch = _faults.Watch(self.cache)  # a kill or a stop ends the faults under way
+        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn, watch)
         return _faults.run(faults, invocation, run_handler)
 
     def unexpected(self, error: Exception) -> None:

@@ -79,7 +79,8 @@ class BatchFailureFault(Fault):
             merged = None
         if merged is None:
             return response
-        invocation.took_effect(self)
+        if not invocation.takes_effect(self):
+            return response
         return merged
 
 

@@ -16,10 +16,11 @@ from moto import mock_aws
 from chaos_layer.config import parse_config
 from chaos_layer.guardrails import Guardrails
 from tests.conftest import REGION
+from tests.docs import pages
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "blast-radius-and-guardrails.md").read_text()
 JSON_BLOCKS = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", PAGE, re.DOTALL)]
-(PYTHON_BLOCK,) = re.findall(r"```python\n(.*?)```", PAGE, re.DOTALL)
+PYTHON_BLOCK = pages.block("blast-radius-and-guardrails.md", "decorated-twice")
 
 
 @pytest.mark.parametrize("document", JSON_BLOCKS, ids=lambda document: str(document.get("experiment", "")))

@@ -45,7 +45,7 @@ def read(ssm: FakeSSM) -> Reading:
     return ConfigReader(CONFIG, KILL, lambda: ssm).read()
 
 
-class TestParameterReader:
+class TestConfigReader:
     def test_one_call_fetches_config_and_kill_switch_decrypted(self) -> None:
         ssm = FakeSSM({CONFIG: VALID})
         reading = read(ssm)
