@@ -21,6 +21,7 @@ from chaos_layer.experiment.checks import (
     CompareCheck,
     parse_checks,
 )
+from chaos_layer.faults import FAULT_TYPES
 from chaos_layer.source import location_problem
 from chaos_layer.source.base import rampable, source_of
 
@@ -32,9 +33,6 @@ STOP_ATTEMPTS = 3
 RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
 ON_BREACH = ("stop", "kill")
 JOURNAL_VERSION = 1
-
-
-UNSEEN_BY_ERRORS = ("corrupt", "batch_failure")
 
 
 @dataclass(frozen=True)
@@ -269,10 +267,10 @@ def _warnings(faults: list[Any], comparisons: list[CompareCheck]) -> list[str]:
         if not isinstance(fault, Mapping):
             continue
         kind, rate = fault.get("type"), fault.get("rate", 1)
+        if not isinstance(kind, str) or kind not in FAULT_TYPES:
+            continue
         every = isinstance(rate, (int, float)) and rate >= 1
-        failing = kind in ("exception", "timeout") or (
-            kind == "status_code" and isinstance(fault.get("status_code"), int) and fault["status_code"] >= 500
-        )
+        failing = FAULT_TYPES[kind].counted_as_error(fault)
         if failing and every:
             found.append(
                 f"compare errors: faults[{index}] ({kind}) fails every treatment invocation (fault rate 1), so the"
@@ -280,7 +278,7 @@ def _warnings(faults: list[Any], comparisons: list[CompareCheck]) -> list[str]:
                 " give the fault a rate below 1, or inject what the function's own code must handle"
                 " (dependency, denylist, latency)"
             )
-        elif kind in UNSEEN_BY_ERRORS:
+        elif failing is False:
             found.append(
                 f"compare errors: faults[{index}] ({kind}) fails nothing that Errors counts (Lambda sees a success),"
                 " so the comparison cannot tell anything about it"
