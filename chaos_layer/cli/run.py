@@ -162,9 +162,12 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         experiment was stopped), 6 aborted (the steady state did not hold before the start;
         nothing was written), 7 inconclusive (no breach, but a comparison of the treatment with
         the control group did not pass at the end: too little data, or an interval that straddles
-        the allowed increase), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was
-        stopped), 1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the
-        config is left disabled.
+        the allowed increase, a sample ratio mismatch, a failing control group), 130 interrupted
+        (Ctrl-C, SIGTERM or SIGHUP, someone else's write to the config, the kill switch engaged;
+        the experiment was stopped wherever it was still the runner's), 1 invalid file, 2 usage
+        error, 3 AWS error, 4 not found. In every ending the config is left disabled, except
+        where someone else wrote it during the run: then it is left as they wrote it. Every write
+        expires one lease (2 x poll + 60 s) ahead and is renewed at every poll.
         """
         experiment, text = definition.load_experiment(file)
         connection = {"region": aws.region, "profile": aws.profile, "endpoint_url": aws.endpoint_url}
@@ -204,6 +207,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 guard=guard,
                 error_exit_code=exit_code,
                 period_origin=lambda period, idle: output.period_origin(period, aws, idle),
+                functions=clients("lambda"),
             ).run()
             with guard.shielded(deliver=False):
                 display.close()

@@ -27,6 +27,7 @@ from chaos_layer.control.documents import (
 )
 from chaos_layer.control.errors import (
     AwsError,
+    Changed,
     ControlError,
     InvalidConfig,
     NotFound,
@@ -36,12 +37,20 @@ from chaos_layer.control.errors import (
 )
 from chaos_layer.control.formatting import format_instant, format_seconds
 from chaos_layer.control.status import Status
-from chaos_layer.control.stores.base import DEFAULT_STRATEGY, PARAMETER_TYPES, Clients, Deployment, Written
+from chaos_layer.control.stores.base import (
+    DEFAULT_STRATEGY,
+    PARAMETER_TYPES,
+    Clients,
+    Deployment,
+    Written,
+    absent,
+)
 
 __all__ = [
     "DEFAULT_STRATEGY",
     "PARAMETER_TYPES",
     "AwsError",
+    "Changed",
     "Clients",
     "ControlError",
     "Controller",
@@ -52,6 +61,7 @@ __all__ = [
     "Status",
     "UsageError",
     "Written",
+    "absent",
     "aws_errors",
     "check_type_flags",
     "clients",

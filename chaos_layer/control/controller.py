@@ -174,21 +174,45 @@ class Controller:
         document: Mapping[str, Any],
         parameter_type: str | None = None,
         *,
+        expected: Stored | None = None,
         strategy: str | None = None,
         change_type: bool = False,
         force: bool = False,
     ) -> Written:
         """Validate, then write, keeping an existing parameter's type (unless `change_type`,
-        and `force` from SecureString to String) and KMS key (an object's encryption settings)."""
+        and `force` from SecureString to String) and KMS key (an object's encryption settings).
+        With `expected` (what was last read or written there, see `written_as_read`; or
+        `absent(...)`), the write is conditional on it: a change made since raises Changed
+        and writes nothing; a write that raced this one raises Overwritten (SSM)."""
         validate(document)
         return self._put(
             self.parameter,
             to_json(document),
+            expected=expected,
             parameter_type=parameter_type,
             strategy=strategy,
             change_type=change_type,
             force=force,
         )
+
+    def config_version(self, version: int) -> Stored:
+        """One version of the config as it was stored (SSM keeps every version)."""
+        location = f"{self.parameter}:{version}"
+        with aws_errors(f"read {location}", self._explainer(self.parameter)):
+            stored = self.store(self.parameter).provider().get([location]).get(location)
+        if stored is None:
+            raise NotFound(f"version {version} of {self.parameter} not found")
+        return stored
+
+    def restore(self, version: int, expected: Stored) -> Written:
+        """Put version `version` of the config back as it was, to undo a write of ours that
+        raced it. Conditional on `expected`, what that write left."""
+        return self._put(self.parameter, self.config_version(version).value, expected=expected)
+
+    @staticmethod
+    def written_as_read(written: Written, value: str) -> Stored:
+        """What a later write conditional on this one expects to find: this write itself."""
+        return Stored(written.name, value, written.type, written.version, written.token)
 
     def start(
         self,

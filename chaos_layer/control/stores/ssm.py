@@ -91,7 +91,9 @@ class SSMStore(Store):
             raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
         if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
-            raise RacedWrite(self._overwritten(location, base, version, arguments))
+            change = self._changes(location, base, version)
+            message = self._overwritten(location, base, version, arguments, change)
+            raise RacedWrite(message, version=version, lost=version - 1, change=change)
         return Written(location, parameter_type, version)
 
     def _type(
@@ -156,11 +158,17 @@ class SSMStore(Store):
         if expected is None or expected.version is None or current == expected.version:
             return current
         if existing is None:
-            raise Conflict(f"{location} was deleted since it was read; nothing was written: run the command again")
+            raise Conflict(
+                f"{location} was deleted since it was read; nothing was written: run the command again",
+                change="it was deleted",
+            )
         changes = self._changes(location, expected.version, current + 1)
-        raise Conflict(f"{location} changed since it was read ({changes}); nothing was written: run the command again")
+        raise Conflict(
+            f"{location} changed since it was read ({changes}); nothing was written: run the command again",
+            change=changes,
+        )
 
-    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any]) -> str:
+    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any], change: str) -> str:
         """What a write that raced ours (SSM has no conditional write) left, and how to get it back."""
         lost = version - 1
         name = shlex.quote(location)
@@ -172,7 +180,7 @@ class SSMStore(Store):
         )
         return (
             f"{location} was written by someone else between this command's read and its write, and this write"
-            f" (version {version}) replaced it: {self._changes(location, base, version)}."
+            f" (version {version}) replaced it: {change}."
             f" To restore what was overwritten: {restore}"
         )
 
