@@ -111,9 +111,8 @@ class _Panel:
             if comparing:
                 data = reading.data
                 cells += [Text(checks.side(data, group) if data else "") for group in ("treatment", "control")]
-            latest = reading.describe()
-            if reading.data is not None and isinstance(check := self.display.checks.get(name), checks.CompareCheck):
-                latest = check.difference(reading.status, reading.data)
+            check = self.display.checks.get(name)
+            latest = reading.describe() if check is None else check.latest(reading)
             cells += [
                 Text(latest),
                 Text(reading.status.value, style=style),

@@ -85,6 +85,9 @@ class AlarmCheck:
     def _reading(self, status: Judgement, value: str | None, context: Context, detail: str = "") -> Observation:
         return Observation(self.name, self.kind, status, value, context.now, detail)
 
+    def latest(self, observation: Observation) -> str:
+        return observation.describe()
+
     def definition(self) -> dict[str, Any]:
         return {"check": self.name, "kind": self.kind, "alarm": self.alarm}
 
@@ -154,6 +157,9 @@ class MetricCheck:
             return Observation(self.name, self.kind, Judgement.NO_DATA, None, context.now, detail)
         value = float(points[0][1])
         return Observation(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
+
+    def latest(self, observation: Observation) -> str:
+        return observation.describe()
 
     def definition(self) -> dict[str, Any]:
         return {

@@ -263,6 +263,12 @@ class CompareCheck:
         sides = " | ".join(f"{group} {side(data, group)}" for group in GROUPS)
         return f"{sides}: {self.difference(status, data)}"
 
+    def latest(self, observation: Observation) -> str:
+        """The difference alone: the panel shows the two groups in columns of their own."""
+        if observation.data is None:
+            return observation.describe()
+        return self.difference(observation.status, observation.data)
+
     def difference(self, status: Judgement, data: Mapping[str, Any]) -> str:
         """`+1.7 points, 95 % bounds +0.9 to +2.6 (allowed +2)`, `+120 ms (allowed +250)`."""
         if data.get("gate"):

@@ -94,6 +94,10 @@ class Check(Protocol):
 
     def read(self, context: Context) -> Observation: ...
 
+    def latest(self, observation: Observation) -> str:
+        """What the live panel shows of the check's latest observation."""
+        ...
+
     def definition(self) -> dict[str, Any]:
         """The check as the journal and the report show it (with its bounds)."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -187,22 +187,47 @@ def _writes(journal: Mapping[str, Any]) -> str:
     return f"<table class='grid'><tbody>{''.join(rows)}</tbody></table>"
 
 
+Readings = Sequence[Mapping[str, Any]]
+
+
+def _alarm(journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Readings) -> tuple[str, str]:
+    return f"{definition.get('check')}: must be OK", _strip(readings)
+
+
+def _metric(journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Readings) -> tuple[str, str]:
+    bounds = ", ".join(
+        f"{label} {number(definition.get(key))}"
+        for key, label in (("min", "min"), ("max", "max"))
+        if definition.get(key) is not None
+    )
+    title = f"{definition.get('check')}: must stay within {bounds} (period {definition.get('period')} s)"
+    return title, _metric_chart(journal, definition, readings)
+
+
+def _unknown(journal: Mapping[str, Any], definition: Mapping[str, Any], readings: Readings) -> tuple[str, str]:
+    """A kind this report does not know (a journal of a later version): listed, never drawn as
+    something it is not."""
+    title = f"{definition.get('check')}: a {definition.get('kind')} check"
+    return (
+        title,
+        "<p class='note'>This version of the report does not draw this kind of check; its readings follow.</p>",
+    )
+
+
+# How the report draws each kind of check: its title and its picture (a comparison draws its
+# whole section, _comparison); the readings' table follows for all of them.
+SECTIONS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any], Readings], tuple[str, str]]] = {
+    "alarm": _alarm,
+    "metric": _metric,
+}
+
+
 def _check(journal: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
     name = str(definition.get("check"))
     readings = [r for r in journal.get("checks") or [] if r.get("check") == name]
     if definition.get("kind") == "compare":
         return _comparison(journal, definition, readings)
-    if definition.get("kind") == "metric":
-        bounds = ", ".join(
-            f"{label} {number(definition.get(key))}"
-            for key, label in (("min", "min"), ("max", "max"))
-            if definition.get(key) is not None
-        )
-        title = f"{name}: must stay within {bounds} (period {definition.get('period')} s)"
-        body = _metric_chart(journal, definition, readings)
-    else:
-        title = f"{name}: must be OK"
-        body = _strip(readings)
+    title, body = SECTIONS.get(str(definition.get("kind")), _unknown)(journal, definition, readings)
     listing = "".join(
         f"<tr><td>{_e(r.get('at'))}</td><td>{_e(r.get('phase'))}</td><td>{_e(r.get('step') or '')}</td>"
         f"<td>{_e(number(r.get('value')))}</td><td class='{_e(r.get('status'))}'>{_e(r.get('status'))}</td>"
