@@ -75,7 +75,10 @@ class SSMStore(Store):
         existing = self._describe(location)
         parameter_type = self._type(location, existing, write.parameter_type, write.change_type, write.force)
         base = self._base(location, existing, write.expected if write.conditional else None)
-        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True, "Type": parameter_type}
+        # A parameter that was not there when read is created only if it still is not: SSM's one
+        # conditional write (Overwrite false), so a parameter made meanwhile is never overwritten.
+        overwrite = existing is not None or not write.conditional
+        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": overwrite, "Type": parameter_type}
         if existing and existing.get("Tier") == "Advanced":
             arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
         if parameter_type == "SecureString" and existing and existing.get("KeyId"):
@@ -84,6 +87,11 @@ class SSMStore(Store):
         try:
             response = client.put_parameter(**arguments)
         except ClientError as error:
+            if error_code(error) == "ParameterAlreadyExists":
+                raise Conflict(
+                    f"{location} was created since it was read; nothing was written: run the command again",
+                    change="it was created",
+                ) from None
             refusal = ssm_source.denial(error, "ssm:PutParameter", [location], client_region(client), "kms:Encrypt")
             if refusal is None:
                 raise
