@@ -94,4 +94,5 @@ def new_journal(experiment: Experiment, source: str, text: str, controller: cont
         "breach": None,
         "stop": None,
         "error": None,
+        **({"restore_role": experiment.restore_role, "settings": []} if experiment.settings else {}),
     }
