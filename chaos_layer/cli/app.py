@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
 
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
-from chaos_layer.cli import output, widening
+from chaos_layer.cli import output, recover, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
@@ -494,3 +494,4 @@ def schema(
 
 
 run_commands.register(app, EXIT_CODES)  # run, report
+recover.register(app)

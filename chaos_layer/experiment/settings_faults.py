@@ -10,11 +10,14 @@ A function is changed only when it carries the tag `chaos-layer:settings-faults`
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chaos_layer import control
@@ -253,7 +256,7 @@ class SettingsFaults:
         entries: list[dict[str, Any]],
         *,
         role: str,
-        poll: float,
+        lease: float,
         save: Callable[[], None] = lambda: None,
         say: Callable[[str, str], None] = lambda text, level: None,
         run_id: str | None = None,
@@ -262,7 +265,7 @@ class SettingsFaults:
         self.client = client
         self.entries = entries
         self.role = role
-        self.lease = lease_of(poll)
+        self.lease = lease
         self.save = save
         self.say = say
         self.run_id = run_id or secrets.token_hex(6)
@@ -479,6 +482,36 @@ def _delete_schedule(
     _event(entry, clock(), "schedule deleted" if existed else "schedule gone", str(schedule["name"]))
 
 
+ENDINGS = {
+    "restored": "restored",
+    "kept": "kept: someone else changed it to {found}",
+    "unchanged": "unchanged: it already held the value",
+    "planned": "not restored: recover it (chaos-layer recover JOURNAL)",
+    "changed": "not restored: recover it (chaos-layer recover JOURNAL)",
+}
+
+
+def settings_rows(entries: list[Mapping[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """For the report: setting, value before, the runner's value, how it ended, its events."""
+    rows = []
+    for entry in entries:
+        key = str(entry.get("setting"))
+        ending = ENDINGS.get(str(entry.get("state")), str(entry.get("state")))
+        events = "; ".join(
+            f"{event.get('at')} {event.get('event')}: {event.get('detail')}" for event in entry.get("events") or []
+        )
+        rows.append(
+            (
+                label(entry),
+                shown(key, entry.get("replaced")),
+                shown(key, entry.get("value")),
+                ending.format(found=shown(key, entry.get("found"))),
+                events,
+            )
+        )
+    return rows
+
+
 # after a runner died
 
 
@@ -510,3 +543,29 @@ def new_client(connection: Mapping[str, Any], clock: Callable[[], float] = time.
     clients = control.clients(**connection)
     with control.aws_errors("create the Lambda and Scheduler clients"):
         return Settings(clients("lambda"), clients("scheduler"), clock=clock, sleep=sleep)
+
+
+def read_journal(path: Path) -> dict[str, Any]:
+    """A run's journal, or the Chaos Toolkit actions' settings journal: any JSON object with a
+    `settings` list. A missing file holds nothing to restore."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"settings": []}  # no action ran: nothing to restore
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise control.UsageError(f"cannot read the settings journal {path}: {error}") from None
+    if isinstance(data, dict) and "settings" not in data and "verdict" in data:
+        data["settings"] = []  # a run without settings
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), list):
+        raise control.UsageError(f"{path} is not a settings journal (no settings list)")
+    return data
+
+
+def write_journal(path: Path, data: Mapping[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise control.UsageError(f"cannot write the settings journal {path}: {error.strerror or error}") from None

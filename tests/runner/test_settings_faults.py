@@ -34,7 +34,7 @@ def faults(
         lambdas.settings(clock=time_machine, sleep=time_machine.sleep),
         entries,
         role=RESTORE_ROLE,
-        poll=poll,
+        lease=settings_faults.lease_of(poll),
         say=lambda text, level: said.append((level, text)),
     )
     return machinery, entries, said
