@@ -22,7 +22,7 @@ from rich.text import Text
 from chaos_layer import control
 from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
-from chaos_layer.experiment import checks, definition, report, runner, signals
+from chaos_layer.experiment import checks, definition, report, runner, settings_faults, signals
 from chaos_layer.experiment.checks import Status
 from chaos_layer.experiment.journal import Journal, new_journal
 
@@ -31,6 +31,7 @@ clock: Callable[[], float] = time.time
 sleep: Callable[[float], None] = time.sleep
 ssm_factory: Callable[..., Any] = control.ssm_client
 cloudwatch_factory: Callable[..., Any] = checks.cloudwatch_client
+settings_factory: Callable[..., Any] = settings_faults.new_client
 
 STYLES = {"info": "", "ok": "green", "warn": "yellow", "error": "bold red", "detail": "dim"}
 VERDICT_STYLES = {"held": "bold green", "rejected": "bold red"}
@@ -189,6 +190,15 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console.print(Text(f"Journal: {path}"))
         display = Display(console, clock)
         display.checks = {check.name: check for check in experiment.checks}
+        changes = None
+        if experiment.settings:
+            changes = settings_faults.SettingsFaults(
+                experiment.settings,
+                settings_factory(connection, clock=clock, sleep=sleep),
+                record.data["settings"],
+                role=str(experiment.restore_role),
+                lease=settings_faults.lease_of(experiment.poll),
+            )
         guard = signals.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
         with guard, display:
             outcome = runner.Runner(
@@ -203,6 +213,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 guard=guard,
                 error_exit_code=exit_code,
                 period_origin=lambda period, idle: output.period_origin(period, aws, idle),
+                settings_faults=changes,
             ).run()
             with guard.shielded(deliver=False):
                 display.close()
