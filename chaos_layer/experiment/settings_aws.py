@@ -187,16 +187,6 @@ class Settings:
             (self.scheduler.create_schedule if create else self.scheduler.update_schedule)(**request)
         return {"name": name, "group": SCHEDULE_GROUP, "due": instant(due), "target": arn, "input": payload}
 
-    def schedule_exists(self, name: str) -> bool:
-        with control.aws_errors(f"read the schedule {name}", service="EventBridge Scheduler"):
-            try:
-                self.scheduler.get_schedule(Name=name, GroupName=SCHEDULE_GROUP)
-            except Exception as error:
-                if error_code(error) == "ResourceNotFoundException":
-                    return False
-                raise
-        return True
-
     def delete_schedule(self, name: str) -> bool:
         """Delete the schedule; False when it was already gone (it ran, or was deleted)."""
         with control.aws_errors(f"delete the schedule {name}", service="EventBridge Scheduler"):
