@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeGuard
 
 from chaos_layer.blast_radius import COHORT, MATCH, TARGETS, Check, Cohort, Match, Targets
-from chaos_layer.constants import DEFAULT_EXPERIMENT, KILL_SWITCH_RELEASED
+from chaos_layer.constants import DEFAULT_EXPERIMENT
 from chaos_layer.contract import REQUIRED, Boolean, Declared, Fields, Kind, Number, Text, Timestamp, derived, field
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.faults import FAULTS, Fault
@@ -239,8 +239,3 @@ def load_config(text: str) -> Config:
     except ValueError:  # e.g. an integer longer than Python's int_max_str_digits
         raise ConfigError([Problem("", "not valid JSON (a number is too long)")]) from None
     return parse_config(document)
-
-
-def kill_switch_engaged(value: str | None) -> bool:
-    """Absent, `off`, `false` or `0` (trimmed, any case): released. Anything else: engaged."""
-    return value is not None and value.strip().lower() not in KILL_SWITCH_RELEASED

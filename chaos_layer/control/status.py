@@ -9,8 +9,8 @@ from chaos_layer.config import (
     CONTROL_KEYS,
     TOP_LEVEL_KEYS,
     Config,
-    kill_switch_engaged,
 )
+from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.control.documents import format_instant
 from chaos_layer.control.stores.base import (
     Deployment,

@@ -8,16 +8,14 @@ default), which adds to how long a stop takes to arrive.
 The agent's API (its OpenAPI model in the AppConfig user guide):
 `GET /applications/APP/environments/ENV/configurations/PROFILE` answers 200 with the deployed
 content (and the version in a header), 404 (ResourceNotFoundException) when there is none,
-and 400 or 500 (or another error status) with a short text naming the failure. The
-standard library's urllib is enough for it: nothing is added to the layer, and no proxy is
-ever used for localhost."""
+and 400 or 500 (or another error status) with a short text naming the failure. One plain
+HTTP request with the read's deadline is enough for it (source/transport.py): nothing is added
+to the layer, and no proxy is ever used for localhost."""
 
 from __future__ import annotations
 
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
@@ -28,9 +26,8 @@ from chaos_layer.source.base import (
     Provider,
     SourceError,
     Stored,
-    chunks_of,
-    read_body,
 )
+from chaos_layer.source.transport import ConnectFailed, ReadTimedOut, TransportError, exchange
 
 PORT_ENV = "AWS_APPCONFIG_EXTENSION_HTTP_PORT"
 DEFAULT_PORT = 2772
@@ -64,8 +61,6 @@ class AgentProvider(Provider):
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        # No proxy handler: the agent is on this host, whatever HTTP_PROXY says.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         deadline = self._clock() + READ_DEADLINE
@@ -82,34 +77,36 @@ class AgentProvider(Provider):
 
     def _get(self, location: str, url: str, deadline: float) -> Stored | None:
         try:
-            with self._opener.open(urllib.request.Request(url), timeout=TIMEOUT) as response:  # noqa: S310 (http://localhost only)
-                text = read_body(chunks_of(response.read), deadline, self._clock)
-                headers = response.headers
-                version = headers.get("Configuration-Version") or headers.get("ConfigurationVersion") or ""
-        except urllib.error.HTTPError as error:
-            with error:
-                if error.code == 404:
-                    return None
-                raise _agent_error(location, error.code, _error_text(error, deadline, self._clock)) from None
-        except urllib.error.URLError as error:
-            reason = getattr(error.reason, "strerror", None) or str(error.reason)
+            answer = exchange("GET", url, {"Accept": "*/*"}, None, deadline, self._clock)
+        except ConnectFailed as error:
+            cause = error.__cause__
+            reason = getattr(cause, "strerror", None) or str(cause)
             raise SourceError(
                 "AgentUnreachable",
                 f"the AppConfig agent does not answer on {url.split('/applications/')[0]} ({reason});"
                 " is its Lambda layer attached?",
             ) from None
-        except TimeoutError:
+        except ReadTimedOut:
             raise SourceError("ReadTimeout", f"the AppConfig agent did not answer within {TIMEOUT:g} s") from None
+        except TransportError as error:
+            raise SourceError("AgentError", f"the AppConfig agent closed the connection ({error.__cause__})") from None
+        if answer.status == 404:
+            return None
+        if answer.status >= 300:
+            raise _agent_error(location, answer.status, " ".join(_text(answer.body).split())[:_ERROR_TEXT])
+        text = _text(answer.body, strict=True)
+        version = answer.headers.get("configuration-version") or answer.headers.get("configurationversion") or ""
         return Stored(location, text, version=int(version) if version.isdigit() else None)
 
 
-def _error_text(error: urllib.error.HTTPError, deadline: float, clock: Callable[[], float]) -> str:
-    """The agent's own short message (it names the failure, never the config's value)."""
+def _text(body: bytes, strict: bool = False) -> str:
+    """The body as text; the document must be UTF-8, the agent's short message need not."""
     try:
-        text = read_body(chunks_of(error.read), deadline, clock)
-    except Exception:  # the status code says enough
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        if strict:
+            raise SourceError("NotUtf8", "the document is not UTF-8 text") from None
         return ""
-    return " ".join(text.split())[:_ERROR_TEXT]
 
 
 def _agent_error(location: str, status: int, text: str) -> SourceError:

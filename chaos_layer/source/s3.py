@@ -5,7 +5,11 @@ is how AWS FIS's own Lambda extension receives its faults.
 Each read is a conditional GET on the ETag last seen (`If-None-Match`): an unchanged object
 answers 304 with no body, and the value kept from the last read is used again, so it is
 neither downloaded nor parsed again. S3 has no batch read: two locations cost two GETs, both
-within one READ_DEADLINE."""
+within one READ_DEADLINE.
+
+The library's own reads send the GET signed by hand where its endpoint and credentials are
+certain (source/signed.py), as the client would send it (its checksum validation included); a
+bucket in another region, which the client would follow, sends the reads through a client."""
 
 from __future__ import annotations
 
@@ -55,29 +59,53 @@ def default_client() -> Any:
 
 
 class S3Provider(Provider):
-    """Objects through one S3 client, created on the first read."""
+    """Objects through one S3 client, created on the first read; with the library's own client
+    (`default_client`), through signed requests wherever they are certain."""
 
     def __init__(self, client_factory: ClientFactory = default_client, clock: Callable[[], float] = time.monotonic):
         self._client_factory = client_factory
         self._client: Any = None
         self._clock = clock
         self._last: dict[str, Stored] = {}  # by location: the value behind the last ETag seen
+        self._signed = client_factory is default_client
+        self._container: list[Any] = []  # the container endpoint's credentials, once fetched
 
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         deadline = self._clock() + READ_DEADLINE
         parts = {location: split(location) for location in locations}  # all malformed ones fail first
+        if self._signed and self._client is None:
+            from chaos_layer.source.signed import Redirected, SignedS3
+
+            reader = SignedS3.certain(parts.values(), self._container)
+            if reader is not None:
+                try:
+                    return self._read(parts, deadline, reader.get_object)
+                except Redirected:  # a bucket in another region: a client follows S3 there
+                    self._client = self._client_factory()
+                    deadline = self._clock() + READ_DEADLINE  # the client's read starts now
+            self._signed = False  # the environment does not change: a client from now on
         if self._client is None:
             self._client = self._client_factory()
+        return self._read(parts, deadline, self._client_get_object)
+
+    def _client_get_object(self, deadline: float, **arguments: str) -> Any:
+        return self._client.get_object(**arguments)
+
+    def _read(
+        self, parts: dict[str, tuple[str, str]], deadline: float, get_object: Callable[..., Any]
+    ) -> dict[str, Stored]:
         found = {}
         for location, (bucket, key) in parts.items():
             if self._clock() > deadline:
                 raise SourceError("ReadTimeout", f"reading {location} did not start within {READ_DEADLINE:g} s")
-            stored = self._get(location, bucket, key, deadline)
+            stored = self._get(location, bucket, key, deadline, get_object)
             if stored is not None:
                 found[location] = stored
         return found
 
-    def _get(self, location: str, bucket: str, key: str, deadline: float) -> Stored | None:
+    def _get(
+        self, location: str, bucket: str, key: str, deadline: float, get_object: Callable[..., Any]
+    ) -> Stored | None:
         from botocore.exceptions import ClientError
 
         last = self._last.get(location)
@@ -85,7 +113,7 @@ class S3Provider(Provider):
         if last is not None and last.token:
             arguments["IfNoneMatch"] = last.token
         try:
-            response = self._client.get_object(**arguments)
+            response = get_object(deadline, **arguments)
         except ClientError as error:
             code = error_code(error)
             if code in NOT_MODIFIED and last is not None:
@@ -94,7 +122,7 @@ class S3Provider(Provider):
             if code in MISSING:
                 return None
             if code in DENIED:
-                region = client_region(self._client)
+                region = client_region(self._client) if self._client is not None else _region()
                 needs = (
                     f"s3:GetObject on {object_arn(bucket, key, region)}"
                     " (and s3:ListBucket on the bucket for a missing object to read as missing)"
@@ -105,7 +133,7 @@ class S3Provider(Provider):
                     "AccessDenied", f"access denied: the caller needs {needs}", error_message(error)
                 ) from None
             raise
-        body = response["Body"]
+        body = response["Body"]  # the signed read's is a bytes reader already read in full
         try:
             text = read_body(chunks_of(body.read), deadline, self._clock)
         finally:
@@ -113,3 +141,9 @@ class S3Provider(Provider):
         stored = Stored(location, text, token=response.get("ETag"))
         self._last[location] = stored
         return stored
+
+
+def _region() -> str | None:
+    import os
+
+    return os.environ.get("AWS_DEFAULT_REGION") or None

@@ -1,14 +1,20 @@
 """SSM Parameter Store, the default source: a parameter name, an ARN, either with a
 `:label` or `:version` selector. All the locations asked for go in one GetParameters call,
-so the config and the kill switch cost one request per period."""
+so the config and the kill switch cost one request per period.
+
+The library's own reads send that call signed by hand where its endpoint and credentials are
+certain (source/signed.py): a new environment does not pay for a client. Everywhere else,
+and for the operator's clients, it goes through a boto3 client."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chaos_layer.source.base import (
     DENIED_CODES,
+    READ_DEADLINE,
     ClientFactory,
     Provider,
     SourceError,
@@ -43,30 +49,73 @@ def default_client() -> Any:
 
 
 class SSMProvider(Provider):
-    """Parameters through one SSM client, created on the first read."""
+    """Parameters through one SSM client, created on the first read; with the library's own
+    client (`default_client`), through signed requests wherever they are certain."""
 
-    def __init__(self, client_factory: ClientFactory = default_client) -> None:
+    def __init__(self, client_factory: ClientFactory = default_client, clock: Callable[[], float] = time.monotonic):
         self._client_factory = client_factory
         self._client: Any = None
+        self._signed = client_factory is default_client
+        self._clock = clock
+        self._container: list[Any] = []  # the container endpoint's credentials, once fetched
 
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
-        if self._client is None:
-            self._client = self._client_factory()
+        region: str | None = None
         try:
-            response = self._client.get_parameters(Names=list(locations), WithDecryption=True)
+            response = self._signed_read(locations) if self._client is None and self._signed else None
+            if response is None:
+                if self._client is None:
+                    self._client = self._client_factory()
+                region = client_region(self._client)
+                response = self._client.get_parameters(Names=list(locations), WithDecryption=True)
         except Exception as error:
-            region = client_region(self._client)
+            region = region or _region()
             refusal = denial(error, "ssm:GetParameters", locations, region, "kms:Decrypt")
             if refusal is None:
                 raise
             raise refusal from None
-        items = [item for item in response.get("Parameters", []) if isinstance(item.get("Value"), str)]
+        items = [
+            item
+            for item in response.get("Parameters", [])
+            if isinstance(item, dict) and isinstance(item.get("Value"), str)
+        ]
         found = {}
         for location in locations:
             item = find(items, location)
             if item is not None:
                 found[location] = _stored(item, location)
         return found
+
+    def _signed_read(self, locations: Sequence[str]) -> dict[str, Any] | None:
+        """GetParameters as the client sends it, signed by hand; None where a client must
+        send it (the endpoint or the credentials are not certain)."""
+        from chaos_layer.source import signed
+
+        target = signed.endpoint("ssm")
+        creds = None if target is None else signed.credentials(self._container)
+        if target is None or creds is None:
+            self._signed = False  # the environment does not change: a client from now on
+            return None
+        import json
+
+        url = target.url + "/"
+        body = json.dumps({"Names": list(locations), "WithDecryption": True}).encode()
+        headers = {"X-Amz-Target": "AmazonSSM.GetParameters", "Content-Type": "application/x-amz-json-1.1"}
+        headers = signed.sign("POST", url, headers, body, "ssm", target.region, creds)
+        answer = signed.send("POST", url, headers, body, self._clock() + READ_DEADLINE, self._clock)
+        if answer.status >= 300:
+            raise signed.client_error(answer, "GetParameters", *signed.json_error(answer))
+        try:
+            response = json.loads(answer.body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise SourceError("InvalidResponse", "SSM answered GetParameters with a body that is not JSON") from None
+        return response if isinstance(response, dict) else {}
+
+
+def _region() -> str | None:
+    import os
+
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
 
 
 def _stored(item: Mapping[str, Any], location: str) -> Stored:

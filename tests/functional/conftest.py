@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -163,42 +165,78 @@ def closed_port() -> str:
 
 class DrippingEndpoint(LoopbackListener):
     """Reads a request, then sends a long, valid HTTP response one byte every `interval`
-    seconds: no single receive ever waits long enough to time out."""
+    seconds: no single receive ever waits long enough to time out. `closed` is set when a
+    client has closed its connection (seen before the next byte), `closed_at` says when
+    (monotonic), `accepted_at` when each connection came."""
 
-    def __init__(self, interval: float = 0.3) -> None:
+    def __init__(self, interval: float = 0.3, headers_at_once: bool = False) -> None:
         super().__init__()
         self.interval = interval
+        self.headers_at_once = headers_at_once  # only the body trickles
         self.connections = 0
+        self.accepted_at: list[float] = []
+        self.closed_at: list[float] = []
+        self.closed = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def accepted(self, connection: socket.socket) -> None:
         self.connections += 1
+        self.accepted_at.append(time.monotonic())
         thread = threading.Thread(target=self._drip, args=(connection,), daemon=True)
         self._threads.append(thread)
         thread.start()
 
     def _drip(self, connection: socket.socket) -> None:
         body = json.dumps({"Parameters": [], "InvalidParameters": ["x" * 400]}).encode()
-        response = (
+        head = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
         )
         with connection:
             connection.settimeout(5)
             try:
                 connection.recv(65536)  # the request (its body may come later: it does not matter)
-                for byte in response:
+                if self.headers_at_once:
+                    connection.sendall(head)
+                for byte in body if self.headers_at_once else head + body:
                     if self._stopping.wait(self.interval):
                         return
+                    if _peer_closed(connection):
+                        break
                     connection.sendall(bytes([byte]))
             except OSError:
-                return
+                pass
+            else:
+                if not self._stopping.is_set() and not _peer_closed(connection):
+                    return  # the whole response went out
+            self.closed_at.append(time.monotonic())
+            self.closed.set()
 
     def stop(self) -> None:
         super().stop()
         for thread in self._threads:
             thread.join(timeout=10)
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """Whether the other end has closed the connection (a read would see its end at once)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def trickling_body() -> Iterator[DrippingEndpoint]:
+    """An endpoint that answers at once with status and headers, then its body one byte every
+    0.3 s (two minutes); `.closed` is set when the client has closed the connection."""
+    endpoint = DrippingEndpoint(headers_at_once=True)
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 @pytest.fixture

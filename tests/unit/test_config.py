@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chaos_layer.config import Config, kill_switch_engaged, load_config, parse_config
+from chaos_layer.config import Config, load_config, parse_config
+from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.exceptions import ConfigError
 from chaos_layer.faults.exception import ExceptionFault
 from chaos_layer.faults.latency import LatencyFault

@@ -110,7 +110,7 @@ def test_invocations_with_no_active_experiment_load_no_fault_mechanics(
     assert handler.chaos_experiment.cache.reading is not None
     """
     modules = loaded_after(code, tmp_path, {"AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url})
-    assert "chaos_layer.config" in modules  # the read happened
+    assert "chaos_layer.source.ssm" in modules  # the read happened
     assert forbidden(modules, MECHANICS) == []
 
 
@@ -146,3 +146,39 @@ def test_an_active_experiment_loads_its_mechanics_before_any_injection(tmp_path:
     ):
         assert needed in modules
     assert "aws_lambda_powertools" not in modules
+
+
+# What a new environment's first read must not load while the experiment is stopped or killed:
+# the config's parser (a stopped config selects nothing, whatever else it says) and any client
+# machinery (the read is one signed request).
+PARSER = ("chaos_layer.config", "chaos_layer.contract", "chaos_layer.blast_radius", "chaos_layer.faults")
+CLIENT = ("boto3", "botocore.client", "botocore.endpoint", "botocore.loaders", "botocore.session")
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["stopped", "killed"])
+def test_a_new_environments_first_invocation_loads_no_parser_and_builds_no_client(
+    tmp_path: Path, moto_server: Any, killed: bool
+) -> None:
+    """Zero-code mode, a function that does not use the SDK: init, then the first invocation
+    reads the config and the kill switch (one GetParameters) and loads nothing more."""
+    if killed:
+        moto_server.put(
+            "/chaos-layer/app", json.dumps({"enabled": True, "faults": [{"type": "latency", "delay_ms": 1}]})
+        )
+        moto_server.put("/chaos-layer/kill-switch", "on")
+    else:
+        moto_server.put("/chaos-layer/app", json.dumps({"enabled": False, "faults": [{"type": "diskspace", "mb": 1}]}))
+    code = f"""
+    import chaos_layer.wrapper
+    assert chaos_layer.wrapper.handler({{"path": "/"}}, None) == {{"statusCode": 200, "body": "ok"}}
+    reading = chaos_layer.wrapper.handler.chaos_experiment.cache.reading
+    assert reading.problem is None and reading.killed is {killed}, reading
+    """
+    env = {
+        "CHAOS_LAYER_HANDLER": "app.handler",
+        "CHAOS_LAYER_PARAM": "/chaos-layer/app",
+        "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
+    }
+    modules = loaded_after(code, tmp_path, env)
+    assert "chaos_layer.source.signed" in modules  # the read happened, signed by hand
+    assert forbidden(modules, (*MECHANICS, *PARSER, *CLIENT)) == []
