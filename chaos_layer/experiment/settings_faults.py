@@ -302,7 +302,7 @@ class SettingsFaults:
             )
             _event(entry, self.clock(), "scheduled", f"restore due {entry['schedule']['due']}")
             self.save()
-            self._write(target, setting.value, revision)
+            self._write(target, setting.value, replaced, revision)
             entry["state"] = "changed"
             entry["changed_at"] = instant(self.clock())
             change = f"{shown(setting.key, replaced)} -> {shown(setting.key, setting.value)}"
@@ -352,18 +352,27 @@ class SettingsFaults:
     def _keep(self, entry: dict[str, Any], current: Value) -> None:
         keep(entry, current, self.client, self.clock, self.say)
 
-    def _write(self, target: Target, value: Value, revision: str | None) -> None:
-        """A write that waits out Lambda's update in progress, reading again before retrying."""
-        for attempt in range(WRITE_ATTEMPTS):
+    def _write(self, target: Target, value: Value, replaced: Value, revision: str | None) -> None:
+        """Change the setting, conditional on the read of `replaced`. An update in progress is
+        waited out and the value read again: a value that is no longer `replaced` is someone
+        else's, and the runner leaves it alone."""
+        moved = control.AwsError(
+            f"{describe_target(target)}: {target.key} was changed by someone else while the runner was changing it;"
+            " the runner left it as it is"
+        )
+        for _ in range(WRITE_ATTEMPTS):
             try:
                 self.client.write(target, value, revision)
                 return
-            except (Busy, Changed):
-                if attempt + 1 == WRITE_ATTEMPTS:
-                    raise control.AwsError(
-                        f"could not set {target.key} of {describe_target(target)}: it kept changing under the runner"
-                    ) from None
-                _, revision = self.client.read(target)
+            except Changed:
+                raise moved from None
+            except Busy:
+                current, revision = self.client.read(target)
+                if current != replaced:
+                    raise moved from None
+        raise control.AwsError(
+            f"could not set {target.key} of {describe_target(target)}: Lambda kept refusing the update"
+        )
 
 
 def _entry(setting: Setting, target: Target, replaced: Value) -> dict[str, Any]:

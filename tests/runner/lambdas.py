@@ -111,6 +111,30 @@ def lambdas_on(server: MotoServer) -> Lambdas:
 
 
 @contextmanager
+def conflicting(client: Any, operation: str, then: Any = None) -> Iterator[None]:
+    """The client's next `operation` is refused with ResourceConflictException, as Lambda refuses
+    an update while the previous one is in progress (moto never does); `then()` runs first, as
+    whoever started that update."""
+    from botocore.exceptions import ClientError
+
+    remaining = [1]
+
+    def refuse(**_: Any) -> None:
+        if remaining[0]:
+            remaining[0] -= 1
+            if then is not None:
+                then()
+            error = {"Error": {"Code": "ResourceConflictException", "Message": "An update is in progress"}}
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+
+    client.meta.events.register(f"before-call.lambda.{operation}", refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(f"before-call.lambda.{operation}", refuse)
+
+
+@contextmanager
 def updating(client: Any, reads: int) -> Iterator[list[str]]:
     """The client's next `reads` GetFunctionConfiguration answers say LastUpdateStatus InProgress
     (an update Lambda is still applying); yields the statuses the client saw."""

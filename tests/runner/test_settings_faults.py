@@ -15,7 +15,7 @@ from chaos_layer.experiment.settings_aws import at_expression, instant
 from chaos_layer.experiment.settings_faults import SettingsFaults
 from tests.conftest import MotoServer
 from tests.runner.conftest import TimeMachine, experiment_document
-from tests.runner.lambdas import RESTORE_ROLE, Lambdas, lambdas_on, updating
+from tests.runner.lambdas import RESTORE_ROLE, Lambdas, conflicting, lambdas_on, updating
 
 
 @pytest.fixture
@@ -262,6 +262,35 @@ def test_an_update_in_progress_is_waited_for_not_skipped(lambdas: Lambdas, time_
     with updating(lambdas.lam, 2):
         assert machinery.restore() is None
     assert lambdas.configuration("checkout")["Timeout"] == 30
+
+
+def test_an_update_refused_as_in_progress_is_made_once_lambda_is_done(
+    lambdas: Lambdas, time_machine: TimeMachine
+) -> None:
+    lambdas.function("checkout", timeout=30)
+    machinery, entries, _ = faults(lambdas, time_machine, [{"function": "checkout", "timeout_s": 3}])
+    with conflicting(lambdas.lam, "UpdateFunctionConfiguration"):
+        machinery.apply()
+    assert lambdas.configuration("checkout")["Timeout"] == 3
+    assert entries[0]["state"] == "changed"
+
+
+def test_a_value_changed_while_the_runner_waited_to_change_it_is_left_alone(
+    lambdas: Lambdas, time_machine: TimeMachine
+) -> None:
+    lambdas.function("checkout", timeout=30)
+    machinery, entries, _ = faults(lambdas, time_machine, [{"function": "checkout", "timeout_s": 3}])
+    someone = lambdas_on(lambdas.server).lam
+    with (
+        conflicting(lambdas.lam, "UpdateFunctionConfiguration", lambda: someone.update_function_configuration(
+            FunctionName="checkout", Timeout=10)),
+        pytest.raises(control.AwsError, match="changed by someone else while the runner was changing it"),
+    ):  # fmt: skip
+        machinery.apply()
+    assert machinery.restore() is None
+    assert lambdas.configuration("checkout")["Timeout"] == 10
+    assert (entries[0]["state"], entries[0]["found"]) == ("kept", 10)
+    assert lambdas.schedules() == {}
 
 
 def test_recover_restores_what_is_still_changed_and_is_idempotent(lambdas: Lambdas, time_machine: TimeMachine) -> None:
