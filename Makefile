@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
 	|| { echo "chaos-layer needs Python 3.10 or newer as $(PYTHON) (choose another with PYTHON=...)" >&2; exit 1; }
 
-.PHONY: docs venv test lint typecheck unit demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
+.PHONY: docs venv test lint typecheck unit pytest demo bench bench-fleet clean layer dist template-lint sam-venv sam-check bench-layer bench-sources schema
 
 $(STAMP): pyproject.toml
 	@$(CHECK_PYTHON)
@@ -60,10 +60,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The fast tests, for a quick check while working: tests/unit less those marked slow.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" tests/unit
 
-test: lint typecheck unit docs template-lint sam-check
+# The whole suite, one pytest-xdist worker per core (PYTEST_WORKERS=0 runs it in one process);
+# an idle worker takes over tests queued for a busy one (worksteal): a few e2e tests take a minute.
+PYTEST_WORKERS ?= auto
+pytest: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+
+test: lint typecheck pytest docs template-lint sam-check
 
 # site/: the documentation site, built offline; --strict turns a broken link or anchor into an error.
 # Where Chromium is installed, the build first photographs a real run's report (docs/_hooks).

@@ -13,6 +13,7 @@ Every other module is internal: its names may change in any release.
 from chaos_layer.decorator import inject_fault
 from chaos_layer.exceptions import ConfigError, InjectedFault
 
+# The one place the version is written: the wheel and sdist take theirs from here (pyproject.toml).
 __version__ = "0.1.0"
 
 __all__ = ["ConfigError", "InjectedFault", "__version__", "inject_fault"]

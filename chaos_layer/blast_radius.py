@@ -38,13 +38,19 @@ from chaos_layer.contract import (
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 # An unqualified ARN invokes $LATEST.
 UNQUALIFIED = "$LATEST"
-# A regex runs on every invocation, on input the function's callers choose: keep both short.
+# A regex runs on every invocation, on input the function's callers choose. RE2 is linear in
+# the input, but with a factor up to the pattern's program size where its automaton is large
+# (some 18 s per MB for a legal 256-character pattern): the pattern is kept short, and a value
+# longer than MAX_REGEX_INPUT characters never matches, so that `$` keeps its meaning.
 MAX_PATTERN_LENGTH = 256
 MAX_REGEX_INPUT = 4096
 # Cohort buckets: a percent is honoured to 0.0001 %.
 COHORT_BUCKETS = 1_000_000
 TESTS = ("equals", "prefix", "regex", "exists")
 PATH_HINT = "must be a dotted path such as requestContext.http.method or Records.0.eventSource"
+# The one path read from the Lambda context rather than the event: the tenant of Lambda's
+# tenant isolation mode. Other paths that start with `context.` are the event's.
+TENANT_PATH = ("context", "tenant_id")
 
 Check = Callable[[Any, Any], bool]
 
@@ -93,6 +99,12 @@ def lookup(document: Any, path: tuple[str, ...]) -> Any:
         else:
             return _MISSING
     return current
+
+
+def tenant_id(context: Any) -> Any:
+    """The invocation's tenant (Lambda's tenant isolation mode), else _MISSING."""
+    tenant = getattr(context, "tenant_id", None)
+    return tenant if isinstance(tenant, str) and tenant else _MISSING
 
 
 class DottedPath(Text):
@@ -195,7 +207,7 @@ class Targets(Declared, kw_only=False):
 
 class Regex(Text):
     """A regular expression in RE2's syntax (chaos_layer.regex): it runs in time linear in
-    its input, whatever the pattern, on input of bounded length."""
+    its input, whatever the pattern; a value longer than MAX_REGEX_INPUT never matches."""
 
     def __init__(self) -> None:
         super().__init__(max_length=MAX_PATTERN_LENGTH, label="regular expression (RE2)", format="regex")
@@ -215,11 +227,14 @@ class Condition(Declared, kw_only=False):
 
     schema_name = "condition"
     description = (
-        "One test on the value at path in the event: exactly one of equals (any JSON value), prefix, regex"
-        " (searched in string values) or exists."
+        "One test on the value at path in the event (or, for context.tenant_id, the invocation's tenant):"
+        " exactly one of equals (any JSON value), prefix, regex (searched in string values) or exists."
     )
     path: tuple[str, ...] = field(
-        DottedPath(), "Where in the event: keys separated by dots, a number indexes a list, e.g. Records.0.eventSource."
+        DottedPath(),
+        "Where in the event: keys separated by dots, a number indexes a list, e.g. Records.0.eventSource;"
+        " context.tenant_id is the invocation's tenant in Lambda's tenant isolation mode (without one, no"
+        " condition on it holds).",
     )
     test: str = state()
     operand: Any = state()
@@ -227,8 +242,9 @@ class Condition(Declared, kw_only=False):
     prefix: ClassVar[Field] = field(Text(), "The value there is a string that starts with this.", store=False)
     regex: ClassVar[Field] = field(
         Regex(),
-        "The value there is a string this regular expression is found in (anchor it with ^ and $). RE2 syntax,"
-        " which matches in linear time: Python's without backreferences and lookarounds ($ is the very end).",
+        f"The value there is a string of at most {MAX_REGEX_INPUT:,} characters this regular expression is found"
+        " in (anchor it with ^ and $; a longer string never matches). RE2 syntax, which matches in linear time:"
+        " Python's without backreferences and lookarounds ($ is the very end).",
         store=False,
     )
     exists: ClassVar[Field] = field(Boolean(), "true: there is a value there; false: there is none.", store=False)
@@ -240,8 +256,10 @@ class Condition(Declared, kw_only=False):
         ),
     )
     _regex: Callable[[str], bool] | None = derived()
+    _tenant: bool = derived()  # the path names the context's tenant
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_tenant", self.path == TENANT_PATH)
         if self.test == "regex":
             from chaos_layer import regex
 
@@ -254,8 +272,10 @@ class Condition(Declared, kw_only=False):
         test = next(name for name in TESTS if name in values)
         return cls(values["path"], test, values[test])
 
-    def holds(self, event: Any) -> bool:
-        value = lookup(event, self.path)
+    def holds(self, event: Any, context: Any) -> bool:
+        value = tenant_id(context) if self._tenant else lookup(event, self.path)
+        if self._tenant and value is _MISSING:
+            return False  # without a tenant id no condition on it holds, `exists: false` included
         if self.test == "exists":
             return (value is not _MISSING) is self.operand
         if self.test == "equals":
@@ -264,7 +284,7 @@ class Condition(Declared, kw_only=False):
             return False
         if self.test == "prefix":
             return value.startswith(self.operand)
-        return self._regex is not None and self._regex(value[:MAX_REGEX_INPUT])
+        return self._regex is not None and len(value) <= MAX_REGEX_INPUT and self._regex(value)
 
 
 class Match(Declared, kw_only=False):
@@ -273,7 +293,7 @@ class Match(Declared, kw_only=False):
     conditions: tuple[Condition, ...] = state()
 
     def admits(self, event: Any, context: Any) -> bool:
-        return all(condition.holds(event) for condition in self.conditions)
+        return all(condition.holds(event, context) for condition in self.conditions)
 
 
 # --- cohort --------------------------------------------------------------------------------
@@ -288,31 +308,38 @@ def cohort_bucket(salt: str, member: str) -> int:
 
 class Cohort(Declared, kw_only=False):
     """The `percent` of members (the values at `key`) whose bucket falls below it. Raising
-    the percent keeps everyone already in; changing the salt picks another group."""
+    the percent keeps everyone already in; changing the salt picks another group. The key
+    context.tenant_id makes the tenants of Lambda's tenant isolation mode the members."""
 
     schema_name = "cohort"
     description = (
         "A sticky group: percent of the distinct values at key (a user or tenant id), picked by a stable hash"
-        " of salt and value."
+        " of salt and value. An invocation without a value there is outside it."
     )
     examples = ({"key": "requestContext.authorizer.claims.sub", "percent": 5},)
-    key: tuple[str, ...] = field(DottedPath(), "Where the member's id is in the event, such as a user or tenant id.")
+    key: tuple[str, ...] = field(
+        DottedPath(),
+        "Where the member's id is in the event, such as a user or tenant id; context.tenant_id: the invocation's"
+        " tenant in Lambda's tenant isolation mode.",
+    )
     percent: float = field(Number(0, 100), "Percent (0..100) of the members inside the blast radius.")
     salt: str = field(Text(), "Another salt picks another group of the same size.", default="")
     _limit: float = derived()
+    _tenant: bool = derived()  # the key names the context's tenant
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_limit", self.percent / 100 * COHORT_BUCKETS)
+        object.__setattr__(self, "_tenant", self.key == TENANT_PATH)
 
     def admits(self, event: Any, context: Any) -> bool:
-        member = lookup(event, self.key)
+        member = tenant_id(context) if self._tenant else lookup(event, self.key)
         if isinstance(member, bool) or not isinstance(member, (str, int)) or member == "":
             return False
         return cohort_bucket(self.salt, str(member)) < self._limit
 
-    def bucket(self, event: Any) -> int | None:
-        """The member's bucket, or None when the event has no member (as `admits` reads it)."""
-        member = lookup(event, self.key)
+    def bucket(self, event: Any, context: Any) -> int | None:
+        """The member's bucket, or None when the invocation has no member (as `admits` reads it)."""
+        member = tenant_id(context) if self._tenant else lookup(event, self.key)
         if isinstance(member, bool) or not isinstance(member, (str, int)) or member == "":
             return None
         return cohort_bucket(self.salt, str(member))

@@ -111,13 +111,16 @@ class Config(Declared, kw_only=False):
         MATCH, "Conditions on the event, all of which must hold for an invocation to be in the blast radius."
     )
     cohort: Cohort | None = blast_radius_control(
-        COHORT, "The same percent of users (or tenants, ...) every time: the values at key in the event."
+        COHORT,
+        "The same percent of users (or tenants, ...) every time: the values at key in the event (or the"
+        " invocation's tenant, with key context.tenant_id).",
     )
     control_group: bool = field(
         Boolean(),
         "true: the selected invocations are split into a treatment group (the faults) and a control group of the"
-        " same expected size (nothing injected), and each writes one EMF record (Invocations, Errors, Duration)"
-        " with dimensions experiment and group. rate at most 0.5 then, or a cohort's percent at most 50.",
+        " same expected size (nothing injected), and each invocation writes EMF records with dimensions experiment"
+        " and group: Invocations as it starts; Completed, Errors and Duration as it ends. rate at most 0.5 then, or"
+        " a cohort's percent at most 50.",
         default=False,
         section=BLAST_RADIUS,
     )

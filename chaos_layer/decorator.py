@@ -104,8 +104,14 @@ def inject_fault(
 
     def decorate(function: F) -> F:
         _check_handler(function)
-        if hasattr(function, "chaos_experiment"):  # decorated already: one experiment, never doubled faults
+        inner = getattr(function, "chaos_experiment", None)
+        if isinstance(inner, Experiment):  # decorated already: one experiment, never doubled faults
             logger.warning("chaos-layer: %s is decorated with inject_fault twice; serving it once", _name(function))
+            if guarded:  # with the stricter guardrails of both
+                from chaos_layer.guardrails import resolve, tighten
+
+                inner.cache.reader = tighten(inner.cache.reader, resolve(max_rate, faults))
+                inner.cache.after_clone()  # a reading taken already is checked again
             return function
         if settings.is_disabled():
             return function
@@ -242,8 +248,10 @@ class Experiment:
                 cache.refresh(now)
             config = cache.active
             if config is not None and config is not self._prepared:
-                self._prepared = config  # once per config, even when loading fails (one warning, then on without it)
-                prepare(config)
+                try:  # marked only once loaded, so that an invocation beside it never runs on unloaded modules
+                    prepare(config)
+                finally:  # once per config, even when loading fails (one warning, then on without it)
+                    self._prepared = config
         except Exception as error:  # fail safe: a bug of ours must never cost the handler its run
             self.unexpected(error)
             config = None
@@ -268,7 +276,7 @@ class Experiment:
             from chaos_layer import control_group
 
             return control_group.measure(
-                selected, event, context, run_handler, self._inject, self.cache.clock, self.sleep
+                selected, event, context, run_handler, self._inject, cache.clock, self.sleep, cache.wall_clock
             )
         return self._inject(config, faults, event, context, run_handler)
 
@@ -300,7 +308,8 @@ class Experiment:
                     self.warn(skipped)
             return run_handler()
         report: Callable[[Fault], None] = lambda fault: _report(experiment, fault, context)  # noqa: E731
-        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn)
+        watch = _faults.Watch(self.cache)  # a kill or a stop ends the faults under way
+        invocation = _faults.Invocation(event, context, sleep or self.sleep, self.random, report, self.warn, watch)
         return _faults.run(faults, invocation, run_handler)
 
     def unexpected(self, error: Exception) -> None:

@@ -13,8 +13,10 @@ path than the first run did. So, for a durable execution:
   such attempt; a disk fill ends when the handler starts its first operation;
 - faults on calls (`dependency`, `denylist`), and `exception` and `latency` with `steps`,
   apply inside step attempts only: the step function is wrapped, each attempt drawn on its
-  own from a hash of the experiment, ARN, operation id and attempt, and the patches reach
-  only the calls that attempt makes (never the SDK's checkpoints, nor code beside it);
+  own, against the current reading (a kill switch or a stop reaches the steps of an
+  invocation under way), from a hash of the experiment, ARN, operation id and attempt, and
+  the patches reach only the calls that attempt makes (never the SDK's checkpoints, nor code
+  beside it);
 - `status_code`, `corrupt` and `batch_failure` are never applied (the service would reject
   the output), and the SDK's suspension (a BaseException) passes through untouched.
 
@@ -47,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos_layer import _patches
 from chaos_layer.config import Config
-from chaos_layer.faults import Fault, Invocation, draw, run
+from chaos_layer.faults import Fault, Invocation, Watch, draw, run
 from chaos_layer.observability import report_safely
 from chaos_layer.once import unexpected
 
@@ -90,6 +92,10 @@ if TYPE_CHECKING:  # what this module needs of the decorator, for the type check
         def active(self) -> Config | None: ...
 
         def refresh(self, now: float) -> None: ...
+
+        def current(self) -> Config | None: ...
+
+        def current_until(self) -> float: ...
 
     class Host(Protocol):
         """What this module needs of the decorator's Experiment."""
@@ -267,7 +273,7 @@ def _plan(host: Host, event: Any, context: Any) -> Plan | None:
     drawn = [] if execution.checkpointed else draw(on_invocation, host.random)
     if not drawn and not in_steps:
         return None
-    return Plan(config, execution, drawn, in_steps, host.sleep, host.random, host.warn)
+    return Plan(config, execution, drawn, in_steps, host.sleep, host.random, host.warn, cache)
 
 
 # --- one invocation ------------------------------------------------------------------------
@@ -288,8 +294,10 @@ class Plan:
         sleep: Callable[[float], None],
         random: Random,
         warn: Callable[[str], None],
+        cache: _Cache,
     ) -> None:
         self.config = config
+        self.cache = cache
         self.warn = warn
         self.execution = execution
         self.drawn = drawn
@@ -309,7 +317,13 @@ class Plan:
                     self._report(fault)
                 return call()
             invocation = Invocation(
-                self.execution.input, self.execution.lambda_context, self.sleep, self.random, self._report, self.warn
+                self.execution.input,
+                self.execution.lambda_context,
+                self.sleep,
+                self.random,
+                self._report,
+                self.warn,
+                Watch(self.cache),
             )
             return run(pipeline, invocation, call)
 
@@ -407,27 +421,51 @@ class Plan:
 
         @functools.wraps(func)
         def attempt(step_context: Any, *args: Any, **kwargs: Any) -> Any:
+            drawn: list[Fault] = []
+            config: Config | None = None
             try:
-                random = plan._attempt_random(step_context)
-                drawn = draw(faults, random, in_step=True)
+                config = plan._current()
+                if config is not None:
+                    reaching = faults if config is plan.config else plan._reaching(config, step_name)
+                    random = plan._attempt_random(step_context, config)
+                    drawn = draw(reaching, random, in_step=True)
             except Exception as error:
                 plan.warn(f"not injecting: {unexpected(error)}")
                 drawn = []
-            if not drawn:
+            if not drawn or config is None:
                 return func(step_context, *args, **kwargs)
-            if plan.config.dry_run:
+            report: Callable[[Fault], None] = functools.partial(plan._report, config=config)
+            if config.dry_run:
                 for fault in drawn:
-                    plan._report(fault)
+                    report(fault)
                 return func(step_context, *args, **kwargs)
             invocation = Invocation(
-                plan.execution.input, plan.execution.lambda_context, plan.sleep, random, plan._report, plan.warn
+                plan.execution.input,
+                plan.execution.lambda_context,
+                plan.sleep,
+                random,
+                report,
+                plan.warn,
+                Watch(plan.cache),
             )
             with _patches.scoped():  # the patches reach this attempt's calls, nothing beside it
                 return run(drawn, invocation, lambda: func(step_context, *args, **kwargs))
 
         return attempt
 
-    def _attempt_random(self, step_context: Any) -> Random:
+    def _current(self) -> Config | None:
+        """The config a step attempt draws from: the current reading, not the one this
+        invocation started with, so that a kill switch or a stop reaches its later steps."""
+        config = self.cache.current()
+        if config is None or config is self.config:
+            return config
+        return config if admits(config, self.execution) else None
+
+    def _reaching(self, config: Config, step_name: str | None) -> list[Fault]:
+        """The step faults of a config read since the invocation started that reach a step."""
+        return [fault for fault in split(config.faults)[1] if reaches(fault, step_name)]
+
+    def _attempt_random(self, step_context: Any, config: Config | None = None) -> Random:
         """Draws of one step attempt, the same whenever that attempt runs (an interrupted
         attempt runs again under its number): keyed by experiment, execution, operation id
         (step names repeat in loops, operation ids do not) and attempt."""
@@ -436,11 +474,13 @@ class Plan:
         attempt = getattr(step_context, "attempt", None)
         if not isinstance(operation, str) or not isinstance(attempt, int):
             return self.random
-        key = "\x00".join((self.config.experiment, self.execution.arn, operation, str(attempt)))
+        experiment = (config or self.config).experiment
+        key = "\x00".join((experiment, self.execution.arn, operation, str(attempt)))
         return Random(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest())
 
-    def _report(self, fault: Fault) -> None:
-        report_safely(self.config.experiment, fault.settings(), self.execution.lambda_context, self.config.dry_run)
+    def _report(self, fault: Fault, config: Config | None = None) -> None:
+        config = config or self.config
+        report_safely(config.experiment, fault.settings(), self.execution.lambda_context, config.dry_run)
 
 
 # --- outside: the SDK builds the context ---------------------------------------------------

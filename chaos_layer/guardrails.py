@@ -1,19 +1,22 @@
 """Guardrails: what any config may do in this function, bounded at deploy time by its owner
 (docs/blast-radius.md, "Guardrails").
 
-`CHAOS_LAYER_MAX_RATE` / `max_rate=` caps the treatment share a config asks for (`rate`, times
-`percent` / 100 with a cohort); `CHAOS_LAYER_FAULTS` / `faults=` lists the fault types allowed.
-Where both are set the stricter applies. A config past them, in a function its targets admit,
-is refused as a config error is. A variable that cannot be read refuses every config: a
-guardrail fails closed (unlike the periods, whose bad values fall back to defaults), because
-its owner meant to forbid something and we cannot tell what.
+`CHAOS_LAYER_MAX_RATE` / `max_rate=` caps the `rate` a config asks for: that alone counts. A
+cohort decides who is in the experiment, never how much of the traffic (members' traffic is
+uneven, and a key can be constant across events, which would put every invocation in a 1 %
+cohort); each fault's own `rate` only thins further, and a control group is not touched.
+`CHAOS_LAYER_FAULTS` / `faults=` lists the fault types allowed. Where both are set, and where
+a handler is decorated twice, the stricter applies. A config past them is refused as a config
+error is, whichever way `targets` would admit it; the refusal is said (one warning per
+period) only where the experiment is active for this function. A variable that cannot be read
+refuses every config: a guardrail fails closed (unlike the periods, whose bad values fall back
+to defaults), because its owner meant to forbid something and we cannot tell what.
 
 The check runs on each reading (once per period), never per invocation.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import os
 import time
@@ -27,7 +30,6 @@ from chaos_layer.settings import FAULTS_ENV, MAX_RATE_ENV
 from chaos_layer.source import Reading
 
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
-_EPSILON = 1e-9  # a share computed from percent / 100 must not be refused by rounding
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,9 @@ class Guardrails:
         """Why this config is refused here, or None. Names the guardrail, never a config value."""
         if self.unreadable is not None:
             return f"{self.unreadable}: every config is refused until it is fixed (a guardrail fails closed)"
-        share = config.rate * (config.cohort.percent / 100 if config.cohort is not None else 1.0)
-        if share > self.max_rate + _EPSILON:
+        if config.rate > self.max_rate:
             return (
-                f"the config asks for a larger share of invocations than the guardrail {self.max_rate_from}"
+                f"the config asks for a larger rate than the guardrail {self.max_rate_from}"
                 f" allows here ({self.max_rate:g}), so it is refused"
             )
         if self.faults is not None and any(fault.type not in self.faults for fault in config.faults):
@@ -60,6 +61,19 @@ class Guardrails:
                 " so it is refused"
             )
         return None
+
+    def stricter(self, other: Guardrails) -> Guardrails:
+        """The bounds of both: the lower rate, the common fault types, every unreadable one."""
+        rate, rate_from = self.max_rate, self.max_rate_from
+        if other.max_rate < rate or rate_from is None:
+            rate, rate_from = other.max_rate, other.max_rate_from
+        types, types_from = self.faults, self.faults_from
+        if other.faults is not None:
+            types = other.faults if types is None else types & other.faults
+            same = types_from in (None, other.faults_from)
+            types_from = other.faults_from if same else f"{types_from} with {other.faults_from}"
+        unreadable = "; ".join(dict.fromkeys(p for p in (self.unreadable, other.unreadable) if p is not None))
+        return Guardrails(rate, rate_from, types, types_from, unreadable or None)
 
 
 def check_options(max_rate: object = None, faults: object = None) -> tuple[float | None, frozenset[str] | None]:
@@ -131,13 +145,14 @@ def _fault_types(names: Iterable[str]) -> tuple[frozenset[str] | None, str | Non
     return frozenset(chosen), None
 
 
-def _targets_this_function(config: Config) -> bool:
-    """Whether the config's targets admit this function by name (aliases are decided per invocation)."""
+def _leaves_this_function_out(config: Config) -> bool:
+    """Whether the config's targets leave this function out by its name (known only on Lambda;
+    aliases are decided per invocation)."""
     targets = config.targets
-    if targets is None or not targets.functions:
-        return True
     name = os.environ.get(FUNCTION_NAME_ENV)
-    return name is not None and any(fnmatch.fnmatchcase(name, pattern) for pattern in targets.functions)
+    if targets is None or not name:
+        return False
+    return not targets.admits_function(name)
 
 
 class Guarded:
@@ -155,13 +170,27 @@ class Guarded:
         return self.check(self.reader.interpret(config, kill_switch))
 
     def check(self, reading: Reading) -> Reading:
+        """The reading, or the same without its config when the guardrails refuse it. Every
+        config past them is refused, so that no invocation escapes them, however `targets`
+        admit it (by the context's function name where the environment has none), whatever
+        the clock; the refusal is said only where the experiment would be active here."""
         config = reading.config
-        if config is None or not config.is_active(time.time()) or not _targets_this_function(config):
+        if config is None:
             return reading
         refusal = self.guardrails.refusal(config)
         if refusal is None:
             return reading
-        return replace(reading, config=None, problem=refusal)
+        said = config.is_active(time.time()) and not _leaves_this_function_out(config)
+        return replace(reading, config=None, problem=refusal if said else reading.problem)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reader, name)
+
+
+def tighten(reader: Any, guardrails: Guardrails) -> Any:
+    """`reader` bounded by `guardrails` as well as by whatever bounds it already (a handler
+    decorated twice keeps the stricter guardrails of both)."""
+    if isinstance(reader, Guarded):
+        reader.guardrails = reader.guardrails.stricter(guardrails)
+        return reader
+    return Guarded(reader, guardrails)

@@ -101,7 +101,11 @@ def write_emf(
     dimensions: Mapping[str, str],
     metrics: list[tuple[str, str, float]],
     metadata: Mapping[str, Any] | None = None,
+    timestamp_ms: int | None = None,
 ) -> None:
-    line = json.dumps(emf_record(dimensions, metrics, metadata), separators=(",", ":"), default=str)
+    """One EMF record on stdout, where Lambda's log stream takes it; `timestamp_ms` files its
+    metrics at that time (now, without it)."""
+    record = emf_record(dimensions, metrics, metadata, timestamp_ms)
+    line = json.dumps(record, separators=(",", ":"), default=str)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()

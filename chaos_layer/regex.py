@@ -5,8 +5,10 @@ backtracking engine (Python's `re`) can take exponential time on a crafted input
 `^(a|a)*$`, `^(.*,){11}x`, `a*a*a*a*a*a*b` and `\\s*\\s*\\s*\\s*\\s*x$` each held an
 invocation for more than ten seconds on a header of a few hundred characters. No check of
 a pattern's shape catches every such pattern. RE2 has no backtracking: it matches in time
-linear in the input (and, with the pattern at most 256 characters and the input at most
-4,096, bounded), in memory bounded per pattern. What it gives up for that (backreferences,
+linear in the input, in memory bounded per pattern. Linear is not cheap for every pattern:
+where its automaton outgrows RE2's memory, each byte costs up to the pattern's program size
+(`[ab]*a[ab]{999}c` takes about 10 s per MB), so the blast radius matches only values of at
+most 4,096 characters (chaos_layer.blast_radius). What it gives up for that (backreferences,
 lookarounds, atomic groups) is refused when the config is read: such a pattern is a config
 error, so nothing is injected.
 
@@ -46,6 +48,7 @@ def _compile(pattern: str) -> Any:
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print the pattern on stderr
+    options.never_capture = True  # found or not is all we ask: without groups RE2 keeps to its DFA
     return re2.compile(pattern.encode("utf-8"), options)
 
 

@@ -196,6 +196,7 @@ ENVIRONMENT = {
     "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
     "CHAOS_LAYER_PARAM": PARAMETER,
     "AWS_ENDPOINT_URL": "",
+    "ORDERS_OUTBOX": "",  # the function's outbox queue, set by run()
 }
 
 

@@ -1,4 +1,10 @@
-"""Fixtures shared by every test directory (unit, functional, e2e, cli).
+"""Fixtures shared by every test directory (unit, functional, e2e, cli), and each test's kind.
+
+Each folder is one kind of test, marked here (`-m unit`, `-m "not e2e"`): unit, functional
+(functional/, cli/, runner/, docs/) or e2e; `slow` marks the tests that take seconds on their
+own. Under pytest-xdist (`make pytest`, or `pytest -n 2`) each worker has its own servers (moto,
+the AppConfig stand-in) on free ports, and every test writes only in its own `tmp_path`; the
+e2e tests build the layer and the wheel once per run for all workers (tests/e2e/conftest.py).
 
 - `aws_env` (autouse): dummy credentials, region us-east-1, and nothing from the developer's
   machine (AWS_PROFILE, AWS_ENDPOINT_URL*, CHAOS_*, POWERTOOLS_*, Lambda's own variables), so
@@ -13,8 +19,9 @@
   front of moto), with AWS_ENDPOINT_URL_APPCONFIG(DATA) and AWS_APPCONFIG_EXTENSION_HTTP_PORT
   pointing there; `.profile(...)` creates an application, environment and profile,
   `.deploy(...)` writes and deploys a version as an operator would with the AWS CLI.
-- `scripted_http`: answers every request with one status, headers and body (an S3 that says
-  AccessDenied, an agent that says 502), so the real client stacks parse real answers.
+- `scripted_endpoint`: an HTTP endpoint whose answers the test scripts (an S3 that says
+  AccessDenied, an SSM that throttles, an agent that says 502), so the real client stacks
+  parse real answers; it records each request (tests/scripted_endpoint.py).
 - `lambda_context`: builds a Lambda-like context (function_name, aws_request_id, ...).
 - `clock`, `sleeps`: the decorator's `clock=` and `sleep=` seams (`clock.advance(seconds)`,
   `sleeps.calls` lists the seconds slept, nothing really sleeps).
@@ -28,7 +35,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -36,6 +43,27 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.appconfig_standin import AppConfigStandIn
+from tests.scripted_endpoint import ScriptedEndpoint
+
+# The kind of test each folder of tests/ holds (the markers are declared in pyproject.toml).
+KINDS = {
+    "unit": "unit",
+    "functional": "functional",
+    "cli": "functional",
+    "runner": "functional",
+    "docs": "functional",
+    "e2e": "e2e",
+}
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        if folder not in KINDS:
+            raise pytest.UsageError(f"{item.nodeid}: tests/{folder} has no kind; add it to KINDS in tests/conftest.py")
+        item.add_marker(KINDS[folder])
+
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -404,52 +432,12 @@ def config_json(**overrides: Any) -> str:
     return json.dumps(document)
 
 
-class ScriptedHttp:
-    """Answers every request with `.answer` = (status, headers, body); counts requests."""
-
-    def __init__(self) -> None:
-        self.answer: tuple[int, dict[str, str], bytes] = (500, {}, b"")
-        self.requests: list[tuple[str, str]] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                scripted.requests.append((self.command, self.path))
-                status, headers, body = scripted.answer
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture
-def scripted_http() -> Iterator[ScriptedHttp]:
-    server = ScriptedHttp()
-    server.start()
+def scripted_endpoint() -> Iterator[ScriptedEndpoint]:
+    """An HTTP endpoint on 127.0.0.1 whose answers the test scripts (see ScriptedEndpoint)."""
+    endpoint = ScriptedEndpoint()
+    endpoint.start()
     try:
-        yield server
+        yield endpoint
     finally:
-        server.stop()
+        endpoint.stop()

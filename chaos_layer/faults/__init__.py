@@ -30,6 +30,7 @@ from chaos_layer.contract import INVALID, Fields, Kind, Text, describe, join
 from chaos_layer.exceptions import Problem
 from chaos_layer.faults.base import Fault as Fault
 from chaos_layer.faults.base import Invocation as Invocation
+from chaos_layer.faults.base import Watch as Watch
 
 
 class Registry(Mapping[str, type[Fault]]):

@@ -70,7 +70,7 @@ class _Rule:
     __slots__ = ("failure", "on_effect", "random", "sleep")
 
     def __init__(
-        self, failure: Failure, sleep: Callable[[float], None], random: Random, on_effect: Callable[[], None]
+        self, failure: Failure, sleep: Callable[[float], object], random: Random, on_effect: Callable[[], bool]
     ) -> None:
         self.failure = failure
         self.sleep = sleep
@@ -85,15 +85,16 @@ def _targets() -> list[_patches.Target]:
 _PATCHES: _patches.Patches[_Rule] = _patches.Patches(_targets)
 
 
-def _nothing() -> None:
-    return None
+def _always() -> bool:
+    return True
 
 
 @contextmanager
 def injected(
-    failure: Failure, sleep: Callable[[float], None], random: Random, on_effect: Callable[[], None] = _nothing
+    failure: Failure, sleep: Callable[[float], object], random: Random, on_effect: Callable[[], bool] = _always
 ) -> Iterator[None]:
-    """`failure` in force for the block; `on_effect()` is called as it first hits a call."""
+    """`failure` in force for the block; `on_effect()` is asked before each call it would
+    hit, and the call is left alone when it says no (the experiment is over)."""
     with _PATCHES.applied(_Rule(failure, sleep, random, on_effect)):
         yield
 
@@ -111,13 +112,14 @@ def _patched(original: Any) -> Callable[..., Any]:
             prefix = model.endpoint_prefix or ""
             matching = [r for r in rules if r.failure.matches(model.service_name, prefix, operation_name)]
             if matching and not _patches.exempted() and (model.service_name, operation_name) not in DURABLE_API:
-                for rule in matching:
-                    rule.on_effect()
+                matching = [rule for rule in matching if rule.on_effect()]
+                delayed = False
                 for rule in matching:
                     if rule.failure.delay_ms is not None:
                         rule.sleep(rule.failure.delay_ms / 1000)
-                for rule in matching:
-                    if rule.failure.error is not None:
+                        delayed = True
+                for rule in matching:  # after a delay, asked again: the experiment may have ended meanwhile
+                    if rule.failure.error is not None and (not delayed or rule.on_effect()):
                         raise _error(self, rule, operation_name)
         return original(self, operation_name, api_params)
 

@@ -76,19 +76,19 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-def _nothing() -> None:
-    return None
+def _always() -> bool:
+    return True
 
 
 class _Rule:
     __slots__ = ("on_effect", "patterns", "ports", "resolved")
 
     def __init__(
-        self, patterns: tuple[str, ...], ports: frozenset[int], on_effect: Callable[[], None] = _nothing
+        self, patterns: tuple[str, ...], ports: frozenset[int], on_effect: Callable[[], bool] = _always
     ) -> None:
         self.patterns = patterns
         self.ports = ports
-        # Called as the rule first refuses or cuts a connection.
+        # Asked before the rule refuses or cuts a connection: no (the experiment is over) lets it through.
         self.on_effect = on_effect
         # Addresses that names matching `patterns` resolved to during this invocation.
         self.resolved: set[str] = set()
@@ -104,10 +104,10 @@ class _Rule:
 
 @contextmanager
 def denied(
-    hosts: tuple[str, ...], ports: tuple[int, ...] = (), on_effect: Callable[[], None] = _nothing
+    hosts: tuple[str, ...], ports: tuple[int, ...] = (), on_effect: Callable[[], bool] = _always
 ) -> Iterator[None]:
-    """Connections to `hosts` (on `ports`) refused in the block; `on_effect()` is called as
-    the first one is refused or cut."""
+    """Connections to `hosts` (on `ports`) refused in the block, each only if `on_effect()`
+    says yes as it would be refused or cut."""
     with _PATCHES.applied(_Rule(hosts, frozenset(ports), on_effect)):
         yield
 
@@ -127,6 +127,8 @@ def _denied(host: Any, port: Any, server_name: Any = None, family: int | None = 
     """Whether a connection to `host` is refused; the rule that refuses it is told. With
     `family` (a connect), a host name is resolved as connect itself would resolve it, and
     its addresses are checked too (connect resolves inside C, past getaddrinfo's patch)."""
+    if _patches.exempted():  # the library's own read (of the kill switch, too) is never refused
+        return False
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     if not isinstance(host, str):
@@ -140,14 +142,11 @@ def _denied(host: Any, port: Any, server_name: Any = None, family: int | None = 
     if host in _UNSPECIFIED:
         names.append(_UNSPECIFIED[host])
     rules = _PATCHES.rules
-    refusing = next((rule for rule in rules for name in names if rule.denies(name, port)), None)
-    if refusing is None and family is not None and not is_ip_literal(host):
+    refusing = [rule for rule in rules if any(rule.denies(name, port) for name in names)]
+    if not refusing and family is not None and not is_ip_literal(host):
         addresses = _resolve(host, port, family)
-        refusing = next((rule for rule in rules for address in addresses if rule.denies(address, port)), None)
-    if refusing is None:
-        return False
-    refusing.on_effect()
-    return True
+        refusing = [rule for rule in rules if any(rule.denies(address, port) for address in addresses)]
+    return any(rule.on_effect() for rule in refusing)
 
 
 def _resolve(host: str, port: Any, family: int) -> list[str]:

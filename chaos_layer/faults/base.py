@@ -11,18 +11,28 @@ A fault is logged and counted only when it takes effect: it calls
 handler for what changes its response), and never when it turns out to have nothing to do.
 A fault that cannot apply to an event says why in `skipped_for`: it is then not injected,
 and the reason is logged once per period (a dry run reports it the same way).
+
+A kill switch or a stop ends faults already under way: a fault asks
+`invocation.takes_effect(self)` as it acts (false once the experiment is over), and waits with
+`invocation.wait`, which is cut short then. The invocation's `Watch` asks the config cache,
+which re-reads no more often than its period allows, and at most once a second.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from random import Random
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from chaos_layer import events
 from chaos_layer.contract import Declared, ListOf, Number, Text, field
 
+logger = logging.getLogger(__name__)
+
+# A wait is never cut into steps shorter than this (a clock that a test does not move).
+MIN_WAIT_STEP = 0.01
 # Lambda's longest timeout (15 minutes): a longer wait could only overflow.
 MAX_WAIT_MS = 900_000
 WAIT_MS = Number(0, MAX_WAIT_MS)
@@ -48,13 +58,59 @@ def not_http(fault: str, event: Any) -> str | None:
     return f"{fault} skipped for {events.event_kind(event)} events: it applies only to events from HTTP sources"
 
 
+class Current(Protocol):
+    """The experiment's current reading, as a fault under way may ask it (the config cache)."""
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+    def current(self) -> object | None: ...
+
+    def current_until(self) -> float: ...
+
+
+class Watch:
+    """Whether the experiment an invocation drew its faults from is still on: no kill
+    switch engaged, the config neither disabled nor expired. Between two looks at the
+    reading (`until`), asking costs a clock read; once over, it stays over. While one look
+    is under way (a read, whose own calls a fault in force may see), the answer so far holds,
+    so a look never starts another."""
+
+    __slots__ = ("_current", "_looking", "clock", "over", "until")
+
+    def __init__(self, current: Current) -> None:
+        self._current = current
+        self._looking = False
+        self.clock = current.clock
+        self.until = float("-inf")
+        self.over = False
+
+    def on(self) -> bool:
+        if self.over:
+            return False
+        if self._looking or self.clock() < self.until:
+            return True
+        self._looking = True
+        try:
+            current = self._current
+            self.over = current.current() is None
+            self.until = current.current_until()
+        except Exception:  # fail safe: a bug of ours ends the faults, never the handler's call
+            logger.warning("chaos-layer is not injecting: unexpected error", exc_info=True)
+            self.over = True
+        finally:
+            self._looking = False
+        return not self.over
+
+
 class Invocation:
     """One call of the wrapped handler, with the side effects faults may use.
 
     `report(fault)` logs and counts a fault that took effect; `warn(problem)` logs a
-    problem at most once per period. Both default to doing nothing (unit tests)."""
+    problem at most once per period. Both default to doing nothing (unit tests). Without a
+    `watch`, the experiment counts as on for the whole invocation."""
 
-    __slots__ = ("_report", "_warn", "context", "effective", "event", "random", "sleep")
+    __slots__ = ("_report", "_warn", "context", "effective", "event", "random", "sleep", "watch")
 
     def __init__(
         self,
@@ -64,6 +120,7 @@ class Invocation:
         random: Random,
         report: Callable[[Fault], None] = _ignore,
         warn: Callable[[str], None] = _ignore,
+        watch: Watch | None = None,
     ) -> None:
         self.event = event
         self.context = context
@@ -71,6 +128,7 @@ class Invocation:
         self.random = random
         self._report = report
         self._warn = warn
+        self.watch = watch
         # The faults that took effect, in order, each once.
         self.effective: list[Fault] = []
 
@@ -80,6 +138,39 @@ class Invocation:
             return
         self.effective.append(fault)
         self._report(fault)
+
+    def ongoing(self) -> bool:
+        """Whether the experiment is still on: a fault already under way acts only then."""
+        watch = self.watch
+        return watch is None or watch.on()
+
+    def takes_effect(self, fault: Fault) -> bool:
+        """Whether `fault` may act now (the experiment still on); if so, it is logged and
+        counted as `took_effect` does."""
+        if not self.ongoing():
+            return False
+        self.took_effect(fault)
+        return True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds`, cut short as soon as the experiment is over; whether it was
+        slept in full. The reading is looked at only when it may have changed."""
+        watch = self.watch
+        if watch is None:
+            self.sleep(seconds)
+            return True
+        left = seconds
+        while left > 0:
+            if not watch.on():
+                return False
+            step = min(left, max(watch.until - watch.clock(), MIN_WAIT_STEP))
+            self.sleep(step)
+            left -= step
+        return True
+
+    def cut_short(self, fault: Fault) -> None:
+        """`fault`'s wait ended early because the experiment is over; said once per period."""
+        self._warn(f"{fault.type} cut short: the kill switch is engaged or the experiment has stopped")
 
     def skipped(self, problem: str) -> None:
         """A fault had nothing to do here; `problem` (safe to log) is warned once per period."""

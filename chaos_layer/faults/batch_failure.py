@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chaos_layer import events
@@ -73,18 +73,36 @@ class BatchFailureFault(Fault):
         response = proceed()
         if not chosen:
             return response
-        merged = dict(response) if isinstance(response, Mapping) else {}
-        own = merged.get("batchItemFailures")
-        reported: list[Any] = list(own) if isinstance(own, list) else []
-        known = {  # the identifiers the handler reported itself (strings; anything else is left as it is)
-            identifier
-            for item in reported
-            if isinstance(item, Mapping) and isinstance(identifier := item.get("itemIdentifier"), str)
-        }
-        chosen_set = set(chosen)
-        added = [{"itemIdentifier": item} for item in ids if item in chosen_set and item not in known]
-        if not added:  # the handler had already reported them all
+        try:
+            merged = _merged(response, ids, set(chosen))
+        except Exception:  # a response too odd to read: the handler's answer stands, whole
+            merged = None
+        if merged is None:
             return response
-        merged["batchItemFailures"] = reported + added
-        invocation.took_effect(self)
+        if not invocation.takes_effect(self):
+            return response
         return merged
+
+
+def _merged(response: Any, ids: list[str], chosen: set[str]) -> dict[str, Any] | None:
+    """The response with the chosen items among its failures, after every item the handler
+    reported itself; None when there is nothing to add or the handler's value cannot be
+    extended (a string, a number: its answer then stands as it is)."""
+    merged = dict(response) if isinstance(response, Mapping) else {}
+    own = merged.get("batchItemFailures")
+    if own is None:
+        reported: list[Any] = []
+    elif isinstance(own, Sequence) and not isinstance(own, (str, bytes, bytearray)):
+        reported = list(own)  # a tuple too: Lambda sends any sequence as a JSON array
+    else:
+        return None
+    known = {  # the identifiers the handler reported itself (strings; anything else is left as it is)
+        identifier
+        for item in reported
+        if isinstance(item, Mapping) and isinstance(identifier := item.get("itemIdentifier"), str)
+    }
+    added = [{"itemIdentifier": item} for item in ids if item in chosen and item not in known]
+    if not added:  # the handler had already reported them all
+        return None
+    merged["batchItemFailures"] = reported + added
+    return merged

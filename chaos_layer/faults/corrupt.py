@@ -46,10 +46,12 @@ class CorruptFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         response = proceed()
-        corrupted = self._corrupted(invocation.event, response)
-        if corrupted is _UNCHANGED:
+        try:
+            corrupted = self._corrupted(invocation.event, response)
+        except Exception:  # a response too odd to rewrite (Lambda could not send it either): it stands
+            corrupted = _UNCHANGED
+        if corrupted is _UNCHANGED or not invocation.takes_effect(self):
             return response
-        invocation.took_effect(self)
         return corrupted
 
     def _corrupted(self, event: object, response: Any) -> Any:

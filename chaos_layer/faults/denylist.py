@@ -53,6 +53,7 @@ class DenylistFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _network
 
-        # Logged and counted when it first refuses (or cuts) a connection.
-        with _network.denied(self.hosts, self.ports, lambda: invocation.took_effect(self)):
+        # Logged and counted when it first refuses (or cuts) a connection; none is refused
+        # once the experiment is over.
+        with _network.denied(self.hosts, self.ports, lambda: invocation.takes_effect(self)):
             return proceed()

@@ -82,8 +82,9 @@ class DependencyFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _dependency
 
-        # Logged and counted when it first slows or fails a call the handler makes.
-        with _dependency.injected(self, invocation.sleep, invocation.random, lambda: invocation.took_effect(self)):
+        # Logged and counted when it first slows or fails a call the handler makes; no call is
+        # touched once the experiment is over.
+        with _dependency.injected(self, invocation.wait, invocation.random, lambda: invocation.takes_effect(self)):
             return proceed()
 
     def settings(self) -> dict[str, Any]:

@@ -45,6 +45,8 @@ class DiskSpaceFault(Fault):
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         from chaos_layer.faults import _disk
 
+        if not invocation.ongoing():  # a fault earlier in the invocation outlasted the experiment
+            return proceed()
         with _disk.filled(self.path, self.mb, self.min_free_mb, invocation.skipped) as taken:
             if taken:
                 invocation.took_effect(self)

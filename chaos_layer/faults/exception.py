@@ -65,6 +65,9 @@ class ExceptionFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         if not self.prevent_execution:
-            proceed()  # what the handler raises propagates as it is: nothing is injected then
-        invocation.took_effect(self)
+            response = proceed()  # what the handler raises propagates as it is: nothing is injected then
+            if not invocation.takes_effect(self):
+                return response
+        elif not invocation.takes_effect(self):
+            return proceed()
         raise EXCEPTIONS[self.exception](self.message)

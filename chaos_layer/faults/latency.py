@@ -1,4 +1,4 @@
-"""`latency`: sleeps, then lets the invocation go on."""
+"""`latency`: sleeps, then lets the invocation go on (at once, when the experiment stops meanwhile)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,10 @@ class LatencyFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         delay = self.min_ms if self.min_ms == self.max_ms else invocation.random.uniform(self.min_ms, self.max_ms)
-        invocation.took_effect(self)  # before the wait, which Lambda's timeout may end
-        invocation.sleep(delay / 1000)
+        if not invocation.takes_effect(self):  # reported before the wait, which Lambda's timeout may end
+            return proceed()
+        if not invocation.wait(delay / 1000):
+            invocation.cut_short(self)
         return proceed()
 
     def settings(self) -> dict[str, Any]:

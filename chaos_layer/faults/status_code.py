@@ -38,8 +38,14 @@ class StatusCodeFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         if self.prevent_execution:
-            invocation.took_effect(self)
+            if not invocation.takes_effect(self):
+                return proceed()
             return events.build_response(invocation.event, self.status_code, self.body, self.headers)
         response = proceed()
-        invocation.took_effect(self)
-        return events.replace_status(invocation.event, response, self.status_code, self.headers)
+        try:
+            replaced = events.replace_status(invocation.event, response, self.status_code, self.headers)
+        except Exception:  # a response too odd to rewrite (Lambda could not send it either): it stands
+            return response
+        if not invocation.takes_effect(self):
+            return response
+        return replaced

@@ -26,14 +26,15 @@ def _remaining_ms(context: Any) -> float | None:
 
 class TimeoutFault(Fault):
     """Holds the invocation until the function's own deadline, so Lambda ends it with its
-    real timeout; without a Lambda context, raises TimeoutError after `fallback_ms`."""
+    real timeout; without a Lambda context, raises TimeoutError after `fallback_ms`. When the
+    experiment stops meanwhile, the wait ends and the handler runs, as if never drawn."""
 
     type = "timeout"
     ends_invocation = True
     description = (
         "Holds the invocation until the function's own deadline (context.get_remaining_time_in_millis()), so Lambda"
         " ends it with its real timeout; without a Lambda context, raises TimeoutError after fallback_ms."
-        " The handler does not run."
+        " The handler does not run, unless the kill switch or a stop cuts the wait short: then it runs."
     )
     examples = ({"type": "timeout", "fallback_ms": 1500, "rate": 0.1},)
     fallback_ms: float = field(
@@ -42,11 +43,12 @@ class TimeoutFault(Fault):
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         remaining = _remaining_ms(invocation.context)
-        invocation.took_effect(self)  # now: Lambda ends the process before the wait does
-        if remaining is None:
-            invocation.sleep(self.fallback_ms / 1000)
-        else:
-            invocation.sleep(remaining / 1000 + TIMEOUT_OVERSHOOT_S)
+        if not invocation.takes_effect(self):  # reported now: Lambda ends the process before the wait does
+            return proceed()
+        wait = self.fallback_ms / 1000 if remaining is None else remaining / 1000 + TIMEOUT_OVERSHOOT_S
+        if not invocation.wait(wait):
+            invocation.cut_short(self)
+            return proceed()
         # Reached without a context, or when the sleep came back before Lambda stopped us
         # (a clock estimate off, a test's sleep): the invocation still times out, the
         # handler never runs.

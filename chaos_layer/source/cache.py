@@ -58,6 +58,8 @@ BACKOFF_JITTER = 0.5
 # and how often an invocation looks again for a read that outran it.
 READ_DEADLINE = 2.0
 RECHECK = 1.0
+# An invocation already under way looks at the reading again at most this often.
+WATCH_GAP = 1.0
 # With max_age 0 a persistent problem would otherwise be logged on every invocation.
 MIN_WARNING_WINDOW = 5.0
 LOCK_HELD = (
@@ -145,6 +147,26 @@ class ConfigCache:
         if now >= self._next_read:
             self._renew(now)
         self._settle(now)
+
+    def current(self) -> Config | None:
+        """The config an invocation already under way may still inject from (a wait, a call
+        to fail, a durable step attempt), or None once the experiment is over: the reading
+        is refreshed when its period is up, as an invocation's is, and never sooner than a
+        second after the last read. Between reads, the last reading decides, whichever
+        invocation read it (a reading that lives for one invocation still holds here)."""
+        now = self.clock()
+        if now >= self.deadline and now >= self._read_at + WATCH_GAP:
+            self.refresh(now)
+        reading = self.reading
+        if now >= max(self._valid_until, self._read_at + WATCH_GAP):  # not refreshed in time (backoff)
+            return None
+        if reading is None or not self.active_here(reading, self.wall_clock()):
+            return None
+        return reading.config
+
+    def current_until(self) -> float:
+        """Until when `current()` gives the same answer without a look at the reading."""
+        return max(self.deadline, self._read_at + WATCH_GAP)
 
     def after_clone(self) -> None:
         """After a SnapStart restore or a fork: read afresh on the next invocation."""

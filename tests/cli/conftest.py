@@ -8,10 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from chaos_layer.cli import app as app_module
 from tests.conftest import FakeClock, MotoServer
+from tests.scripted_endpoint import ScriptedEndpoint
 
 BIN = Path(sys.executable).parent
 PARAM = "/chaos-layer/orders"
@@ -87,39 +86,18 @@ def run_binary(name: str, *args: str, env: dict[str, str] | None = None) -> subp
     )
 
 
-@dataclass
-class FakeSsm:
-    """An HTTP endpoint on 127.0.0.1 that answers every request with one canned response."""
-
-    endpoint_url: str
-
-
 @pytest.fixture
-def fake_ssm() -> Iterator[Callable[[int, dict[str, Any]], FakeSsm]]:
+def fake_ssm() -> Iterator[Callable[[int, dict[str, Any]], ScriptedEndpoint]]:
     """`fake_ssm(400, {"__type": "AccessDeniedException", ...})`: an SSM that always says that."""
-    servers: list[ThreadingHTTPServer] = []
+    endpoints: list[ScriptedEndpoint] = []
 
-    def start(status: int, body: dict[str, Any]) -> FakeSsm:
-        payload = json.dumps(body).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return FakeSsm(f"http://127.0.0.1:{server.server_address[1]}")
+    def start(status: int, body: dict[str, Any]) -> ScriptedEndpoint:
+        endpoint = ScriptedEndpoint()
+        endpoint.answer_json(status, body)
+        endpoint.start()
+        endpoints.append(endpoint)
+        return endpoint
 
     yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    for endpoint in endpoints:
+        endpoint.stop()

@@ -1,4 +1,4 @@
-"""Issue 10 item 8: extreme values give one line and the documented exit code, never a
+"""Extreme values give one line and the documented exit code, never a
 traceback, and nothing is written."""
 
 from __future__ import annotations

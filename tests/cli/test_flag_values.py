@@ -1,5 +1,5 @@
 """A bad flag value is a usage error (exit 2) in the CLI's own words, with a hint, found before
-anything is read or written (issue 16, finding 7)."""
+anything is read or written."""
 
 from __future__ import annotations
 

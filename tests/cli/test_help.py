@@ -1,5 +1,5 @@
-"""`--help` as a person reads it in an 80-column terminal (issue 16, finding 9), and the AWS
-options declared once for every command that takes them (issue 9, item 6)."""
+"""`--help` as a person reads it in an 80-column terminal, and the AWS
+options declared once for every command that takes them."""
 
 from __future__ import annotations
 

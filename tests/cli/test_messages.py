@@ -1,4 +1,4 @@
-"""What the commands say: what happened, and what to do next (issue 16, finding 8)."""
+"""What the commands say: what happened, and what to do next."""
 
 from __future__ import annotations
 

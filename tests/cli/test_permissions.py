@@ -14,7 +14,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from chaos_layer import control
 from chaos_layer.cli import app as app_module
 from tests.cli.conftest import PARAM, Cli
-from tests.conftest import AppConfig, MotoServer, S3Bucket, ScriptedHttp
+from tests.conftest import AppConfig, MotoServer, S3Bucket
+from tests.scripted_endpoint import ScriptedEndpoint
 
 SECRET = "s3cr3t-body"
 CONFIG = {"enabled": False, "faults": [{"type": "status_code", "status_code": 503, "body": SECRET}]}
@@ -143,10 +144,10 @@ def test_an_unlisted_application_names_list_applications(
 
 
 def test_scripted_s3_denial_is_unchanged(
-    run: Any, scripted_http: ScriptedHttp, monkeypatch: pytest.MonkeyPatch
+    run: Any, scripted_endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scripted_http.answer = (403, {}, b"")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted_http.endpoint_url)
+    scripted_endpoint.answer(403)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted_endpoint.endpoint_url)
     result = run("status", "--param", "s3://chaos-layer-configs/orders.json")
     assert result.exit_code == 3
     assert "the caller needs s3:GetObject on arn:aws:s3:::chaos-layer-configs/orders.json" in one_line(result.stderr)

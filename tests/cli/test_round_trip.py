@@ -63,6 +63,7 @@ def test_latency_from_start_is_slept_by_the_handler(cli: Cli, handler: Any, slee
     assert sleeps.calls == [0.25]
 
 
+@pytest.mark.slow
 def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_server: MotoServer) -> None:
     config = {
         "enabled": True,

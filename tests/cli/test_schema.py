@@ -266,6 +266,7 @@ def _single_changes() -> Iterator[object]:
                 yield document({**example, key: value})
 
 
+@pytest.mark.slow
 def test_every_single_change_to_an_example_gets_the_same_verdict() -> None:
     disagreements = [d for d in map(_disagreement, _single_changes()) if d]
     assert not disagreements, "\n".join(disagreements[:10])

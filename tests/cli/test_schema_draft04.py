@@ -43,6 +43,7 @@ def test_the_documented_cases_get_the_same_verdict(draft_04: dict[str, Any]) -> 
         assert validator.is_valid(document) is valid, document
 
 
+@pytest.mark.slow
 def test_every_single_change_to_an_example_gets_the_same_verdict(draft_04: dict[str, Any]) -> None:
     validator = Draft4Validator(draft_04, format_checker=Draft4Validator.FORMAT_CHECKER)
     differing = [d for d in _single_changes() if validator.is_valid(d) is not VALIDATOR.is_valid(d)]

@@ -13,7 +13,8 @@ from typer.testing import Result
 from chaos_layer import control
 from chaos_layer.cli import app as app_module
 from tests.cli.conftest import KILL_SWITCH, Cli
-from tests.conftest import AppConfig, MotoServer, S3Bucket, ScriptedHttp
+from tests.conftest import AppConfig, MotoServer, S3Bucket
+from tests.scripted_endpoint import ScriptedEndpoint
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1f0e3a52-8d1c-4c5e-9e3c-5b9f1c2d7a10"
 LATENCY = {"enabled": True, "experiment": "slow", "faults": [{"type": "latency", "delay_ms": 300}]}
@@ -178,16 +179,16 @@ class TestS3:
         assert "expected" in result.stderr
 
     def test_access_denied_names_the_permission(
-        self, run: Any, scripted_http: ScriptedHttp, monkeypatch: pytest.MonkeyPatch
+        self, run: Any, scripted_endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        scripted_http.answer = (403, {}, b"")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted_http.endpoint_url)
+        scripted_endpoint.answer(403)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted_endpoint.endpoint_url)
         result = run("kill", "--kill-switch", "s3://chaos-layer-configs/kill-switch", "--param", "/x")
         assert result.exit_code == 3
         message = one_line(result.stderr)
         assert "access denied" in message
         assert "s3:GetObject on arn:aws:s3:::chaos-layer-configs/kill-switch" in message
-        assert [method for method, _ in scripted_http.requests] == ["HEAD"]  # nothing written after it
+        assert [request.method for request in scripted_endpoint.requests] == ["HEAD"]  # nothing written after it
 
 
 # --- AppConfig ----------------------------------------------------------------------------

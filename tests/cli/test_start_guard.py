@@ -1,4 +1,4 @@
-"""`start` never widens a blast radius silently (issue 16, finding 1): fault flags change the
+"""`start` never widens a blast radius silently: fault flags change the
 faults only; a widening change is refused without --replace when nobody can confirm it; the
 operator API (the runner's ramp) raises a rate without asking; every write shows its diff."""
 

@@ -17,5 +17,6 @@ def test_the_draft_04_schemas_size_is_what_chaos_layer_schema_prints() -> None:
         [sys.executable, "-c", "from chaos_layer.cli import main; main()", "schema", "--draft-04"],
         capture_output=True, text=True, timeout=60, check=True, cwd=ROOT,
     ).stdout  # fmt: skip
-    assert int(said.group(1).replace(",", "")) == round(len(printed), -3)
+    # "about": within a tenth, so a new key's few words need no edit, but a stale figure fails
+    assert abs(int(said.group(1).replace(",", "")) - len(printed)) <= len(printed) / 10
     assert len(printed) <= 32_768  # what an AppConfig validator takes

@@ -102,6 +102,7 @@ def quick_start(request: pytest.FixtureRequest, moto_server: MotoServer, tmp_pat
     return ran
 
 
+@pytest.mark.slow
 def test_the_quick_start_starts_shows_injects_and_stops(quick_start: list[Ran], moto_server: MotoServer) -> None:
     start, status, injected, stop, after = quick_start
     assert start.command.startswith("chaos-layer start ")

@@ -1,13 +1,18 @@
 """Fixtures for running the built layer as Lambda does (see lambda_sim.py).
 
-The zip is built once per session from the working tree, unpacked as an /opt-like folder, and
-every test starts its own function process (an execution environment) that its teardown stops.
-SSM is the shared `moto_server` (tests/conftest.py), emptied before each test.
+The zip is built once per run from the working tree (once for all pytest-xdist workers, see
+`built_once`), unpacked as an /opt-like folder, and every test starts its own function process
+(an execution environment) that its teardown stops. SSM is the shared `moto_server`
+(tests/conftest.py), emptied before each test.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -35,27 +40,67 @@ def load_build_module() -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Holds `lock` (a file) against every other process that asks for it, until the block ends."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def one_layer_build_at_a_time() -> contextlib.AbstractContextManager[None]:
+    """layer/build.py keeps the wheels it downloads in build/wheels: two builds at once (two
+    pytest-xdist workers) would race for them, and a test that watches the cache would see the
+    other's downloads."""
+    return exclusive(ROOT / "build" / "wheels.lock")
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder that `build(folder)` fills once per run: the first pytest-xdist worker to ask
+    builds, the others wait for it and share the folder (without xdist: the run's own)."""
+    run = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run = run.parent  # above each worker's own folder: the run's
+    folder, done = run / name, run / f"{name}.built"
+    with exclusive(run / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 def build_layer(output_dir: Path) -> Path:
     output = output_dir / "chaos-layer.zip"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "layer" / "build.py"),
-            "--output",
-            str(output),
-            "--content",
-            str(output_dir / "content"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    with one_layer_build_at_a_time():
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "layer" / "build.py"),
+                "--output",
+                str(output),
+                "--content",
+                str(output_dir / "content"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return output
 
 
 @pytest.fixture(scope="session")
 def layer_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_layer(tmp_path_factory.mktemp("layer"))
+    return built_once(tmp_path_factory, "layer", build_layer) / "chaos-layer.zip"
+
+
+@pytest.fixture
+def sole_layer_build() -> Iterator[None]:
+    """No other layer build (another worker's) runs during the test."""
+    with one_layer_build_at_a_time():
+        yield
 
 
 @pytest.fixture(scope="session")

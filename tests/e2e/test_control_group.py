@@ -49,6 +49,7 @@ def final(journal: dict[str, Any], check: str) -> dict[str, Any]:
     return dict(reading)
 
 
+@pytest.mark.slow
 def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +84,7 @@ def test_retries_and_the_outbox_keep_the_error_rate_of_the_control_group(
     assert configs[-1]["enabled"] is False
 
 
+@pytest.mark.slow
 def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:  # as the page shows
@@ -104,6 +106,7 @@ def test_without_the_outbox_the_run_is_rejected_at_the_first_poll_with_enough_da
     assert_shown("worked example: rejected", out)
 
 
+@pytest.mark.slow
 def test_the_example_leaves_the_process_as_it_found_it(tmp_path: Path) -> None:
     import os
     import sys

@@ -214,6 +214,7 @@ def test_re2_from_the_zip_loads_in_every_interpreter_here(opt_dir: Path) -> None
         assert no_match == "True"
 
 
+@pytest.mark.slow
 def test_the_zip_depends_only_on_the_content_not_on_file_times(layer_zip: Path, tmp_path: Path) -> None:
     build = load_build_module()
     content = shutil.copytree(layer_zip.parent / "content", tmp_path / "content")

@@ -1,5 +1,5 @@
-"""Issue 5's faults and blast-radius controls through the built layer in zero-code mode:
-the function's code knows nothing of chaos-layer, the exec wrapper puts it under experiment."""
+"""Faults and blast-radius controls through the built layer in zero-code mode: the
+function's code knows nothing of chaos-layer, the exec wrapper puts it under experiment."""
 
 from __future__ import annotations
 

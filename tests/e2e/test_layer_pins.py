@@ -53,11 +53,12 @@ def test_the_zip_ships_the_pinned_versions(layer_zip: Path) -> None:
     assert shipped_versions(layer_zip) == {name: pin.version for name, pin in pins.items()}
 
 
+@pytest.mark.slow
 def test_two_builds_of_one_commit_give_the_same_bytes(layer_zip: Path, tmp_path: Path) -> None:
     assert build_layer(tmp_path).read_bytes() == layer_zip.read_bytes()
 
 
-def test_a_wheel_that_does_not_have_a_pinned_hash_stops_the_build(tmp_path: Path) -> None:
+def test_a_wheel_that_does_not_have_a_pinned_hash_stops_the_build(tmp_path: Path, sole_layer_build: None) -> None:
     text = PINS.read_text()
     pinned = re.search(r"typing-extensions==\S+ \\\n\s+--hash=sha256:([0-9a-f]{64})", text)
     assert pinned is not None

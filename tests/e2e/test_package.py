@@ -11,22 +11,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from chaos_layer import __version__
+from tests.e2e.conftest import ROOT, built_once
 
-WHEEL = "chaos_layer-0.1.0-py3-none-any.whl"
-SDIST = "chaos_layer-0.1.0.tar.gz"
+pytestmark = pytest.mark.slow  # each test needs the sdist and wheel, built with python -m build
+
+# Named after the package's own version: a build that took its version from elsewhere fails here.
+WHEEL = f"chaos_layer-{__version__}-py3-none-any.whl"
+SDIST = f"chaos_layer-{__version__}.tar.gz"
 
 
 def run(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=cwd)
 
 
-@pytest.fixture(scope="session")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("dist")
+def build_dist(output: Path) -> None:
     result = run(sys.executable, "-m", "build", "--outdir", str(output), str(ROOT))
     assert result.returncode == 0, result.stderr
-    return output
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_once(tmp_path_factory, "dist", build_dist)
 
 
 def wheel_names(dist: Path) -> set[str]:
@@ -53,8 +59,8 @@ def test_the_wheel_holds_every_module_the_schema_and_the_typed_marker(dist: Path
 
 def test_the_wheel_declares_the_cli_extra_and_the_command(dist: Path) -> None:
     with zipfile.ZipFile(dist / WHEEL) as archive:
-        fields = Parser().parsestr(archive.read("chaos_layer-0.1.0.dist-info/METADATA").decode())
-        entry_points = archive.read("chaos_layer-0.1.0.dist-info/entry_points.txt").decode()
+        fields = Parser().parsestr(archive.read(f"chaos_layer-{__version__}.dist-info/METADATA").decode())
+        entry_points = archive.read(f"chaos_layer-{__version__}.dist-info/entry_points.txt").decode()
     assert "cli" in fields.get_all("Provides-Extra", [])
     cli = sorted(r.partition(";")[0].strip() for r in fields.get_all("Requires-Dist", []) if "'cli'" in r)
     assert cli == ["pygal>=3", "pyyaml>=6", "rich>=13", "typer>=0.12"]

@@ -1,7 +1,6 @@
-"""Misbehaving SSM endpoints on 127.0.0.1, for the fail-safe tests.
+"""Misbehaving endpoints on 127.0.0.1, for the fail-safe tests (an endpoint that answers
+what the test scripts is `scripted_endpoint`, in tests/conftest.py).
 
-- `scripted_ssm`: answers SSM's JSON protocol with whatever the test sets (`.answer_error(...)`,
-  `.answer_values(...)`), so the real botocore stack parses real error bodies; counts requests.
 - `hanging_endpoint`: accepts TCP connections and never answers; counts connections.
 - `closed_port`: a loopback port nothing listens on (connections are refused).
 - `dripping_endpoint`: answers every request one byte at a time, each byte just inside a
@@ -15,82 +14,9 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-
-Answer = tuple[int, dict[str, Any]]
-
-
-class ScriptedSSM:
-    def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.requests: list[tuple[str, dict[str, Any]]] = []  # (X-Amz-Target, body)
-        self.answer: Callable[[dict[str, Any]], Answer] = lambda body: (500, {"__type": "NotConfigured"})
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def answer_error(self, code: str, message: str = "error", status: int = 400) -> None:
-        self.answer = lambda body: (status, {"__type": code, "message": message})
-
-    def answer_values(self, values: dict[str, str]) -> None:
-        def answer(body: dict[str, Any]) -> Answer:
-            names = body.get("Names", [])
-            return 200, {
-                "Parameters": [
-                    {"Name": n, "Type": "String", "Value": values[n], "Version": 1} for n in names if n in values
-                ],
-                "InvalidParameters": [n for n in names if n not in values],
-            }
-
-        self.answer = answer
-
-    def calls(self) -> int:
-        return sum(1 for target, _ in self.requests if target == "AmazonSSM.GetParameters")
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                scripted.requests.append((self.headers.get("X-Amz-Target", ""), body))
-                status, payload = scripted.answer(body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep test output clean
-
-        return Handler
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-@pytest.fixture
-def scripted_ssm() -> Iterator[ScriptedSSM]:
-    """An SSM endpoint whose answers the test scripts (see ScriptedSSM)."""
-    server = ScriptedSSM()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class LoopbackListener:

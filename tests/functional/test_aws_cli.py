@@ -48,6 +48,7 @@ def handler(event: Any, context: Any) -> Any:
     return OK
 
 
+@pytest.mark.slow
 def test_readme_commands_drive_the_handler(aws: Any, tmp_path: Path, clock: FakeClock, sleeps: RecordingSleep) -> None:
     function = inject_fault(clock=clock, sleep=sleeps)(handler)
 

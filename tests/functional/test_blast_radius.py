@@ -11,14 +11,15 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from random import Random
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
+from awslambdaric.lambda_context import LambdaContext
 from moto import mock_aws
 
 from chaos_layer import inject_fault
-from chaos_layer.blast_radius import cohort_bucket
+from chaos_layer.blast_radius import MAX_REGEX_INPUT, cohort_bucket
 from tests.conftest import ACCOUNT_ID, HTTP_EVENT, REGION, FakeClock, FakeLambdaContext, MotoServer, RecordingSleep
 
 PARAM = "/chaos-layer/shared"
@@ -230,6 +231,16 @@ class TestMatch:
         assert not api.injected({**HTTP_EVENT, "body": "a" * 40 + "b"})
         assert api.injected({**HTTP_EVENT, "body": "a" * 40})
 
+    def test_a_value_past_the_regex_limit_never_matches_so_dollar_keeps_its_meaning(
+        self, put: Any, function: Any
+    ) -> None:
+        put(experiment(match=[{"path": "body", "regex": "^(a+)+$"}]))
+        api = function()
+
+        assert not api.injected({**HTTP_EVENT, "body": "a" * 100_000 + "!"})  # not all a's: no match, however long
+        assert api.injected({**HTTP_EVENT, "body": "a" * MAX_REGEX_INPUT})
+        assert not api.injected({**HTTP_EVENT, "body": "a" * (MAX_REGEX_INPUT + 1)})  # past the documented limit
+
 
 class TestCohort:
     PERCENT = 20
@@ -331,6 +342,62 @@ def emf_records(output: str) -> list[dict[str, Any]]:
 
 def injection_logs(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "chaos_layer"]
+
+
+def tenant_context(tenant: str | None) -> LambdaContext:
+    """The context Lambda's runtime builds in tenant isolation mode (awslambdaric's own class)."""
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:orders-api"
+    return LambdaContext("req-1", None, None, 1_900_000_000_000, arn, tenant_id=tenant)
+
+
+class TestTenants:
+    TENANTS: ClassVar[list[str]] = [f"tenant-{index}" for index in range(120)]
+
+    def test_a_cohort_by_tenant_keeps_the_same_tenants_every_time(self, put: Any, function: Any) -> None:
+        put(experiment(cohort={"key": "context.tenant_id", "percent": 30, "salt": "t"}))
+        expected = {tenant for tenant in self.TENANTS if cohort_bucket("t", tenant) < 300_000}
+        for seed in range(3):  # fresh decorators: new execution environments
+            api = function(seed)
+            for _ in range(2):
+                assert {t for t in self.TENANTS if api.injected(HTTP_EVENT, tenant_context(t))} == expected
+        assert 10 < len(expected) < 60
+
+    def test_without_a_tenant_id_an_invocation_is_outside_the_cohort(self, put: Any, function: Any) -> None:
+        put(experiment(cohort={"key": "context.tenant_id", "percent": 100}))
+        api = function()
+        assert api.injected(HTTP_EVENT, tenant_context("tenant-1"))
+        assert not api.injected(HTTP_EVENT, tenant_context(None))
+        assert not api.injected(HTTP_EVENT, None)
+        assert not api.injected(HTTP_EVENT, context("orders-api"))  # a context without the attribute
+
+    def test_the_tenant_comes_from_lambda_never_from_the_event(self, put: Any, function: Any) -> None:
+        put(experiment(match=[{"path": "context.tenant_id", "equals": "tenant-7"}]))
+        api = function()
+        forged = {**HTTP_EVENT, "context": {"tenant_id": "tenant-7"}}
+        assert not api.injected(forged, tenant_context(None))
+        assert not api.injected(forged, tenant_context("tenant-8"))
+        assert api.injected(HTTP_EVENT, tenant_context("tenant-7"))
+
+    def test_match_conditions_on_the_tenant(self, put: Any, function: Any) -> None:
+        api = function()
+        put(experiment(match=[{"path": "context.tenant_id", "prefix": "beta-"}]))
+        assert api.injected(HTTP_EVENT, tenant_context("beta-3"))
+        assert not api.injected(HTTP_EVENT, tenant_context("prod-3"))
+        assert not api.injected(HTTP_EVENT, tenant_context(None))
+        put(experiment(match=[{"path": "context.tenant_id", "regex": "^t-[0-9]+$"}]))
+        assert api.injected(HTTP_EVENT, tenant_context("t-42"))
+        assert not api.injected(HTTP_EVENT, tenant_context("t-42x"))
+        put(experiment(match=[{"path": "context.tenant_id", "exists": True}]))
+        assert api.injected(HTTP_EVENT, tenant_context("t-1"))
+        assert not api.injected(HTTP_EVENT, tenant_context(None))
+
+    def test_without_a_tenant_id_no_condition_on_it_holds_not_even_exists_false(self, put: Any, function: Any) -> None:
+        """An invocation outside tenant isolation mode is never selected by a tenant condition."""
+        api = function()
+        put(experiment(match=[{"path": "context.tenant_id", "exists": False}]))
+        assert not api.injected(HTTP_EVENT, tenant_context(None))
+        assert not api.injected(HTTP_EVENT, None)
+        assert not api.injected(HTTP_EVENT, tenant_context("t-1"))
 
 
 class TestDryRun:

@@ -1,6 +1,7 @@
 """Control groups through the decorator, read from the EMF records it writes to stdout (what
-CloudWatch turns into metrics): the groups' sizes over many invocations, cohort groups, and
-`Errors` and `Duration` as the caller sees them, on an injectable clock and sleep."""
+CloudWatch turns into metrics): the groups' sizes over many invocations, cohort groups, the
+records at each invocation's start and end, and `Errors` and `Duration` as the caller sees
+them, on an injectable clock and sleep."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from awslambdaric.lambda_context import LambdaContext
 from moto import mock_aws
 
 from chaos_layer import InjectedFault, control_group, inject_fault
@@ -173,25 +175,55 @@ def test_cohort_groups_are_sticky_and_disjoint(put_config, stdout) -> None:
     for member in treatment | control:
         percent = cohort_bucket("gd", member) / COHORT_BUCKETS * 100
         assert (percent < 10) if member in treatment else (50 <= percent < 60)
-    assert len(function.sleeps) == 3 * len(treatment)  # the treatment's latency only
+    assert sum(function.sleeps) == pytest.approx(3 * len(treatment) * 0.05)  # the treatment's latency only
+
+
+def test_a_cohort_by_tenant_assigns_each_tenant_one_group(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 50}], cohort={"key": "context.tenant_id", "percent": 20, "salt": "t"})
+    function = Lambda(work_ms=0)
+    handler = function.decorated(Random(1))
+    groups: dict[str | None, set[str]] = {}
+    for tenant in [f"tenant-{index}" for index in range(300)] + [None]:
+        context = LambdaContext("req-1", None, None, 1_900_000_000_000, None, tenant_id=tenant)
+        for _ in range(2):
+            before = len(stdout.read())
+            handler({}, context)
+            groups.setdefault(tenant, set()).update(r["group"] for r in records(stdout, since=before))
+    assert groups.pop(None) == set()  # no tenant: in neither group
+    for tenant, seen in groups.items():
+        percent = cohort_bucket("t", str(tenant)) / COHORT_BUCKETS * 100
+        expected = {"treatment"} if percent < 20 else {"control"} if 50 <= percent < 70 else set()
+        assert seen == expected
+    assert within(sum(seen == {"treatment"} for seen in groups.values()), 300, 0.2)
 
 
 # Errors and Duration, as the caller sees them
 
 
 def one_record(stdout: Stdout) -> dict[str, Any]:
-    (record,) = records(stdout)
-    (directive,) = record["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "ChaosLayer"
-    assert directive["Dimensions"] == [["experiment", "group"]]
-    assert directive["Metrics"] == [
-        {"Name": "Invocations", "Unit": "Count"},
-        {"Name": "Errors", "Unit": "Count"},
-        {"Name": "Duration", "Unit": "Milliseconds"},
-    ]
-    assert record["experiment"] == "checkout"
-    assert record["Invocations"] == [1.0]
-    return record
+    """The one invocation's two records, its start's and its end's, read as one."""
+    (start,) = records(stdout, "Invocations")
+    (end,) = records(stdout, "Completed")
+    for record, metrics in (
+        (start, [{"Name": "Invocations", "Unit": "Count"}]),
+        (
+            end,
+            [
+                {"Name": "Completed", "Unit": "Count"},
+                {"Name": "Errors", "Unit": "Count"},
+                {"Name": "Duration", "Unit": "Milliseconds"},
+            ],
+        ),
+    ):
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "ChaosLayer"
+        assert directive["Dimensions"] == [["experiment", "group"]]
+        assert directive["Metrics"] == metrics
+        assert record["experiment"] == "checkout"
+    assert start["group"] == end["group"]
+    assert start["_aws"]["Timestamp"] == end["_aws"]["Timestamp"]  # filed in the same period
+    assert (start["Invocations"], end["Completed"]) == ([1.0], [1.0])
+    return {**start, **end}
 
 
 @pytest.mark.parametrize(
@@ -239,6 +271,9 @@ def test_errors_and_duration_as_the_caller_sees_them(
         pytest.param(HTTP_EVENT, {"statusCode": 503, "body": "busy"}, None, 1, id="its own 503 on HTTP"),
         pytest.param(HTTP_EVENT, {"statusCode": "500"}, None, 1, id="a status as a string"),
         pytest.param(HTTP_EVENT, {"statusCode": 499}, None, 0, id="a 499"),
+        pytest.param(HTTP_EVENT, {"statusCode": "\u00b2"}, None, 0, id="a superscript digit"),
+        pytest.param(HTTP_EVENT, {"statusCode": "\u0665\u0660\u0663"}, None, 0, id="arabic-indic digits"),
+        pytest.param(HTTP_EVENT, {"statusCode": "9" * 5000}, None, 0, id="digits past int's limit"),
         pytest.param(SQS_EVENT, {"statusCode": 503}, None, 0, id="a statusCode that is data, not HTTP"),
         pytest.param({}, None, ValueError("bug"), 1, id="its own exception"),
     ],
@@ -261,50 +296,106 @@ def test_the_handlers_own_failures_count_in_either_group(
         assert record["Duration"] == [pytest.approx(duration)]
 
 
-# a wait that runs to the deadline: the record comes first
+# the start's record comes first: an invocation that Lambda ends still counts
 
 
-def test_an_injected_timeout_writes_its_record_before_the_wait(put_config, stdout) -> None:
+class LambdaEnded(BaseException):
+    """What the test's handler or sleep raises where Lambda would end the invocation (its
+    timeout): nothing after it runs, as nothing runs in a process that Lambda stops."""
+
+
+def test_both_records_carry_the_invocations_start(put_config, stdout) -> None:
+    put_config([{"type": "latency", "delay_ms": 800}], rate=0.5)
+    function = Lambda(work_ms=300)
+    started = function.clock.now
+    function.decorated(TREATMENT_DRAW)({}, function.context())
+    assert function.clock.now == started + 1.1
+    record = one_record(stdout)  # the same timestamp on both, as it checks
+    assert record["_aws"]["Timestamp"] == int(started * 1000)
+    assert record["Duration"] == [pytest.approx(1100)]
+
+
+def test_an_invocation_pushed_past_the_timeout_counts_as_started_and_never_completed(put_config, stdout) -> None:
+    """Latency that fits the deadline, a handler that then runs past it: Lambda ends the
+    invocation, and its group still has it, as a failure (Invocations - Completed)."""
+    put_config([{"type": "latency", "delay_ms": 800}], rate=0.5)
+    function = Lambda(timeout_ms=1000, work_ms=300)
+    context = function.context()
+    deadline = function.clock.now + 1.0
+
+    def work(event: Any, context: Any) -> Any:
+        function.clock.advance(0.3)
+        if function.clock.now > deadline:
+            raise LambdaEnded
+        return {"statusCode": 200}
+
+    function.handler = work  # type: ignore[method-assign]
+    handler = function.decorated(TREATMENT_DRAW)
+    with pytest.raises(LambdaEnded):
+        handler({}, context)
+    (start,) = records(stdout, "Invocations")
+    assert (start["group"], start["Invocations"]) == ("treatment", [1.0])
+    assert records(stdout, "Completed") == []
+
+
+def test_an_injected_timeout_is_recorded_as_started_before_its_wait(put_config, stdout) -> None:
     put_config([{"type": "timeout"}], rate=0.5)
     function = Lambda(timeout_ms=3000)
-    seen_at_sleep: list[list[dict[str, Any]]] = []
-    function.on_sleep = lambda: seen_at_sleep.append(records(stdout))
+    seen_at_sleep: list[tuple[int, int]] = []
+    function.on_sleep = lambda: seen_at_sleep.append(
+        (len(records(stdout, "Invocations")), len(records(stdout, "Completed")))
+    )
     handler = function.decorated(TREATMENT_DRAW)
-    function.clock.advance(0)
     context = function.context()
     function.clock.advance(0.5)  # 500 ms of the invocation gone before the handler is called
     with pytest.raises(TimeoutError):  # the test's sleep comes back; Lambda's would not
         handler({}, context)
-    (before_wait,) = seen_at_sleep
-    (record,) = before_wait
-    assert record["group"] == "treatment"
-    assert record["Errors"] == [1.0]
-    assert record["Duration"] == [pytest.approx(2500)]  # from the handler's call to the deadline
-    assert records(stdout) == before_wait  # and not written again when the sleep came back
+    assert seen_at_sleep == [(1, 0)]
+    record = one_record(stdout)
+    assert (record["group"], record["Errors"]) == ("treatment", [1.0])
 
 
-def test_latency_past_the_deadline_writes_its_record_before_the_wait(put_config, stdout) -> None:
+def test_latency_that_lambda_ends_leaves_the_start_alone(put_config, stdout) -> None:
     put_config([{"type": "latency", "delay_ms": 5000}], rate=0.5)
     function = Lambda(timeout_ms=3000)
-    seen_at_sleep: list[int] = []
-    function.on_sleep = lambda: seen_at_sleep.append(len(records(stdout)))
-    handler = function.decorated(TREATMENT_DRAW)
-    handler({}, function.context())
-    assert seen_at_sleep == [1]
-    record = one_record(stdout)
-    assert (record["Errors"], record["Duration"]) == ([1.0], [pytest.approx(3000)])
+
+    def ended() -> None:
+        raise LambdaEnded
+
+    function.on_sleep = ended
+    with pytest.raises(LambdaEnded):
+        function.decorated(TREATMENT_DRAW)({}, function.context())
+    assert len(records(stdout, "Invocations")) == 1
+    assert records(stdout, "Completed") == []
 
 
-def test_latency_within_the_deadline_is_recorded_after_the_invocation(put_config, stdout) -> None:
+def test_latency_within_the_deadline_is_recorded_at_both_ends(put_config, stdout) -> None:
     put_config([{"type": "latency", "delay_ms": 2900}], rate=0.5)
     function = Lambda(timeout_ms=3000, work_ms=50)
-    seen_at_sleep: list[int] = []
-    function.on_sleep = lambda: seen_at_sleep.append(len(records(stdout)))
+    seen_at_sleep: list[tuple[int, int]] = []
+    function.on_sleep = lambda: seen_at_sleep.append(
+        (len(records(stdout, "Invocations")), len(records(stdout, "Completed")))
+    )
     handler = function.decorated(TREATMENT_DRAW)
     handler({}, function.context())
-    assert seen_at_sleep == [0]
+    assert seen_at_sleep == [(1, 0)]
     record = one_record(stdout)
     assert (record["Errors"], record["Duration"]) == ([0.0], [pytest.approx(2950)])
+
+
+def test_a_control_invocation_that_lambda_ends_counts_too(put_config, stdout) -> None:
+    put_config([{"type": "exception"}], rate=0.5)
+    function = Lambda()
+
+    def crashed(event: Any, context: Any) -> Any:
+        raise LambdaEnded  # out of memory, say: the runtime goes, and with it the end's record
+
+    function.handler = crashed  # type: ignore[method-assign]
+    with pytest.raises(LambdaEnded):
+        function.decorated(CONTROL_DRAW)({}, function.context())
+    (start,) = records(stdout, "Invocations")
+    assert start["group"] == "control"
+    assert records(stdout, "Completed") == []
 
 
 def test_without_a_context_a_timeout_is_recorded_when_it_raises(put_config, stdout) -> None:
@@ -327,7 +418,7 @@ def test_a_control_invocation_writes_its_record_and_nothing_else(
     function = Lambda()
     function.decorated(CONTROL_DRAW)({}, function.context())
     assert [r for r in caplog.records if r.name.startswith("chaos_layer")] == []
-    assert len(stdout.read()) == 1
+    assert len(stdout.read()) == 2  # its start's record and its end's
     assert one_record(stdout)["group"] == "control"
 
 
@@ -354,6 +445,7 @@ def test_a_dry_run_records_both_groups_and_injects_nothing(
         assert function.runs == 1
         record = one_record(stdout)
         assert (record["group"], record["Errors"], record["dry_run"]) == (group, [0.0], True)
+        assert [r.get("dry_run") for r in records(stdout, "Invocations")] == [True]
     (would,) = [json.loads(r.getMessage()) for r in caplog.records]
     assert (would["fault"], would["dry_run"]) == ("exception", True)  # the treatment's draw, reported
 

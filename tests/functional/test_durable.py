@@ -49,7 +49,7 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
-from tests.conftest import REGION, FakeLambdaContext
+from tests.conftest import REGION, FakeClock, FakeLambdaContext
 from tests.docs import pages
 from tests.functional.zero_code import zero_code_app
 
@@ -324,6 +324,42 @@ def test_a_step_without_retries_fails_with_the_injected_exception_and_its_body_n
     assert bodies == []
 
 
+@pytest.mark.parametrize("how", ["kill switch", "disabled"])
+@pytest.mark.parametrize("mode", MODES)
+def test_step_attempts_are_drawn_against_the_current_reading_so_a_stop_reaches_an_invocation_under_way(
+    mode: str, how: str, aws: Any, put: Callable[[dict[str, Any]], None]
+) -> None:
+    """The operator stops the experiment while the first step runs: the later steps of the
+    same invocation run their bodies, none gets the injected exception."""
+    document = {
+        "enabled": True,
+        "experiment": "late-steps",
+        "faults": [{"type": "exception", "exception": "ConnectionError", "steps": ["late-*"]}],
+    }
+    put(document)
+    clock, kill = FakeClock(), "/chaos-layer/durable/kill-switch"
+
+    def early(sc: StepContext) -> str:
+        if how == "kill switch":
+            aws.put_parameter(Name=kill, Value="on", Type="String", Overwrite=True)
+        else:
+            put({**document, "enabled": False})
+        clock.advance(2)  # the step's work: past the next look at the reading
+        return "early"
+
+    def workflow(event: Any, ctx: DurableContext) -> list[str]:
+        done = [ctx.step(early, name="early")]
+        for number in range(2, 10):
+            done.append(ctx.step(lambda sc: "ran", name=f"late-{number}", config=NO_RETRY))
+        return done
+
+    with DurableFunctionTestRunner(handler=build(mode, workflow, kill_switch=kill, clock=clock)) as runner:
+        result = runner.run(input="{}", execution_timeout=60)
+
+    assert result.status.value == "SUCCEEDED", error_type(result)
+    assert json.loads(result.result) == ["early"] + ["ran"] * 8
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_steps_limit_faults_to_the_named_steps_also_in_child_contexts_and_maps(
     mode: str, put: Callable[[dict[str, Any]], None], records: Callable[[], list[dict[str, Any]]]
@@ -537,7 +573,10 @@ def test_timeout_waits_out_the_remaining_time_of_the_lambda_context(
         result = runner.run(input="{}", execution_timeout=60)
 
     assert result.status.value == "FAILED"
-    assert set(sleeps.calls) == {2.5}  # 1.5 s left, and a second more for Lambda's own timeout
+    # Each attempt waits 1.5 s left, and a second more for Lambda's own timeout (possibly in steps).
+    attempts = round(sum(sleeps.calls) / 2.5)
+    assert attempts >= 1
+    assert sum(sleeps.calls) == pytest.approx(2.5 * attempts)
     assert calls == []
 
 

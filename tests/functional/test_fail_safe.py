@@ -23,7 +23,8 @@ from chaos_layer import inject_fault
 from chaos_layer.source.cache import READ_DEADLINE
 from chaos_layer.source.shared import SharedFile
 from tests.conftest import HTTP_EVENT, FakeClock, MotoServer
-from tests.functional.conftest import DrippingEndpoint, HangingEndpoint, ScriptedSSM
+from tests.functional.conftest import DrippingEndpoint, HangingEndpoint
+from tests.scripted_endpoint import ScriptedEndpoint
 
 PARAM = "/chaos-layer/orders"
 KILL = "/chaos-layer/kill-switch"
@@ -159,23 +160,23 @@ class TestConfigProblems:
 class TestEndpointProblems:
     def test_access_denied(
         self,
-        scripted_ssm: ScriptedSSM,
+        scripted_endpoint: ScriptedEndpoint,
         deploy: Deploy,
         clock: FakeClock,
         caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        scripted_ssm.answer_error(
+        scripted_endpoint.answer_error(
             "AccessDeniedException",
             f"User: arn:aws:sts::123456789012:assumed-role/fn is not authorized to perform: ssm:GetParameters "
             f"on resource: arn:aws:ssm:us-east-1:123456789012:parameter{PARAM}",
         )
-        function, handler = deploy(scripted_ssm.endpoint_url)
+        function, handler = deploy(scripted_endpoint.endpoint_url)
 
         run_for_a_period(function, clock)
 
         assert handler.runs == 30
-        assert scripted_ssm.calls() == 1
+        assert scripted_endpoint.calls() == 1
         [warning] = warnings(caplog)
         assert "AccessDeniedException" in warning
         assert PARAM in warning
@@ -184,12 +185,12 @@ class TestEndpointProblems:
         assert "assumed-role" not in warning
         assert_nothing_leaked(caplog, capsys)
 
-    def test_server_error(self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock) -> None:
-        scripted_ssm.answer_error("InternalServerError", "boom", status=500)
-        function, handler = deploy(scripted_ssm.endpoint_url)
+    def test_server_error(self, scripted_endpoint: ScriptedEndpoint, deploy: Deploy, clock: FakeClock) -> None:
+        scripted_endpoint.answer_error("InternalServerError", "boom", status=500)
+        function, handler = deploy(scripted_endpoint.endpoint_url)
         run_for_a_period(function, clock)
         assert handler.runs == 30
-        assert scripted_ssm.calls() == 1  # no retries: one request per period
+        assert scripted_endpoint.calls() == 1  # no retries: one request per period
 
     def test_connection_refused(
         self, closed_port: str, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
@@ -230,17 +231,17 @@ class TestEndpointProblems:
         assert f"longer than {READ_DEADLINE:g} s" in warning
 
     def test_throttling_slows_reads_down_multiplicatively_and_they_recover_gradually(
-        self, scripted_ssm: ScriptedSSM, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+        self, scripted_endpoint: ScriptedEndpoint, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
     ) -> None:
-        scripted_ssm.answer_error("ThrottlingException", "Rate exceeded")
-        function, handler = deploy(scripted_ssm.endpoint_url)
+        scripted_endpoint.answer_error("ThrottlingException", "Rate exceeded")
+        function, handler = deploy(scripted_endpoint.endpoint_url)
 
         def read_times(duration: float) -> list[float]:
             times, end = [], clock.now + duration
             while clock.now < end:
-                before = scripted_ssm.calls()
+                before = scripted_endpoint.calls()
                 assert function(HTTP_EVENT, None) == OK
-                if scripted_ssm.calls() > before:
+                if scripted_endpoint.calls() > before:
                     times.append(clock.now)
                 clock.advance(0.25)
             return times
@@ -255,7 +256,7 @@ class TestEndpointProblems:
         assert all("throttled" in w for w in warnings(caplog))
         assert len(warnings(caplog)) == len(throttled)  # one per (lengthened) period
 
-        scripted_ssm.answer_values({PARAM: json.dumps({"enabled": False})})
+        scripted_endpoint.answer_values({PARAM: json.dumps({"enabled": False})})
         resumed = read_times(6000)
         calm = [later - earlier for earlier, later in pairwise(resumed)]
         assert calm[0] > 5 * 16  # one good read does not bring back full speed...

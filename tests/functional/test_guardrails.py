@@ -10,20 +10,25 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from chaos_layer import inject_fault
+from chaos_layer import InjectedFault, inject_fault
 from tests.conftest import REGION, FakeClock, FakeLambdaContext, RecordingSleep
+from tests.functional.test_control_group import durable_first_invocation
 from tests.functional.zero_code import zero_code_app
+from tests.sample_events import load as load_event
 
 PARAM = "/chaos-layer/guarded"
 OK = {"statusCode": 200, "body": "ok"}
 HTTP_EVENT = {"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}}
 BUSY = {"type": "status_code", "status_code": 503}
+EXCEPTION = {"type": "exception"}
+LATENCY = {"type": "latency", "delay_ms": 10}
+SQS_EVENT = load_event("sqs")
 
 
 def config(**overrides: Any) -> dict[str, Any]:
@@ -83,16 +88,6 @@ class TestRate:
         put(config())
         assert injected(deploy(max_rate=0.5)) == 0
 
-    def test_with_a_cohort_the_share_is_rate_times_percent(self, put: Any, deploy: Deploy) -> None:
-        cohort = {"key": "rawPath", "percent": 100}
-        put(config(rate=0.2, cohort=cohort))
-        assert injected(deploy(max_rate=0.1)) == 0  # 0.2 * 100 % asks for 0.2
-        put(config(rate=1, cohort={"key": "rawPath", "percent": 10}))
-        handler = deploy(max_rate=0.1)  # 1 * 10 % asks for 0.1: allowed
-        assert handler(HTTP_EVENT, None)["statusCode"] in (200, 503)
-        put(config(rate=1, cohort={"key": "rawPath", "percent": 11}))
-        assert injected(deploy(max_rate=0.1)) == 0
-
     def test_the_stricter_of_variable_and_option_applies(
         self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -121,6 +116,152 @@ class TestRate:
         with caplog.at_level(logging.WARNING, logger="chaos_layer"):
             assert injected(deploy(max_rate=0.1)) == 0
         assert not any("guardrail" in r.getMessage() for r in caplog.records)
+
+
+def raised(handler: Callable[..., Any], event: Any, times: int, context: Any = None) -> int:
+    """How many of `times` invocations the injected exception reached."""
+    count = 0
+    for _ in range(times):
+        try:
+            handler(event, context)
+        except InjectedFault:
+            count += 1
+    return count
+
+
+class TestWhatCounts:
+    """The share that counts is the config's rate: a cohort decides who, never how much."""
+
+    # A constant key (every SQS record says aws:sqs) whose bucket this salt puts at 0, inside
+    # a cohort of one ten-millionth of the members: every invocation is in it.
+    CONSTANT_KEY_COHORT: ClassVar[dict[str, Any]] = {
+        "key": "Records.0.eventSource",
+        "percent": 1e-07,
+        "salt": "s564735",
+    }
+
+    def test_a_cohort_never_gets_past_a_max_rate_of_zero(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        put(config(rate=1, cohort=self.CONSTANT_KEY_COHORT, faults=[EXCEPTION]))
+        assert raised(deploy(), SQS_EVENT, 100) == 100  # the cohort holds every invocation
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0")
+        assert raised(deploy(), SQS_EVENT, 1000) == 0
+
+    def test_a_cohort_of_one_percent_at_rate_one_asks_for_every_invocation(
+        self, put: Any, deploy: Deploy, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        put(config(rate=1, cohort={"key": "requestContext.http.method", "percent": 1, "salt": "x9"}))
+        assert injected(deploy()) == 20  # GET falls in the 1 %: all of the traffic
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy(max_rate=0.01), 100) == 0
+        assert any("guardrail max_rate=" in r.getMessage() for r in caplog.records)
+
+    def test_a_sticky_cohort_runs_under_a_tight_guardrail_at_a_rate_within_it(self, put: Any, deploy: Deploy) -> None:
+        put(config(rate=0.05, cohort={"key": "requestContext.http.method", "percent": 100}))
+        assert 0 < injected(deploy(max_rate=0.05), 400) < 60
+
+    def test_a_faults_own_rate_does_not_lower_the_share(self, put: Any, deploy: Deploy) -> None:
+        put(config(rate=0.5, faults=[{**BUSY, "rate": 0.01}]))
+        assert injected(deploy(max_rate=0.1), 200) == 0
+
+    def test_a_control_group_split_by_a_cohort_is_bounded_by_its_rate(self, put: Any, deploy: Deploy) -> None:
+        cohort = {"key": "requestContext.http.method", "percent": 1, "salt": "x9"}  # GET: the treatment band
+        put(config(rate=1, control_group=True, cohort=cohort))
+        assert injected(deploy()) == 20
+        assert injected(deploy(max_rate=0.01), 100) == 0
+
+    def test_a_durable_execution_in_a_cohort_is_bounded_by_the_rate(
+        self, put: Any, deploy: Deploy, sleeps: RecordingSleep
+    ) -> None:
+        """Every execution of one tenant, in a 1 % cohort (its bucket is in it)."""
+        put(config(rate=1, cohort={"key": "tenant", "percent": 1, "salt": "x31"}, faults=[LATENCY]))
+        context = FakeLambdaContext(function_name="payments")
+        handler = deploy()
+        for index in range(20):
+            handler(durable_first_invocation(index), context)
+        assert len(sleeps.calls) == 20
+        handler = deploy(max_rate=0.01)
+        for index in range(20, 120):
+            handler(durable_first_invocation(index), context)
+        assert len(sleeps.calls) == 20
+
+    def test_a_max_rate_of_zero_leaves_only_a_rate_of_zero(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch, sleeps: RecordingSleep
+    ) -> None:
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0")
+        for document in (
+            config(rate=1e-9),
+            config(rate=0.5, control_group=True),
+            config(rate=1, dry_run=True),
+            config(rate=1, faults=[LATENCY, BUSY]),
+        ):
+            put(document)
+            assert injected(deploy(), 100) == 0
+        assert sleeps.calls == []
+
+
+class TestTargets:
+    """Guardrails bound every invocation a config would inject into, however targets admit it."""
+
+    def test_targets_admitting_by_the_contexts_name_are_bounded_without_lambdas_variable(
+        self, put: Any, deploy: Deploy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)  # a local run, a container
+        put(config(targets={"functions": ["orders"]}))
+        assert injected(deploy()) == 20  # the context's name is targeted
+        monkeypatch.setenv("CHAOS_LAYER_MAX_RATE", "0")
+        with caplog.at_level(logging.WARNING, logger="chaos_layer"):
+            assert injected(deploy(), 100) == 0
+        assert any("guardrail CHAOS_LAYER_MAX_RATE" in r.getMessage() for r in caplog.records)
+
+
+class TestDecoratedTwice:
+    """A handler decorated twice keeps the stricter guardrails of both and runs once."""
+
+    def twice(self, clock: FakeClock, inner: dict[str, Any], outer: dict[str, Any], runs: list[int]) -> Any:
+        def handler(event: Any, context: Any) -> Any:
+            runs.append(1)
+            return OK
+
+        once = inject_fault(parameter=PARAM, max_age=0, idle_max_age=0, clock=clock, random=Random(1), **inner)(handler)
+        return inject_fault(**outer)(once)
+
+    def test_the_outer_guardrails_hold(self, put: Any, clock: FakeClock) -> None:
+        put(config(faults=[EXCEPTION]))
+        runs: list[int] = []
+        handler = self.twice(clock, {}, {"max_rate": 0.01, "faults": ["latency"]}, runs)
+        assert raised(handler, HTTP_EVENT, 100) == 0
+        assert len(runs) == 100
+
+    def test_the_inner_guardrails_hold(self, put: Any, clock: FakeClock) -> None:
+        put(config(rate=0.5, faults=[EXCEPTION]))
+        runs: list[int] = []
+        handler = self.twice(clock, {"max_rate": 0.1}, {"max_rate": 0.9}, runs)
+        assert raised(handler, HTTP_EVENT, 100) == 0
+        assert len(runs) == 100
+
+    def test_only_the_fault_types_both_allow_are_allowed(self, put: Any, clock: FakeClock) -> None:
+        runs: list[int] = []
+        handler = self.twice(
+            clock, {"faults": ["status_code", "exception"]}, {"faults": ["exception", "latency"]}, runs
+        )
+        put(config(faults=[BUSY]))
+        assert injected(handler) == 0
+        put(config(faults=[EXCEPTION]))
+        assert raised(handler, HTTP_EVENT, 10) == 10
+        assert len(runs) == 20  # each invocation not injected ran the handler once
+
+    def test_a_reading_taken_before_the_second_decoration_is_checked_again(self, put: Any, clock: FakeClock) -> None:
+        put(config(faults=[EXCEPTION]))
+
+        def handler(event: Any, context: Any) -> Any:
+            return OK
+
+        once = inject_fault(parameter=PARAM, max_age=300, clock=clock, random=Random(1))(handler)
+        assert raised(once, HTTP_EVENT, 1) == 1  # read, and cached for five minutes
+        twice = inject_fault(max_rate=0)(once)
+        assert raised(twice, HTTP_EVENT, 10) == 0
 
 
 class TestFaultTypes:

@@ -13,6 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import MotoServer
 
 PARAM = "/chaos-layer/managed"
@@ -99,6 +101,7 @@ def run_environment(
     return [[(began, injected) for began, injected in json.loads(output)] for output in outputs]
 
 
+@pytest.mark.slow
 def test_the_processes_of_an_environment_share_one_read_per_period(moto_server: MotoServer, tmp_path: Path) -> None:
     moto_server.put(PARAM, json.dumps({"enabled": False}))
     period, seconds = 1.0, 4.0
@@ -122,6 +125,7 @@ def test_the_processes_of_an_environment_share_one_read_per_period(moto_server: 
     assert len(files) == 1  # one cache file for the pair of locations (and no temporary file left)
 
 
+@pytest.mark.slow
 def test_a_kill_reaches_every_process_within_max_age(moto_server: MotoServer, tmp_path: Path) -> None:
     moto_server.put(PARAM, json.dumps({"enabled": True, "faults": [{"type": "status_code", "status_code": 503}]}))
     period = 1.0

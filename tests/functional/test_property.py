@@ -319,3 +319,96 @@ def test_only_configured_faults_ever_reach_the_handler() -> None:
 
     # The generator reaches every kind of outcome, so the property is not vacuously true.
     assert {"normal", "exception", "status", "latency"} <= set(outcomes), outcomes
+
+
+# --- odd responses ----------------------------------------------------------------------------
+
+# Whatever a handler returns, what chaos-layer does after it (a control group's record, the
+# faults that act on the response) raises nothing into the caller but the configured exception.
+odd_statuses = st.one_of(
+    st.sampled_from(["\u00b2", "\u0665\u0660\u0663", "9" * 5000, " 500", "500 ", "5e2", "-500", "0x1F4", "", "503"]),
+    st.text(max_size=6),
+    scalars,
+    any_json,
+)
+odd_values = st.one_of(any_json, st.binary(max_size=6), st.tuples(any_json, any_json), st.sets(st.integers()))
+odd_responses = st.one_of(
+    odd_values,
+    st.fixed_dictionaries(
+        {"statusCode": odd_statuses},
+        optional={
+            "body": odd_values,
+            "headers": odd_values,
+            "multiValueHeaders": odd_values,
+            "statusDescription": odd_values,
+            "isBase64Encoded": odd_values,
+            "batchItemFailures": odd_values | st.lists(st.fixed_dictionaries({"itemIdentifier": odd_values})),
+        },
+    ),
+    st.fixed_dictionaries(
+        {"batchItemFailures": st.lists(st.fixed_dictionaries({"itemIdentifier": st.sampled_from(["m1", "m2"])}))}
+    ).map(lambda response: {"batchItemFailures": tuple(response["batchItemFailures"])}),
+    st.dictionaries(st.tuples(st.integers()), st.integers(), min_size=1, max_size=2),  # keys JSON has no form for
+)
+SQS_BATCH = {
+    "Records": [{"eventSource": "aws:sqs", "messageId": name, "body": "x"} for name in ("m1", "m2", "m3", "m4")]
+}
+AFTER_HANDLER = [
+    {"type": "status_code", "status_code": 503, "prevent_execution": False},
+    {"type": "status_code", "status_code": 502, "prevent_execution": False, "headers": {"Retry-After": "1"}},
+    {"type": "corrupt", "truncate": 3},
+    {"type": "corrupt", "body": "{"},
+    {"type": "batch_failure", "fraction": 0.5},
+    {"type": "exception", "prevent_execution": False, "message": "after"},
+]
+
+
+def test_nothing_but_the_configured_exception_follows_an_odd_response() -> None:
+    outcomes: Counter[str] = Counter()
+    with mock_aws():
+        admin = boto3.client("ssm", region_name=REGION)
+        library = boto3.client("ssm", region_name=REGION)
+
+        @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(
+            response=odd_responses,
+            fault=st.sampled_from(AFTER_HANDLER),
+            control_group=st.booleans(),
+            event=st.sampled_from([*EVENTS, SQS_BATCH]),
+            seed=st.integers(0, 2**16),
+        )
+        def check(response: Any, fault: dict[str, Any], control_group: bool, event: Any, seed: int) -> None:
+            document = {"enabled": True, "control_group": control_group, "rate": 0.5 if control_group else 1}
+            admin.put_parameter(
+                Name=PARAM, Value=json.dumps({**document, "faults": [fault]}), Type="String", Overwrite=True
+            )
+            runs = []
+
+            def handler(event: Any, context: Any) -> Any:
+                runs.append(1)
+                return response
+
+            function = inject_fault(parameter=PARAM, boto3_client=library, clock=FakeClock(), random=Random(seed))(
+                handler
+            )
+            raised: Exception | None = None
+            try:
+                returned = function(event, None)
+            except Exception as error:  # only the configured exception may reach the caller
+                raised = error
+            if raised is not None:
+                assert fault["type"] == "exception", repr(raised)
+                assert type(raised).__name__ == "InjectedFault", repr(raised)
+                assert raised.args == ("after",)
+                outcomes["exception"] += 1
+            else:
+                outcomes["same" if returned is response else "changed"] += 1
+                reported = response.get("batchItemFailures") if isinstance(response, dict) else None
+                if fault["type"] == "batch_failure" and isinstance(reported, (list, tuple)):
+                    kept = returned["batchItemFailures"]
+                    assert all(any(item is mine for item in kept) for mine in reported)
+            assert runs == [1]
+
+        check()
+
+    assert {"same", "changed", "exception"} <= set(outcomes), outcomes

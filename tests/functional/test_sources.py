@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from random import Random
 from typing import Any
 
@@ -21,8 +22,9 @@ import pytest
 import chaos_layer.source
 from chaos_layer import inject_fault
 from chaos_layer.control import Controller, clients
-from tests.conftest import AppConfig, FakeClock, MotoServer, S3Bucket, ScriptedHttp
+from tests.conftest import AppConfig, FakeClock, MotoServer, S3Bucket
 from tests.functional.conftest import HangingEndpoint
+from tests.scripted_endpoint import ScriptedEndpoint
 
 SSM_PARAM = "/chaos-layer/orders"
 SSM_KILL = "/chaos-layer/kill-switch"
@@ -106,11 +108,181 @@ def status(parameter: str, kill_switch: str) -> Any:
     return Controller(clients(), parameter, kill_switch).status()
 
 
+# --- what every source does alike ----------------------------------------------------------
+
+# AWS's own words in a denial, which name the caller: they stay out of the library's warning.
+AWS_DENIAL = "User: arn:aws:sts::123456789012:assumed-role/fn is not authorized to perform: "
+APPCONFIG_PATH = "/applications/orders/environments/prod/configurations/chaos"
+
+
+@dataclass
+class Source:
+    """A source other than SSM, as the tests below drive it alike: the config at `config`, the
+    kill switch at `kill_switch`, `write` puts a text where the library reads it (S3: the
+    object; AppConfig: a deployed version), `reads()` counts the library's reads of the config.
+    `deny()` makes the source refuse every read, after which the warning names `permissions`;
+    `point_at(url)` sends the library's reads to another endpoint, whose silence the warning
+    calls `no_answer`."""
+
+    kind: str
+    config: str
+    kill_switch: str
+    write: Callable[[str, str], object]
+    reads: Callable[[], int]
+    deny: Callable[[], None]
+    permissions: tuple[str, ...]
+    point_at: Callable[[str], None]
+    no_answer: str
+
+
+def s3_source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Source:
+    s3: S3Bucket = request.getfixturevalue("s3")
+
+    def deny() -> None:
+        scripted: ScriptedEndpoint = request.getfixturevalue("scripted_endpoint")
+        body = f"<Error><Code>AccessDenied</Code><Message>{AWS_DENIAL}s3:GetObject</Message></Error>"
+        scripted.answer(403, body.encode(), {"Content-Type": "application/xml"})
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted.endpoint_url)
+
+    return Source(
+        kind="s3",
+        config=s3.location("orders.json"),
+        kill_switch=s3.location("kill-switch"),
+        write=lambda location, text: s3.put(location.removeprefix(f"s3://{s3.name}/"), text),
+        reads=lambda: s3.gets("orders.json"),
+        deny=deny,
+        permissions=("s3:GetObject on arn:aws:s3:::chaos-layer-configs/orders.json",),
+        point_at=lambda url: monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url),
+        no_answer="timeout",
+    )
+
+
+def appconfig_source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Source:
+    appconfig: AppConfig = request.getfixturevalue("appconfig")
+
+    def deny() -> None:
+        denial = f"AccessDeniedException: {AWS_DENIAL}appconfig:StartConfigurationSession"
+        appconfig.standin.agent_answer = (502, denial)
+
+    return Source(
+        kind="appconfig",
+        config=appconfig.profile(),
+        kill_switch=appconfig.profile(profile="kill-switch"),
+        write=appconfig.deploy,
+        reads=lambda: appconfig.standin.agent_requests.count(APPCONFIG_PATH),
+        deny=deny,
+        permissions=(
+            "appconfig:StartConfigurationSession and appconfig:GetLatestConfiguration",
+            "environment prod and profile chaos",
+        ),
+        point_at=lambda url: monkeypatch.setenv("AWS_APPCONFIG_EXTENSION_HTTP_PORT", url.rsplit(":", 1)[1]),
+        no_answer="did not answer",
+    )
+
+
+@pytest.fixture(params=["s3", "appconfig"])
+def source(request: pytest.FixtureRequest, ssm_endpoint: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Source:
+    """S3 (moto) or AppConfig (the stand-in and its agent); SSM holds nothing but is there."""
+    return s3_source(request, monkeypatch) if request.param == "s3" else appconfig_source(request, monkeypatch)
+
+
+class TestEverySource:
+    def test_the_config_injects_with_one_read_per_period(
+        self, source: Source, deploy: Deploy, clock: FakeClock
+    ) -> None:
+        source.write(source.config, CONFIG)
+        function, handler = deploy(source.config)
+
+        for _ in range(3):
+            assert {answer["statusCode"] for answer in run_for_a_period(function, clock)} == {503}
+            next_period(clock)
+
+        assert handler.runs == 0
+        assert source.reads() == 3
+
+    def test_the_kill_switch_stops_and_releases_the_experiment(
+        self, source: Source, deploy: Deploy, clock: FakeClock
+    ) -> None:
+        source.write(source.config, CONFIG)
+        function, handler = deploy(source.config, source.kill_switch)
+        assert function(HTTP_EVENT, None)["statusCode"] == 503  # nothing at the kill switch: not engaged
+
+        source.write(source.kill_switch, "on")
+        next_period(clock)
+        assert function(HTTP_EVENT, None) == OK
+
+        source.write(source.kill_switch, " OFF\n")
+        next_period(clock)
+        assert function(HTTP_EVENT, None)["statusCode"] == 503
+
+        source.write(source.kill_switch, "on")
+        next_period(clock)
+        assert function(HTTP_EVENT, None) == OK
+        assert handler.runs == 2
+
+    def test_nothing_at_the_location_is_a_missing_config(
+        self, source: Source, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        function, handler = deploy(source.config)  # nothing written there
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        assert source.reads() == 1
+        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {source.config} not found"]
+
+    def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
+        self,
+        source: Source,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        source.write(source.config, f'{{"enabled": true, "faults": [{{"type": "{SECRET}"')
+        function, handler = deploy(source.config)
+        run_for_a_period(function, clock)
+        assert handler.runs == 30
+        [warning] = warnings(caplog)
+        assert f"config in {source.config} is invalid" in warning
+        assert_nothing_leaked(caplog, capsys)
+
+    def test_access_denied_names_the_missing_permissions_in_its_own_words(
+        self, source: Source, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        source.deny()
+        function, handler = deploy(source.config)
+
+        run_for_a_period(function, clock)
+
+        assert handler.runs == 30
+        [warning] = warnings(caplog)
+        for words in source.permissions:
+            assert words in warning
+        assert "assumed-role" not in warning  # AWS's own words (the caller) stay out of the log
+
+    def test_a_hanging_endpoint_costs_one_connection_per_period(
+        self,
+        source: Source,
+        hanging_endpoint: HangingEndpoint,
+        deploy: Deploy,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        source.point_at(hanging_endpoint.endpoint_url)
+        function, handler = deploy(source.config)
+
+        run_for_a_period(function, clock, invocations=5)
+
+        assert handler.runs == 5
+        assert len(hanging_endpoint.connections) == 1  # no retries, and the failure was cached
+        [warning] = warnings(caplog)
+        assert source.no_answer in warning.lower()
+
+
 # --- S3 ------------------------------------------------------------------------------------
 
 
 class TestS3:
-    def test_the_config_injects_and_an_unchanged_object_is_neither_downloaded_nor_parsed_again(
+    def test_an_unchanged_object_is_neither_downloaded_nor_parsed_again(
         self, s3: S3Bucket, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         parsed: list[str] = []
@@ -122,14 +294,12 @@ class TestS3:
 
         monkeypatch.setattr(chaos_layer.source, "parse", counted)
         s3.put("orders.json", CONFIG)
-        function, handler = deploy(s3.location("orders.json"))
+        function, _ = deploy(s3.location("orders.json"))
 
         for _ in range(3):
             assert {answer["statusCode"] for answer in run_for_a_period(function, clock)} == {503}
             next_period(clock)
 
-        assert handler.runs == 0
-        assert s3.gets("orders.json") == 3  # one read per period
         assert s3.gets("orders.json", conditional=True) == 2  # If-None-Match on the ETag: 304, no body
         assert len(parsed) == 1
 
@@ -137,97 +307,18 @@ class TestS3:
         assert run_for_a_period(function, clock) == [OK] * 30
         assert len(parsed) == 1  # a stopped config selects nothing: it is not parsed at all
 
-    def test_the_kill_switch_in_s3_stops_and_releases_every_experiment(
+    def test_an_engaged_kill_switch_with_the_config_deleted_lets_the_handler_run(
         self, s3: S3Bucket, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
     ) -> None:
         s3.put("orders.json", CONFIG)
-        function, handler = deploy(s3.location("orders.json"), s3.location("kill-switch"))
-        assert function(HTTP_EVENT, None)["statusCode"] == 503  # no kill-switch object: not engaged
-
         s3.put("kill-switch", "on")
-        next_period(clock)
+        function, handler = deploy(s3.location("orders.json"), s3.location("kill-switch"))
         assert function(HTTP_EVENT, None) == OK
 
-        s3.put("kill-switch", " OFF\n")
-        next_period(clock)
-        assert function(HTTP_EVENT, None)["statusCode"] == 503
-
-        s3.put("kill-switch", "on")
         s3.delete("orders.json")
         next_period(clock)
         assert function(HTTP_EVENT, None) == OK
         assert handler.runs == 2
-
-    def test_a_missing_object_is_a_missing_config(
-        self,
-        s3: S3Bucket,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-    ) -> None:
-        function, handler = deploy(s3.location("absent.json"))
-        run_for_a_period(function, clock)
-        assert handler.runs == 30
-        assert s3.gets("absent.json") == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {s3.location('absent.json')} not found"]
-
-    def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
-        self,
-        s3: S3Bucket,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str],
-    ) -> None:
-        s3.put("orders.json", f'{{"enabled": true, "faults": [{{"type": "{SECRET}"')
-        function, handler = deploy(s3.location("orders.json"))
-        run_for_a_period(function, clock)
-        assert handler.runs == 30
-        [warning] = warnings(caplog)
-        assert f"config in {s3.location('orders.json')} is invalid" in warning
-        assert_nothing_leaked(caplog, capsys)
-
-    def test_access_denied_names_the_missing_permission(
-        self,
-        scripted_http: ScriptedHttp,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
-        scripted_http.answer = (403, {"Content-Type": "application/xml"}, body)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", scripted_http.endpoint_url)
-        function, handler = deploy("s3://chaos-layer-configs/orders.json")
-
-        run_for_a_period(function, clock)
-
-        assert handler.runs == 30
-        assert len(scripted_http.requests) == 1
-        [warning] = warnings(caplog)
-        assert "s3:GetObject on arn:aws:s3:::chaos-layer-configs/orders.json" in warning
-
-    def test_a_hanging_endpoint_costs_one_connection_per_period(
-        self,
-        hanging_endpoint: HangingEndpoint,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", hanging_endpoint.endpoint_url)
-        function, handler = deploy("s3://chaos-layer-configs/orders.json")
-
-        run_for_a_period(function, clock, invocations=5)
-
-        assert handler.runs == 5
-        assert len(hanging_endpoint.connections) == 1  # no retries, and the failure was cached
-        [warning] = warnings(caplog)
-        assert "timeout" in warning.lower()
 
     def test_a_malformed_location_from_the_environment_is_a_problem_not_an_error(
         self,
@@ -251,20 +342,6 @@ class TestS3:
 
 
 class TestAppConfig:
-    def test_the_deployed_config_injects_with_one_agent_request_per_period(
-        self, appconfig: AppConfig, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
-    ) -> None:
-        location = appconfig.profile()
-        appconfig.deploy(location, CONFIG)
-        function, handler = deploy(location)
-
-        for _ in range(3):
-            assert {answer["statusCode"] for answer in run_for_a_period(function, clock)} == {503}
-            next_period(clock)
-
-        assert handler.runs == 0
-        assert appconfig.standin.agent_requests == ["/applications/orders/environments/prod/configurations/chaos"] * 3
-
     def test_a_stop_written_but_not_deployed_is_not_effective_and_a_deployed_one_is(
         self, appconfig: AppConfig, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
     ) -> None:
@@ -302,24 +379,7 @@ class TestAppConfig:
         next_period(clock)
         assert function(HTTP_EVENT, None)["statusCode"] == 503
 
-    def test_the_kill_switch_in_appconfig(
-        self, appconfig: AppConfig, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
-    ) -> None:
-        location = appconfig.profile()
-        kill_switch = appconfig.profile(profile="kill-switch")
-        appconfig.deploy(location, CONFIG)
-        function, _ = deploy(location, kill_switch)
-        assert function(HTTP_EVENT, None)["statusCode"] == 503  # nothing deployed: not engaged
-
-        appconfig.deploy(kill_switch, "on")
-        next_period(clock)
-        assert function(HTTP_EVENT, None) == OK
-
-        appconfig.deploy(kill_switch, "off")
-        next_period(clock)
-        assert function(HTTP_EVENT, None)["statusCode"] == 503
-
-    @pytest.mark.parametrize("what", ["application", "profile", "deployment"])
+    @pytest.mark.parametrize("what", ["profile", "deployment"])
     def test_a_missing_profile_is_a_missing_config(
         self,
         appconfig: AppConfig,
@@ -330,71 +390,12 @@ class TestAppConfig:
         what: str,
     ) -> None:
         location = "appconfig://orders/prod/chaos"
-        if what != "application":
-            appconfig.profile(profile="chaos" if what == "deployment" else "other")
+        appconfig.profile(profile="chaos" if what == "deployment" else "other")
         function, handler = deploy(location)
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert len(appconfig.standin.agent_requests) == 1
         assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {location} not found"]
-
-    def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
-        self,
-        appconfig: AppConfig,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str],
-    ) -> None:
-        location = appconfig.profile()
-        appconfig.deploy(location, f"not json {SECRET}")
-        function, handler = deploy(location)
-        run_for_a_period(function, clock)
-        assert handler.runs == 30
-        [warning] = warnings(caplog)
-        assert f"config in {location} is invalid" in warning
-        assert_nothing_leaked(caplog, capsys)
-
-    def test_access_denied_names_the_missing_permissions(
-        self,
-        appconfig: AppConfig,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-    ) -> None:
-        appconfig.standin.agent_answer = (
-            502,
-            "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/fn is not authorized to perform:"
-            " appconfig:StartConfigurationSession",
-        )
-        function, handler = deploy("appconfig://orders/prod/chaos")
-        run_for_a_period(function, clock)
-        assert handler.runs == 30
-        [warning] = warnings(caplog)
-        assert "appconfig:StartConfigurationSession and appconfig:GetLatestConfiguration" in warning
-        assert "environment prod and profile chaos" in warning
-        assert "assumed-role" not in warning  # the agent's (AWS's) own words stay out of the log
-
-    def test_a_hanging_agent_costs_one_connection_per_period(
-        self,
-        hanging_endpoint: HangingEndpoint,
-        ssm_endpoint: MotoServer,
-        deploy: Deploy,
-        clock: FakeClock,
-        caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        monkeypatch.setenv("AWS_APPCONFIG_EXTENSION_HTTP_PORT", hanging_endpoint.endpoint_url.rsplit(":", 1)[1])
-        function, handler = deploy("appconfig://orders/prod/chaos")
-
-        run_for_a_period(function, clock, invocations=5)
-
-        assert handler.runs == 5
-        assert len(hanging_endpoint.connections) == 1
-        [warning] = warnings(caplog)
-        assert "did not answer" in warning
 
     def test_no_agent_says_so(
         self,
@@ -417,30 +418,19 @@ class TestAppConfig:
 
 
 class TestMixedSources:
-    def test_config_in_s3_and_kill_switch_in_ssm_one_read_of_each_per_period(
-        self, s3: S3Bucket, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
+    def test_config_in_the_source_and_kill_switch_in_ssm_one_read_of_each_per_period(
+        self, source: Source, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
     ) -> None:
-        s3.put("orders.json", CONFIG)
-        function, _ = deploy(s3.location("orders.json"), SSM_KILL)
+        source.write(source.config, CONFIG)
+        function, _ = deploy(source.config, SSM_KILL)
         assert {answer["statusCode"] for answer in run_for_a_period(function, clock)} == {503}
-        assert (s3.gets("orders.json"), ssm_endpoint.calls()) == (1, 1)
+        assert (source.reads(), ssm_endpoint.calls()) == (1, 1)
 
         ssm_endpoint.put(SSM_KILL, "on")
         next_period(clock)
         assert run_for_a_period(function, clock) == [OK] * 30
-        assert (s3.gets("orders.json"), ssm_endpoint.calls()) == (2, 2)
-
-    def test_config_in_appconfig_and_kill_switch_in_ssm(
-        self, appconfig: AppConfig, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock
-    ) -> None:
-        location = appconfig.profile()
-        appconfig.deploy(location, CONFIG)
-        function, _ = deploy(location, SSM_KILL)
-        assert function(HTTP_EVENT, None)["statusCode"] == 503
-        ssm_endpoint.put(SSM_KILL, "on")
-        next_period(clock)
-        assert function(HTTP_EVENT, None) == OK
-        assert status(location, SSM_KILL).killed
+        assert (source.reads(), ssm_endpoint.calls()) == (2, 2)
+        assert status(source.config, SSM_KILL).killed
 
     def test_config_in_ssm_and_kill_switch_in_s3(
         self, s3: S3Bucket, ssm_endpoint: MotoServer, deploy: Deploy, clock: FakeClock

@@ -214,14 +214,15 @@ class TestDurableExecutionsTakeNoPart:
 
 
 class TestGuardrails:
-    """A guardrail bounds the treatment's share: the control group is not touched."""
+    """A guardrail bounds the config's rate: the control group is not touched, and a cohort
+    that assigns the groups does not lower the share that counts."""
 
     def test_the_control_group_does_not_count_against_max_rate(self) -> None:
         guardrails = Guardrails(max_rate=0.05, max_rate_from="CHAOS_LAYER_MAX_RATE")
         assert guardrails.refusal(parse(control_group=True, rate=0.05)) is None  # 10 % selected, 5 % hurt
         assert guardrails.refusal(parse(control_group=True, rate=0.06)) is not None
 
-    def test_with_a_cohort_the_treatment_band_counts(self) -> None:
+    def test_with_a_cohort_the_rate_alone_counts(self) -> None:
         guardrails = Guardrails(max_rate=0.1, max_rate_from="max_rate=")
-        assert guardrails.refusal(parse(control_group=True, cohort={**COHORT, "percent": 10})) is None
-        assert guardrails.refusal(parse(control_group=True, cohort={**COHORT, "percent": 11})) is not None
+        assert guardrails.refusal(parse(control_group=True, cohort={**COHORT, "percent": 1})) is not None
+        assert guardrails.refusal(parse(control_group=True, rate=0.1, cohort={**COHORT, "percent": 50})) is None

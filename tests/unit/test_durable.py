@@ -211,7 +211,8 @@ class TestWhereFaultsGo:
 
     def test_the_draws_of_a_step_attempt_are_the_same_whenever_it_runs(self) -> None:
         execution = durable.Execution(ARN, {}, True, None, None)
-        plan = durable.Plan(config(), execution, [], (), lambda s: None, Random(), lambda problem: None)
+        no_cache: Any = None  # a step attempt's draws depend on its config alone, not on the cache
+        plan = durable.Plan(config(), execution, [], (), lambda s: None, Random(), lambda problem: None, no_cache)
         attempt = _StepContext("1ced8f5b", 2)
         draws = [plan._attempt_random(attempt).random() for _ in range(3)]
         assert draws[0] == draws[1] == draws[2]
