@@ -45,6 +45,7 @@ dist: $(STAMP)
 
 template-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint integrations/fis/template.yaml
 
 # The example function is built by examples/hello/Makefile (BuildMethod: makefile), so sam build
 # needs only make, whatever Python the machine has. The layer is the prebuilt zip.

@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from chaos_layer.config import Config
@@ -181,7 +181,7 @@ class Guarded:
         if refusal is None:
             return reading
         said = config.is_active(time.time()) and not _leaves_this_function_out(config)
-        return replace(reading, config=None, problem=refusal if said else reading.problem)
+        return reading.replace(config=None, problem=refusal if said else reading.problem)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reader, name)

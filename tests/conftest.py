@@ -1,7 +1,7 @@
 """Fixtures shared by every test directory (unit, functional, e2e, cli), and each test's kind.
 
 Each folder is one kind of test, marked here (`-m unit`, `-m "not e2e"`): unit, functional
-(functional/, cli/, runner/, docs/) or e2e; `slow` marks the tests that take seconds on their
+(functional/, cli/, runner/, docs/, fis/) or e2e; `slow` marks the tests that take seconds on their
 own. Under pytest-xdist (`make pytest`, or `pytest -n 2`) each worker has its own servers (moto,
 the AppConfig stand-in) on free ports, and every test writes only in its own `tmp_path`; the
 e2e tests build the layer and the wheel once per run for all workers (tests/e2e/conftest.py).
@@ -52,6 +52,7 @@ KINDS = {
     "cli": "functional",
     "runner": "functional",
     "docs": "functional",
+    "fis": "functional",
     "e2e": "e2e",
 }
 TESTS = Path(__file__).parent

@@ -100,7 +100,7 @@ def test_the_zip_holds_the_library_without_the_operator_api_and_the_cli(layer_zi
     }
     left_out = tree - shipped
     # The operator's folders stay out whole, and nothing else does.
-    operator = {"cli", "control", "experiment", "ctk"}
+    operator = {"cli", "control", "experiment", "ctk", "fis"}
     assert {name.split("/")[1] for name in left_out} == operator, left_out
     assert not {name for name in shipped if name.split("/")[1] in operator}
     assert shipped <= tree

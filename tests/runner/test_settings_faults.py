@@ -5,11 +5,15 @@ where the runner's own value is still there, and recovered after a runner died."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from chaos_layer import control
+from chaos_layer.cli import app as app_module
 from chaos_layer.experiment import definition, settings_faults
 from chaos_layer.experiment.settings_aws import at_expression, instant
 from chaos_layer.experiment.settings_faults import SettingsFaults
@@ -322,3 +326,17 @@ def test_recover_restores_what_is_still_changed_and_is_idempotent(lambdas: Lambd
     assert lambdas.concurrency("checkout") is None
     assert lambdas.configuration("checkout")["MemorySize"] == 1024
     assert json.loads(before) == entries
+
+
+def test_fis_template_refuses_a_file_with_settings_for_that_reason_alone(tmp_path: Path) -> None:
+    document = experiment_document(
+        settings=[{"function": "checkout", "reserved_concurrency": 0}],
+        restore_role=RESTORE_ROLE,
+        steady_state=[{"alarm": "checkout-errors"}],
+    )
+    path = tmp_path / "game-day.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(app_module.app, ["fis", "template", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "faults on a function's settings" in result.output
+    assert "restore_role" not in result.output

@@ -38,6 +38,7 @@ OPERATOR_SIDE: list[set[str]] = [
     {"control"},  # the operator API, its errors, and where it keeps configs (one store per source)
     {"experiment"},  # `run`: the experiment file, checks, statistics, the runner, journal, report
     {"ctk"},  # the Chaos Toolkit extension
+    {"fis"},  # the AWS FIS template: the Automation document, its step scripts, the roles
     {"cli"},
 ]
 LAYERS = FUNCTION_SIDE + OPERATOR_SIDE

@@ -47,11 +47,12 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def loaded_after(code: str, tmp_path: Path, env: dict[str, str]) -> set[str]:
-    """The modules a fresh interpreter holds after running `code` (with a handler module `app`)."""
+def loaded_after(code: str, tmp_path: Path, env: dict[str, str], report: str = REPORT) -> set[str]:
+    """The modules a fresh interpreter holds after running `code` (with a handler module `app`),
+    or what else `report` prints as a JSON list on its last line."""
     (tmp_path / "app.py").write_text(HANDLER_MODULE)
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code) + REPORT],
+        [sys.executable, "-c", textwrap.dedent(code) + report],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -75,6 +76,27 @@ def test_zero_code_mode_loads_no_fault_mechanics_at_init(tmp_path: Path) -> None
     assert "chaos_layer.wrapper" in modules
     assert "app" in modules
     assert forbidden(modules) == []
+
+
+# Standard-library modules that zero-code mode's init must leave to the first invocation (or
+# to nobody): each costs a new environment milliseconds of CPU where the runtime has not
+# loaded it already.
+DEFERRED_STANDARD_LIBRARY = ("inspect", "dataclasses", "enum", "tempfile", "shutil")
+
+
+def test_zero_code_modes_init_adds_none_of_the_heavier_standard_modules_to_the_runtimes(tmp_path: Path) -> None:
+    code = """
+    import sys
+    import awslambdaric.bootstrap  # what Lambda's runtime has loaded before the handler
+    runtime = set(sys.modules)
+    import chaos_layer.wrapper
+    """
+    added = "\nimport json\nprint(json.dumps(sorted(set(sys.modules) - runtime)))\n"
+    modules = loaded_after(
+        code, tmp_path, {"CHAOS_LAYER_HANDLER": "app.handler", "CHAOS_LAYER_PARAM": "/chaos-layer/app"}, added
+    )
+    assert "chaos_layer.wrapper" in modules
+    assert forbidden(modules, DEFERRED_STANDARD_LIBRARY) == []
 
 
 def test_importing_and_decorating_loads_no_fault_mechanics(tmp_path: Path) -> None:
