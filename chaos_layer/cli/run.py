@@ -21,8 +21,9 @@ from rich.text import Text
 
 from chaos_layer import control
 from chaos_layer.cli import output
-from chaos_layer.cli.options import RunOptions, with_options
-from chaos_layer.experiment import checks, definition, report, runner, settings_faults, signals
+from chaos_layer.cli.options import Command, RunOptions, with_options
+from chaos_layer.control import scale
+from chaos_layer.experiment import checks, definition, report, runner, settings_faults, signals, verdict
 from chaos_layer.experiment.checks import Status
 from chaos_layer.experiment.journal import Journal, new_journal
 
@@ -88,7 +89,7 @@ class _Panel:
         now = self.display.now()
         head = Text(f"{progress.experiment}: {progress.phase}", style="bold")
         if progress.step is not None and progress.rate is not None and progress.phase == "running":
-            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {runner.percent(progress.rate)}")
+            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {verdict.percent(progress.rate)}")
             if progress.step_ends_at is not None:
                 head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
             if progress.run_ends_at is not None:
@@ -131,13 +132,21 @@ def _journal_path(given: str | None, experiment: str, now: float) -> Path:
     return Path(f"{safe}-{stamp}.journal.json")
 
 
+def _report_path(journal: str) -> Path:
+    """`X.journal.json` -> `X.html`, next to the journal; any other name: its suffix -> `.html`."""
+    path = Path(journal)
+    if path.name.endswith(".journal.json") and len(path.name) > len(".journal.json"):
+        return path.with_name(path.name[: -len(".journal.json")] + ".html")
+    return path.with_suffix(".html")
+
+
 def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], int]) -> None:
     """Adds `run` and `report` to the CLI; `exit_codes` is the CLI's mapping of errors."""
 
     def exit_code(error: control.ControlError) -> int:
         return next((code for kind, code in exit_codes.items() if isinstance(error, kind)), 1)
 
-    @app.command(name="run")
+    @app.command(name="run", cls=Command)
     @with_options(RunOptions)
     def run_command(
         aws: RunOptions,
@@ -162,9 +171,12 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         experiment was stopped), 6 aborted (the steady state did not hold before the start;
         nothing was written), 7 inconclusive (no breach, but a comparison of the treatment with
         the control group did not pass at the end: too little data, or an interval that straddles
-        the allowed increase), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the experiment was
-        stopped), 1 invalid file, 2 usage error, 3 AWS error, 4 not found. In every ending the
-        config is left disabled.
+        the allowed increase, a sample ratio mismatch, a failing control group), 130 interrupted
+        (Ctrl-C, SIGTERM or SIGHUP, someone else's write to the config, the kill switch engaged;
+        the experiment was stopped wherever it was still the runner's), 1 invalid file, 2 usage
+        error, 3 AWS error, 4 not found. In every ending the config is left disabled, except
+        where someone else wrote it during the run: then it is left as they wrote it. Every write
+        expires one lease (2 x poll + 60 s) ahead and is renewed at every poll.
         """
         experiment, text = definition.load_experiment(file)
         connection = {"region": aws.region, "profile": aws.profile, "endpoint_url": aws.endpoint_url}
@@ -188,6 +200,11 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console = Console(highlight=False, soft_wrap=True)
         console.print(Text(f"Experiment {experiment.name}: {experiment.hypothesis}", style="bold"))
         console.print(Text(f"Journal: {path}"))
+        reach = scale.estimate(
+            lambda: cloudwatch, experiment.blast_radius, controller.parameter, controller.max_age, clock()
+        )
+        for warning in reach.warnings(controller.parameter):  # before the first write
+            console.print(Text(f"Warning: {warning}", style="yellow"))
         display = Display(console, clock)
         display.checks = {check.name: check for check in experiment.checks}
         changes = None
@@ -213,6 +230,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 guard=guard,
                 error_exit_code=exit_code,
                 period_origin=lambda period, idle: output.period_origin(period, aws, idle),
+                functions=clients("lambda"),
                 settings_faults=changes,
             ).run()
             with guard.shielded(deliver=False):
@@ -231,7 +249,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             raise outcome.error
         raise typer.Exit(outcome.exit_code)
 
-    @app.command(name="report")
+    @app.command(name="report", cls=Command)
     def report_command(
         journal: Annotated[
             str, typer.Argument(metavar="JOURNAL", help="Journal written by `run`.", show_default=False)
@@ -249,7 +267,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
     ) -> None:
         """Render a run's journal as one self-contained HTML page (no network needed to view it)."""
         data = report.load_journal(journal)
-        target = Path(output) if output else Path(journal).with_suffix(".html")
+        target = Path(output) if output else _report_path(journal)
         page = report.render(data)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:

@@ -10,10 +10,12 @@ Operators only: the Lambda layer leaves this package out.
 - `status`: `Status`, everything `status` shows;
 - `documents`: config documents as operators write them, durations and instants;
 - `errors`: the `ControlError` family (drawn in its docstring) and `aws_errors`;
+- `aws_names`: a `dependency` fault's services and error codes against botocore's data;
+- `scale`: the environments an experiment reaches and the reads they imply, before a write;
 - `stores`: one store per source.
 """
 
-from chaos_layer.control.controller import Controller, clients, ssm_client
+from chaos_layer.control.controller import DEFAULT_DURATION, Controller, clients, creates, ssm_client
 from chaos_layer.control.documents import (
     check_type_flags,
     disable,
@@ -28,6 +30,7 @@ from chaos_layer.control.documents import (
 )
 from chaos_layer.control.errors import (
     AwsError,
+    Changed,
     ControlError,
     InvalidConfig,
     NotFound,
@@ -36,12 +39,21 @@ from chaos_layer.control.errors import (
     aws_errors,
 )
 from chaos_layer.control.status import Status
-from chaos_layer.control.stores.base import DEFAULT_STRATEGY, PARAMETER_TYPES, Clients, Deployment, Written
+from chaos_layer.control.stores.base import (
+    DEFAULT_STRATEGY,
+    PARAMETER_TYPES,
+    Clients,
+    Deployment,
+    Written,
+    absent,
+)
 
 __all__ = [
+    "DEFAULT_DURATION",
     "DEFAULT_STRATEGY",
     "PARAMETER_TYPES",
     "AwsError",
+    "Changed",
     "Clients",
     "ControlError",
     "Controller",
@@ -52,9 +64,11 @@ __all__ = [
     "Status",
     "UsageError",
     "Written",
+    "absent",
     "aws_errors",
     "check_type_flags",
     "clients",
+    "creates",
     "disable",
     "enable",
     "format_instant",

@@ -7,6 +7,7 @@ ControlError
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
  +-- NotFound        the config parameter does not exist
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
+ |    +-- Changed    someone else wrote the location since it was read; nothing was written
  +-- Overwritten     a write landed but replaced another that raced it (SSM); says how to restore it
 """
 
@@ -40,6 +41,8 @@ ARGUMENTS: Mapping[str, str] = {
         "endpoint_url",
         "duration",
         "until",
+        "no_expiry",
+        "rate",
         "parameter_type",
         "change_type",
         "force",
@@ -86,8 +89,25 @@ class AwsError(ControlError):
     """AWS could not be reached or refused the request."""
 
 
+class Changed(AwsError):
+    """Someone else wrote the location since it was read or last written, so nothing was
+    written; `change` says who, when and which keys, where the source tells."""
+
+    def __init__(self, message: str, change: str) -> None:
+        super().__init__(message)
+        self.change = change
+
+
 class Overwritten(ControlError):
-    """The write landed, but replaced a write that raced it; the message says how to restore that."""
+    """The write landed, but replaced a write that raced it; the message says how to restore that.
+    `version` is the write that landed, `lost` the one it replaced (None when not known), and
+    `change` who wrote that and when."""
+
+    def __init__(self, message: str, *, version: int | None = None, lost: int | None = None, change: str = "") -> None:
+        super().__init__(message)
+        self.version = version
+        self.lost = lost
+        self.change = change
 
 
 _CREDENTIAL_CODES = frozenset(
@@ -113,9 +133,11 @@ def aws_errors(
     except Denied as error:
         raise AwsError(f"access denied: could not {action}: {error}") from None
     except Conflict as error:
+        if error.change is not None:
+            raise Changed(f"could not {action}: {error}", error.change) from None
         raise AwsError(f"could not {action}: {error}") from None
     except StoreOverwritten as error:
-        raise Overwritten(str(error)) from None
+        raise Overwritten(str(error), version=error.version, lost=error.lost, change=error.change) from None
     except SourceError as error:
         if error.denied:  # our own words first (action and resource), then AWS's, for the operator
             said = f" (AWS: {' '.join(error.detail.split())[:300]})" if error.detail else ""

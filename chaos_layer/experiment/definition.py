@@ -25,8 +25,11 @@ from chaos_layer.experiment.settings_faults import Setting, parse_settings, role
 from chaos_layer.source import location_problem
 
 DEFAULT_POLL = 15.0
-# expires_at = the end of the whole run plus this: room for the last poll and the stop.
-EXPIRY_MARGIN = 60.0
+# Every write's expires_at is a lease of 2 x poll + this ahead, renewed at every poll: room for
+# one late poll and the stop, so a runner that dies leaves an experiment that soon ends by itself.
+LEASE_MARGIN = 60.0
+# Below this many invocations per group, a comparison's interval says nothing worth judging.
+MIN_SAMPLES_FLOOR = 30
 STOP_ATTEMPTS = 3
 # Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
 RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
@@ -67,6 +70,15 @@ class Experiment:
     @property
     def duration(self) -> float:
         return sum(step.hold for step in self.ramp)
+
+    @property
+    def lease(self) -> float:
+        """How far ahead each write sets expires_at."""
+        return 2 * self.poll + LEASE_MARGIN
+
+    @property
+    def cohort(self) -> bool:
+        return isinstance(self.blast_radius.get("cohort"), Mapping)
 
     @property
     def comparing(self) -> bool:
@@ -155,11 +167,17 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     on_breach = fields.string("on_breach", "stop")
     if isinstance(fields.raw("on_breach"), str) and on_breach not in ON_BREACH:
         fields.problem("on_breach", "must be stop or kill")
-    min_samples = int(fields.number("min_samples", DEFAULT_MIN_SAMPLES, minimum=1, integer=True))
+    min_samples = int(fields.number("min_samples", DEFAULT_MIN_SAMPLES, minimum=MIN_SAMPLES_FLOOR, integer=True))
     settle = _duration(fields, "settle", 0.0, zero=True)
     namespace = fields.string("namespace", settings.DEFAULT_METRICS_NAMESPACE, non_empty=True)
     checks = tuple(
-        replace(check, experiment=experiment, namespace=namespace, min_samples=min_samples)
+        replace(
+            check,
+            experiment=experiment,
+            namespace=namespace,
+            min_samples=min_samples,
+            cohort=isinstance(blast_radius.get("cohort"), Mapping),
+        )
         if isinstance(check, CompareCheck)
         else check
         for check in checks

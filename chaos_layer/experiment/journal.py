@@ -32,7 +32,6 @@ EXIT_CODES = {
     Verdict.INCONCLUSIVE: 7,
     Verdict.INTERRUPTED: 130,
 }
-# Faults whose failures `Errors` does not see (the invocation succeeds for Lambda).
 
 
 def instant(seconds: float) -> str:
@@ -87,11 +86,14 @@ def new_journal(experiment: Experiment, source: str, text: str, controller: cont
         "steady_state": [check.definition() for check in experiment.checks],
         "settle": experiment.settle,
         "warnings": list(experiment.warnings),
+        "lease": experiment.lease,
         "expires_at": None,
+        "function_timeout": None,
         "steps": [],
         "writes": [],
         "checks": [],
         "breach": None,
+        "interruption": None,
         "stop": None,
         "error": None,
         **({"restore_role": experiment.restore_role, "settings": []} if experiment.settings else {}),

@@ -85,9 +85,18 @@ def _verdict(journal: Mapping[str, Any]) -> str:
     verdict = str(journal.get("verdict") or "unfinished")
     code = journal.get("exit_code")
     exit_note = "" if code is None else f" <span class='code'>exit code {_e(code)}</span>"
+    interruption = journal.get("interruption")
+    cause = ""
+    if isinstance(interruption, Mapping) and interruption.get("cause"):
+        said = "; ".join(str(interruption[key]) for key in ("change", "error") if interruption.get(key))
+        cause = (
+            f"<p class='reason'><strong>Interruption:</strong> {_e(interruption['cause'])}"
+            + (f" ({_e(said)})" if said else "")
+            + "</p>"
+        )
     return (
         f"<section class='verdict {_e(verdict)}' id='verdict'><p class='headline'>{_e(headline)}{exit_note}</p>"
-        f"<p class='reason'>{_e(reason)}</p></section>"
+        f"<p class='reason'>{_e(reason)}</p>{cause}</section>"
     )
 
 
@@ -126,9 +135,18 @@ def _summary(journal: Mapping[str, Any]) -> str:
         ("cache period", f"{_seconds(journal.get('max_age'))} (CHAOS_LAYER_MAX_AGE)"),
         ("started", journal.get("started_at")),
         ("ended", journal.get("ended_at") or "-"),
+        (
+            "lease",
+            f"{_seconds(journal.get('lease'))} (2 x poll + 60 s, renewed at every poll)"
+            if journal.get("lease") is not None
+            else "-",
+        ),
         ("config expires at", journal.get("expires_at") or "-"),
         ("file", (journal.get("file") or {}).get("path")),
     ]
+    timeout = journal.get("function_timeout")
+    if isinstance(timeout, Mapping):
+        rows.append(("function timeout", f"{_seconds(timeout.get('seconds'))} ({timeout.get('found')})"))
     if journal.get("error"):
         rows.append(("error", journal.get("error")))
     return _table(rows)

@@ -5,9 +5,11 @@
    when the file is invalid.
 2. Check the steady state. Unless every check passes, the run is `aborted` and nothing is
    written.
-3. For each ramp step, write the config with the step's rate, then read the checks every
-   `poll` until the step's hold is over. Every config the runner writes expires at the end
-   of the whole run plus a margin, so a runner that dies leaves nothing running for long.
+3. For each ramp step, write the config with the step's rate, then every `poll` until the
+   step's hold is over: read the kill switch, read the checks and renew the lease. Every
+   write is conditional on the runner's last (writes.py) and expires one lease ahead
+   (2 x poll + 60 s), so a runner that dies leaves nothing running for long. Someone else's
+   write to the config, or the kill switch engaged, ends the run `interrupted`.
 4. On a breach (or a check without data: a runner that cannot see the steady state cannot
    say it holds), disable the config at once, engage the kill switch with `on_breach: kill`,
    and end: the runner says when the stop will have reached every function (one cache
@@ -16,7 +18,8 @@
 
 Whatever ends the run (a breach, Ctrl-C or SIGTERM, an AWS error, a crash in a check), the
 stop runs in a `finally`, shielded from further signals and retried, and the journal is
-rewritten atomically after every event, so a crash keeps what happened.
+rewritten atomically after every event, so a crash keeps what happened. The stop disables the
+config wherever it is still the runner's: a config someone else wrote is left as they wrote it.
 
 With `compare` entries (docs/control-groups.md) the configs are written with `control_group:
 true`, the comparisons are skipped before the start (there is no control group yet), read at
@@ -27,7 +30,6 @@ comparison that does not pass then makes the run `inconclusive`.
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable
@@ -43,12 +45,20 @@ from chaos_layer.experiment.checks import (
     Phase,
     Reading,
     Status,
-    format_value,
 )
-from chaos_layer.experiment.definition import EXPIRY_MARGIN, STOP_ATTEMPTS, Experiment, Step
+from chaos_layer.experiment.definition import STOP_ATTEMPTS, Experiment, Step
 from chaos_layer.experiment.journal import EXIT_CODES, Journal, Verdict, instant
+from chaos_layer.experiment.readings import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
 from chaos_layer.experiment.settings_faults import SettingsFaults
 from chaos_layer.experiment.signals import Interrupted, SignalGuard
+from chaos_layer.experiment.timeouts import Timeout, function_timeout
+from chaos_layer.experiment.verdict import Ending, crashed, judge, percent
+from chaos_layer.experiment.writes import ConfigWrites, SomeoneElseWrote
+from chaos_layer.source import Stored
+
+
+class KillSwitchEngaged(Exception):
+    """The kill switch was found engaged at a poll: the run ends."""
 
 
 @dataclass
@@ -89,10 +99,6 @@ class Outcome:
     crash: BaseException | None = None  # a bug: re-raised after the stop
 
 
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
-
-
 # A span for people (`45s`, `14m 32s`, `2h 5m`): the operator API's own.
 span = control.format_seconds
 
@@ -119,6 +125,7 @@ class Runner:
         guard: SignalGuard | None = None,
         error_exit_code: Callable[[control.ControlError], int] = lambda error: 1,
         period_origin: Callable[[float, bool], str] | None = None,
+        functions: Any = None,
         settings_faults: SettingsFaults | None = None,
     ) -> None:
         self.experiment = experiment
@@ -142,9 +149,11 @@ class Runner:
             settings_faults.save, settings_faults.say = self._save, self._say
         self.progress = Progress(experiment.name, len(experiment.ramp))
         self.started_at: float | None = None
-        self.expires_at: str | None = None
-        self._attempted_write = False
-        self._rate = 0.0
+        self.writes = ConfigWrites(experiment, controller, journal, clock, sleep)
+        # A Lambda client, to read the functions' timeout (None: Lambda's maximum stands in).
+        self.functions = functions
+        self.timeout: Timeout | None = None
+        self.killed: str | None = None  # the kill switch's value, when found engaged at a poll
 
     def _period_said(self, period: float, *, idle: bool) -> str:
         kind = "the idle cache period" if idle else "the cache period"
@@ -174,6 +183,8 @@ class Runner:
             aborted = self._steady_state_before()
             if aborted is None:
                 breach = self._ramp()
+        except (SomeoneElseWrote, KillSwitchEngaged):
+            pass  # recorded in self.writes.foreign / self.killed
         except (Interrupted, KeyboardInterrupt) as error:
             interrupted = True
             if isinstance(error, KeyboardInterrupt):
@@ -186,7 +197,15 @@ class Runner:
         interrupted = interrupted or bool(self.guard.received)
         final: Reading | None = None
         unsettled: list[Reading] = []
-        if breach is None and aborted is None and failure is None and not interrupted and stop_failure is None:
+        ended = self.writes.foreign is not None or self.killed is not None
+        if (
+            not ended
+            and breach is None
+            and aborted is None
+            and failure is None
+            and not interrupted
+            and not stop_failure
+        ):
             try:
                 self._settle()
                 final, unsettled = self._steady_state_after()
@@ -222,6 +241,17 @@ class Runner:
                 f"an experiment ({name!r}) is already running in {self.experiment.parameter};"
                 " stop it first (chaos-layer stop)"
             )
+        # The first write is conditional on what was read here: a write made since is someone else's.
+        read = Stored(self.experiment.parameter, "", state.parameter_type, state.version, state.token)
+        self.writes.begin(read if state.found else control.absent(self.experiment.parameter))
+        if any(isinstance(check, CompareCheck) and check.metric == "errors" for check in self.experiment.checks):
+            self.timeout = function_timeout(self.functions, self.experiment.blast_radius)
+            self.journal.data["function_timeout"] = {"seconds": self.timeout.seconds, "found": self.timeout.said}
+            self._say(
+                f"Function timeout for the errors comparison: {span(self.timeout.seconds)} ({self.timeout.said});"
+                f" an invocation without a Completed record counts as a failure {span(self._unfinished_after())}"
+                " after its minute ends."
+            )
 
     def _steady_state_before(self) -> Reading | None:
         """The first check that does not pass, or None. Reads every check, for the record, but
@@ -237,12 +267,11 @@ class Runner:
         return next((r for r in readings if not r.status.passed), None)
 
     def _ramp(self) -> Reading | None:
-        """Write each step and poll its checks; the first reading that does not pass, or None."""
+        """Write each step; at every poll read the kill switch, then the checks, then renew the
+        lease. The first reading that does not pass, or None."""
         assert self.started_at is not None
         start = self.clock()
         ends = start + self.experiment.duration
-        self.expires_at = control.format_instant(math.ceil(ends + EXPIRY_MARGIN))
-        self.journal.data["expires_at"] = self.expires_at
         self.progress.run_ends_at = ends
         step_end = start
         for index, step in enumerate(self.experiment.ramp):
@@ -263,6 +292,7 @@ class Runner:
                     f" {span(step_end - now)} left in the step, {span(ends - now)} in the run",
                     "detail",
                 )
+                self._check_kill_switch()
                 if self.settings_faults is not None:
                     self.settings_faults.renew()
                 for check in self.experiment.checks:
@@ -270,6 +300,8 @@ class Runner:
                     if reading.status.stops:  # a comparison without enough data goes on
                         self._save()
                         return reading
+                if self.clock() < step_end:  # otherwise the next step's write, or the stop, follows
+                    self._renew()
                 self._save()
                 next_poll = wake + self.experiment.poll
             self.journal.data["steps"][-1]["ended_at"] = instant(self.clock())
@@ -277,9 +309,20 @@ class Runner:
             self._save()
         return None
 
+    def _check_kill_switch(self) -> None:
+        """Engaged during the run: nothing is injected any more, so the run cannot judge."""
+        state = self.controller.status()
+        if state.killed:
+            self.killed = state.kill_switch_value or "on"
+            self._say(f"The kill switch {self.controller.kill_switch} is engaged: the run ends here.", "warn")
+            raise KillSwitchEngaged(self.killed)
+
+    def _renew(self) -> None:
+        """Move the lease one poll on, conditionally like every write."""
+        self.writes.write("renew", self.writes.rate)
+        self._say(f"Lease renewed: {self.experiment.parameter} expires at {self.writes.expires_at}.", "detail")
+
     def _write_step(self, index: int, step: Step, ends_at: float) -> None:
-        assert self.expires_at is not None
-        document = self.experiment.config(step.rate, self.expires_at)
         self.progress.phase = "running"
         self.progress.step, self.progress.rate, self.progress.step_ends_at = index, step.rate, ends_at
         now = self.clock()
@@ -294,14 +337,7 @@ class Runner:
                 "completed": False,
             }
         )
-        self._attempted_write = True
-        self._rate = step.rate
-        try:
-            written = self.controller.write_config(document)
-        except control.ControlError as error:
-            self._record_failure(f"step {index + 1}", error, document)
-            raise
-        self._record_write(f"step {index + 1}", written, document)
+        written = self.writes.write(f"step {index + 1}", step.rate)
         reach = (
             f"every function starts injecting within {span(self.idle_max_age)}"
             f" ({self._period_said(self.idle_max_age, idle=True)})"
@@ -314,6 +350,11 @@ class Runner:
             f"Step {index + 1}/{len(self.experiment.ramp)}: rate {percent(step.rate)} for {span(step.hold)}"
             f" ({written.name} {where}); {reach}."
         )
+        if index == 0:
+            self._say(
+                f"Each write expires {span(self.experiment.lease)} ahead (the lease: 2 x poll + 60 s), renewed at"
+                " every poll: if this runner dies, the experiment ends by itself within it."
+            )
         if index == 0 and step.hold < self.idle_max_age:
             self._say(
                 f"Step 1 holds {span(step.hold)}, less than the {span(self.idle_max_age)} an idle function may take"
@@ -350,7 +391,9 @@ class Runner:
 
     def _read(self, check: Check, phase: Phase, step: int | None = None) -> Reading:
         previous = self.progress.latest.get(check.name)
-        context = Context(self.cloudwatch, self.clock(), phase, self.started_at, previous)
+        context = Context(
+            self.cloudwatch, self.clock(), phase, self.started_at, previous, unfinished_after=self._unfinished_after()
+        )
         reading = check.read(context)
         entry: dict[str, Any] = {
             "at": instant(reading.at),
@@ -375,6 +418,11 @@ class Runner:
         self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
         self._show()
         return reading
+
+    def _unfinished_after(self) -> float:
+        """Seconds after a minute ends beyond which its invocations can no longer be running."""
+        timeout = self.timeout.seconds if self.timeout is not None else DEFAULT_FUNCTION_TIMEOUT
+        return timeout + METRICS_DELAY
 
     def _say(self, text: str, level: str = "info") -> None:
         """The display never decides the run: a terminal that is gone (SIGHUP) is ignored."""
@@ -417,15 +465,23 @@ class Runner:
                 self.guard.interrupt(signal.SIGINT)
 
     def _stop(self, *, kill: bool) -> control.ControlError | None:
-        if not self._attempted_write:
+        """Disable the config where it is still the runner's, then engage the kill switch if asked."""
+        if not self.writes.attempted:
             return None
-        assert self.expires_at is not None
         self.progress.phase = "stopping"
         self._show()
-        document = self.experiment.config(self._rate, self.expires_at, enabled=False)
         stop = self.journal.data["stop"] = {"at": None, "reaches_all_by": None, "ok": False, "kill_switch": kill}
-        error = self._retry("stop", lambda: self.controller.write_config(document), document)
-        if error is None:
+        error = self.writes.stop()
+        foreign = self.writes.foreign
+        if foreign is not None:
+            stop.update(ok=True, left_as_written_by_someone_else=True)
+            how = f" A write of the runner's raced theirs: {foreign.overwritten}." if foreign.overwritten else ""
+            self._say(
+                f"{self.experiment.parameter} was written by someone else during the run ({foreign.change}); the"
+                f" runner wrote nothing more to it and left it as they wrote it.{how}",
+                "warn",
+            )
+        elif error is None:
             now = self.clock()
             stop.update(at=instant(now), reaches_all_by=instant(now + self.max_age), ok=True)
             self._say(
@@ -437,13 +493,13 @@ class Runner:
         else:
             stop["error"] = str(error)
             self._say(
-                f"Could not disable {self.experiment.parameter}: {error}. It expires at {self.expires_at} at the"
-                f" latest; stop it now: chaos-layer stop --param {self.experiment.parameter}"
+                f"Could not disable {self.experiment.parameter}: {error}. It expires at {self.writes.expires_at} at"
+                f" the latest (its lease); stop it now: chaos-layer stop --param {self.experiment.parameter}"
                 " (or chaos-layer kill).",
                 "error",
             )
         if kill:
-            kill_error = self._retry("kill", self.controller.kill, None)
+            kill_error = self._kill()
             stop["kill_switch_engaged"] = kill_error is None
             if kill_error is None:
                 self._say(
@@ -458,46 +514,21 @@ class Runner:
         self._save()
         return error
 
-    def _retry(
-        self, action: str, write: Callable[[], control.Written], document: dict[str, Any] | None
-    ) -> control.ControlError | None:
+    def _kill(self) -> control.ControlError | None:
+        """Engage the kill switch, whatever it held (another parameter: nothing of anyone's is lost)."""
         error: control.ControlError | None = None
         for attempt in range(STOP_ATTEMPTS):
             try:
-                written = write()
+                written = self.controller.kill()
             except control.ControlError as failed:
                 error = failed
-                self._record_failure(action, failed, document)
+                self.writes.record_failure("kill", failed, None)
                 if attempt + 1 < STOP_ATTEMPTS:
                     self.sleep(float(attempt + 1))
                 continue
-            self._record_write(action, written, document)
+            self.writes.record_write("kill", written, None)
             return None
         return error
-
-    def _record_failure(self, action: str, error: control.ControlError, document: dict[str, Any] | None) -> None:
-        self.journal.data["writes"].append(
-            {
-                "at": instant(self.clock()),
-                "action": action,
-                "parameter": self.experiment.parameter if action != "kill" else self.controller.kill_switch,
-                "version": None,
-                "config": document,
-                "error": str(error),
-            }
-        )
-
-    def _record_write(self, action: str, written: control.Written, document: dict[str, Any] | None) -> None:
-        self.journal.data["writes"].append(
-            {
-                "at": instant(self.clock()),
-                "action": action,
-                "parameter": written.name,
-                "version": written.version,
-                "config": document,
-                "error": None,
-            }
-        )
 
     # the verdict
 
@@ -512,64 +543,33 @@ class Runner:
         interrupted: bool,
         unsettled: list[Reading] | None = None,
     ) -> Outcome:
-        """The verdict: a breach rejects, then an interrupt, then an error ends the run; an
-        aborted start; the check after the end; then a comparison that did not pass at the end
-        makes it inconclusive. The exit code is the verdict's, unless an error, or a stop that
-        could not be written, says more (1-4)."""
-        step = self.progress.step
-        where = "" if step is None else f" at step {step + 1} (rate {percent(self.experiment.ramp[step].rate)})"
-        stopped = "the experiment was stopped" if self._attempted_write else "nothing was written"
-        if stop_failure is not None:
-            stopped = "the stop could not be written"
-        reading = breach or final
-        if reading is not None:
-            when = where if breach is not None else " after the end"
-            verdict = Verdict.REJECTED
-            subject = f"{reading.check}:" if reading.data is not None else reading.check
-            reason = f"The hypothesis was rejected: {subject} {_what(reading)}{when}; {stopped}."
-            self.journal.data["breach"] = {
-                "at": instant(reading.at),
-                "phase": "during" if breach is not None else "after",
-                "step": None if breach is None or step is None else step + 1,
-                "check": reading.check,
-                "kind": reading.kind,
-                "value": reading.value,
-                "status": reading.status.value,
-                "detail": reading.detail,
-                **({"comparison": dict(reading.data)} if reading.data is not None else {}),
-            }
-        elif interrupted:
-            name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
-            verdict, reason = Verdict.INTERRUPTED, f"Interrupted by {name}{where}; {stopped}."
-        elif failure is not None:
-            # The verdicts of docs/experiments.md only: an error cuts the run short (interrupted) or keeps it from
-            # starting (aborted); the journal's `error` and the exit code (1-4) say which error.
-            message = str(failure) if isinstance(failure, control.ControlError) else _crash(failure)
-            if self._attempted_write:
-                verdict, reason = Verdict.INTERRUPTED, f"Interrupted by an error{where}: {message}; {stopped}."
-            else:
-                verdict, reason = Verdict.ABORTED, f"Aborted by an error before the start: {message}; {stopped}."
-        elif aborted is not None:
-            verdict = Verdict.ABORTED
-            reason = (
-                f"Aborted: the steady state did not hold before the start ({aborted.check} {_what(aborted)});"
-                f" {stopped}."
+        """The verdict (verdict.py), and its exit code: the verdict's, unless an error, or a stop
+        that could not be written, says more (1-4)."""
+        signal_name = None
+        if interrupted:
+            signal_name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
+        stop = self.journal.data["stop"] or {}
+        judged = judge(
+            Ending(
+                experiment=self.experiment,
+                step=self.progress.step,
+                attempted=self.writes.attempted,
+                breach=breach,
+                final=final,
+                aborted=aborted,
+                failure=failure,
+                stop_failure=stop_failure,
+                signal=signal_name,
+                foreign=self.writes.foreign,
+                killed=self.killed,
+                kill_switch=self.controller.kill_switch,
+                kill_engaged=bool(stop.get("kill_switch_engaged")),
+                unsettled=unsettled or [],
+                compared=[r for r in self.progress.latest.values() if r.kind == CompareCheck.kind],
             )
-        elif unsettled:
-            verdict = Verdict.INCONCLUSIVE
-            found = "; ".join(f"{r.check}: {_what(r)}" for r in unsettled)
-            reason = f"Inconclusive: no breach, but {found}; {stopped}."
-        else:
-            top = max(step.rate for step in self.experiment.ramp)
-            count = len(self.experiment.ramp)
-            verdict = Verdict.HELD
-            reason = (
-                f"The hypothesis held: the steady state held through {count} step{'s' if count != 1 else ''}"
-                f" (up to rate {percent(top)}) and after the end."
-            )
-            judged = [r for r in self.progress.latest.values() if r.kind == CompareCheck.kind]
-            if judged:
-                reason = reason[:-1] + "; " + "; ".join(f"{r.check}: {_what(r)}" for r in judged) + "."
+        )
+        if judged.breach is not None:
+            self.journal.data["breach"] = judged.breach
         error = failure if isinstance(failure, control.ControlError) else stop_failure
         crash = failure if failure is not None and not isinstance(failure, control.ControlError) else None
         if crash is not None:
@@ -577,17 +577,18 @@ class Runner:
         elif error is not None:
             code = self.error_exit_code(error)
         else:
-            code = EXIT_CODES[verdict]
-        problems = [str(e) if isinstance(e, control.ControlError) else _crash(e) for e in (failure, stop_failure) if e]
+            code = EXIT_CODES[judged.verdict]
+        problems = [str(e) if isinstance(e, control.ControlError) else crashed(e) for e in (failure, stop_failure) if e]
         self.journal.data.update(
-            verdict=verdict.value,
-            reason=reason,
+            verdict=judged.verdict.value,
+            reason=judged.reason,
+            interruption=judged.interruption,
             exit_code=code,
             error="; ".join(problems) or None,
             ended_at=instant(self.clock()),
         )
         self._save()
-        return Outcome(verdict, reason, code, error, crash)
+        return Outcome(judged.verdict, judged.reason, code, error, crash)
 
     def _save(self) -> None:
         had_failed = self.journal.failure is not None
@@ -597,18 +598,3 @@ class Runner:
         except OSError:
             if not had_failed:
                 self._say(f"{self.journal.failure}; the run goes on without it", "warn")
-
-
-def _crash(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _what(reading: Reading) -> str:
-    """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`; a comparison
-    in its own words (`the error rate rose by 4 points, ...`)."""
-    if reading.data is not None and "words" in reading.data:
-        return str(reading.data["words"])
-    if reading.status is Status.NO_DATA:
-        return f"had no data ({reading.detail})" if reading.detail else "had no data"
-    shown = format_value(reading.value)
-    return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"

@@ -7,6 +7,8 @@
   17:873-890, 1998, method 10). It keeps its coverage near the nominal level with small samples
   and with proportions near 0, where error rates live, unlike the simple Wald interval.
 - `percentile_floor`: how many values a percentile needs before it says anything.
+- `even_split_p`: the two-sided exact binomial test of a count against an even split, for a
+  sample ratio mismatch (records lost, or a broken split).
 - `samples_per_group`: the usual sample size for comparing two proportions, for the docs'
   sizing figures.
 
@@ -67,6 +69,32 @@ def percentile_floor(quantile: float, floor: int) -> int:
     if not 0 < quantile < 1:
         raise ValueError("quantile must be between 0 and 1")
     return max(floor, math.ceil(round(PERCENTILE_TAIL_VALUES / (1 - quantile), 6)))  # 0.999 is not exact
+
+
+def even_split_p(successes: int, trials: int) -> float:
+    """The two-sided p-value of `successes` in `trials` draws with probability 1/2 each: twice
+    the probability of a count at least as far from the middle, at most 1. Exact, summed in
+    log space from the tail's edge outwards until the terms no longer count."""
+    if trials <= 0:
+        return 1.0
+    if not 0 <= successes <= trials:
+        raise ValueError("successes must be between 0 and trials")
+    edge = min(successes, trials - successes)
+    if 2 * edge == trials:
+        return 1.0
+    log_half = trials * math.log(0.5)
+
+    def log_term(k: int) -> float:
+        return math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1) + log_half
+
+    top = log_term(edge)
+    total = 0.0
+    for k in range(edge, -1, -1):
+        term = math.exp(log_term(k) - top)
+        total += term
+        if term < 1e-17 * total:
+            break
+    return min(1.0, 2 * math.exp(top) * total)
 
 
 def samples_per_group(p_control: float, p_treatment: float, z_alpha: float, z_beta: float) -> int:

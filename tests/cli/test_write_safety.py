@@ -248,5 +248,7 @@ def test_fault_flags_on_an_s3_config_write_only_over_what_was_read(
     result = cli("start", "--param", location, "--latency", "500", endpoint=False, param=False)
 
     assert result.exit_code == 3
-    assert "changed since it was read (someone else wrote it); nothing was written" in one_line(result.stderr)
+    line = one_line(result.stderr)
+    assert "changed since it was read (someone else wrote it at " in line
+    assert "); nothing was written" in line
     assert json.loads(s3.text("orders.json") or "") == RACER

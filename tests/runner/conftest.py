@@ -96,25 +96,33 @@ class Aws:
         duration_ms: float = 100.0,
         experiment: str = "checkout-latency",
         namespace: str = "ChaosLayer",
+        completed: int | None = None,
+        older_layer: bool = False,
     ) -> None:
         """One batch of a control group's records, as CloudWatch aggregates them: `invocations`
-        invocations of `group`, `errors` of them failed, each taking `duration_ms`."""
+        invocations of `group` started, `completed` of them ended (all unless given), `errors`
+        of those failed, each taking `duration_ms`. `older_layer`: records of a layer that wrote
+        no `Completed`."""
         dimensions = [{"Name": "experiment", "Value": experiment}, {"Name": "group", "Value": group}]
         stamp = datetime.fromtimestamp(at, timezone.utc)
 
-        def datum(name: str, total: float, low: float, high: float, unit: str) -> dict[str, Any]:
-            values = {"SampleCount": invocations, "Sum": total, "Minimum": low, "Maximum": high}
+        def datum(
+            name: str, total: float, low: float, high: float, unit: str, count: int = invocations
+        ) -> dict[str, Any]:
+            values = {"SampleCount": count, "Sum": total, "Minimum": low, "Maximum": high}
             return {"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "StatisticValues": values,
                     "Unit": unit}  # fmt: skip
 
-        self.cloudwatch.put_metric_data(
-            Namespace=namespace,
-            MetricData=[
-                datum("Invocations", invocations, 1, 1, "Count"),
-                datum("Errors", errors, 0 if errors < invocations else 1, 1 if errors else 0, "Count"),
-                datum("Duration", duration_ms * invocations, duration_ms, duration_ms, "Milliseconds"),
-            ],
-        )
+        ended = invocations if completed is None else completed
+        data = [datum("Invocations", invocations, 1, 1, "Count")]
+        if ended:
+            data += [
+                datum("Errors", errors, 0 if errors < ended else 1, 1 if errors else 0, "Count", ended),
+                datum("Duration", duration_ms * ended, duration_ms, duration_ms, "Milliseconds", ended),
+            ]
+            if not older_layer:
+                data.append(datum("Completed", ended, 1, 1, "Count", ended))
+        self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
 
     def value(self, name: str) -> str | None:
         try:
@@ -125,6 +133,12 @@ class Aws:
     def config(self) -> dict[str, Any] | None:
         text = self.value(PARAM)
         return None if text is None else dict(json.loads(text))
+
+    def config_version(self) -> int:
+        try:
+            return int(self.ssm.get_parameter(Name=PARAM)["Parameter"]["Version"])
+        except self.ssm.exceptions.ParameterNotFound:
+            return 0
 
     def kill_switch(self) -> str | None:
         return self.value(KILL_SWITCH)
@@ -219,6 +233,7 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
         cloudwatch: Any = None,
         max_age: float = 5.0,
         experiment: definition.Experiment | None = None,
+        functions: Any = None,
     ) -> Run:
         parsed = experiment or definition.parse_experiment(document)
         controller = control.Controller(
@@ -236,6 +251,7 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
             clock=time_machine,
             sleep=time_machine.sleep,
             error_exit_code=exit_code,
+            **({} if functions is None else {"functions": functions}),
         ).run()
         return Run(outcome, json.loads(path.read_text()), recorder, path)
 
@@ -247,11 +263,13 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
 
 class Proxy:
     """Forwards every request to moto; `down()` makes it refuse connections (an endpoint
-    that has gone away), `watch(fn)` calls fn(target, body) before each request is forwarded."""
+    that has gone away), `watch(fn)` calls fn(target, body) before each request is forwarded,
+    `lose(fn)` drops the answer to the next request fn picks."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.watchers: list[Callable[[str, bytes], None]] = []
+        self.losses: list[Callable[[str, bytes], bool]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -269,6 +287,10 @@ class Proxy:
                 connection.request("POST", self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
+                if proxy.losses and proxy.losses[0](self.headers.get("X-Amz-Target", ""), body):
+                    proxy.losses.pop(0)
+                    self.close_connection = True  # the request landed; its answer is lost
+                    return
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
@@ -290,6 +312,10 @@ class Proxy:
 
     def watch(self, watcher: Callable[[str, bytes], None]) -> None:
         self.watchers.append(watcher)
+
+    def lose(self, request: Callable[[str, bytes], bool], times: int = 1) -> None:
+        """Forward the next `times` requests that `request(target, body)` picks, then drop their answers."""
+        self.losses += [request] * times
 
     def down(self) -> None:
         if self.up:

@@ -76,7 +76,28 @@ def test_a_run_with_its_config_in_s3(cli, aws, time_machine, tmp_path, s3: S3Buc
     assert "Verdict: held." in result.stdout
     config = json.loads(s3.text("checkout.json") or "")
     assert (config["enabled"], config["rate"]) == (False, 0.05)
-    assert [write["parameter"] for write in json.loads((tmp_path / "j.json").read_text())["writes"]] == [location] * 3
+    assert [write["parameter"] for write in json.loads((tmp_path / "j.json").read_text())["writes"]] == [location] * 7
+
+
+def test_someone_elses_write_to_an_s3_config_mid_run_is_left_as_they_wrote_it(
+    cli, aws, time_machine, tmp_path, s3: S3Bucket
+) -> None:
+    """S3: every write carries If-Match with the ETag the runner last wrote."""
+    steady(aws, time_machine)
+    location = s3.location("checkout.json")
+    theirs = json.dumps({"enabled": False, "experiment": "someone-else", "faults": [{"type": "exception"}]})
+    time_machine.at(7, lambda: s3.put("checkout.json", theirs))
+    result = cli(
+        "run", write(tmp_path / "game-day.yaml", experiment_document(parameter=location)), "--journal", "j.json"
+    )
+    assert result.exit_code == 130, result.output
+    assert s3.text("checkout.json") == theirs
+    assert f"Verdict: interrupted. Interrupted: {location} was written by someone else during the run" in result.stdout
+    journal = json.loads((tmp_path / "j.json").read_text())
+    assert journal["interruption"]["change"].startswith("someone else wrote it")
+    assert [w["action"] for w in journal["writes"]] == ["step 1", "renew", "step 2"]
+    assert journal["writes"][-1]["version"] is None
+    assert journal["writes"][-1]["error"]
 
 
 def test_the_journal_has_a_default_name(cli, aws, time_machine, tmp_path) -> None:
@@ -278,18 +299,28 @@ def test_a_signal_stops_the_experiment(aws, tmp_path, signals) -> None:
     assert "Traceback" not in stderr
 
 
-def test_a_killed_runner_leaves_a_config_that_expires(aws, tmp_path) -> None:
-    """SIGKILL cannot be caught: expires_at is the net, at the end of the run plus a margin."""
+def test_a_killed_runner_leaves_a_config_that_ends_within_its_lease(aws, tmp_path) -> None:
+    """SIGKILL cannot be caught: the lease is the net. A run planned for 2 minutes, polled every
+    0.2 s: the experiment it leaves ends within 2 x 0.2 + 60 s, not at the planned end."""
     process, journal = start_run(aws, tmp_path)
-    started = time.time()
+    deadline = time.monotonic() + 30
+    while aws.config_version() < 3 and time.monotonic() < deadline:  # renewed at least twice
+        time.sleep(0.05)
+    assert aws.config_version() >= 3
     process.kill()
+    killed = time.time()
     process.communicate(timeout=60)
     config = aws.config()
-    expiry = json.loads(journal.read_text())["expires_at"]
-    assert config["expires_at"] == expiry
-    seconds_left = calendar.timegm(time.strptime(expiry, "%Y-%m-%dT%H:%M:%SZ")) - started
-    assert 120 < seconds_left <= 120 + 60 + 1  # after the planned end, by at most the margin
+    assert config["enabled"] is True
+    expiry = calendar.timegm(time.strptime(config["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert expiry <= killed + 2 * 0.2 + 60
     assert json.loads(journal.read_text())["verdict"] is None
+    # and the library reads it as over by then
+    from chaos_layer.config import parse_config
+
+    ends = parse_config(config).expires_at_epoch()
+    assert ends is not None
+    assert ends <= killed + 60.4
 
 
 def test_run_takes_the_cache_periods_as_every_command_does(cli, aws, time_machine, tmp_path) -> None:

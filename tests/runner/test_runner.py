@@ -13,7 +13,7 @@ import pytest
 from chaos_layer.experiment import definition
 from chaos_layer.experiment.checks import Context, Reading
 from chaos_layer.experiment.journal import Verdict, instant
-from tests.runner.conftest import KILL_SWITCH, Aws, TimeMachine, experiment_document
+from tests.runner.conftest import ALARM, KILL_SWITCH, Aws, TimeMachine, experiment_document
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -40,7 +40,10 @@ def test_a_run_that_holds_writes_each_step_then_disables(aws, time_machine, run_
     assert run.outcome.verdict is Verdict.HELD
     assert run.outcome.exit_code == 0
     versions = aws.versions()
-    assert [(v["enabled"], v["rate"]) for v in versions] == [(True, 0.01), (True, 0.05), (False, 0.05)]
+    # each step, the lease renewed at every poll within a step, then the stop
+    assert [(v["enabled"], v["rate"]) for v in versions] == [
+        (True, 0.01), (True, 0.01), (True, 0.05), (True, 0.05), (True, 0.05), (True, 0.05), (False, 0.05),
+    ]  # fmt: skip
     # the library's config, with the file's blast radius and faults
     assert versions[0]["targets"] == {"functions": ["checkout"]}
     assert versions[0]["faults"] == [{"type": "latency", "delay_ms": 300}]
@@ -49,13 +52,19 @@ def test_a_run_that_holds_writes_each_step_then_disables(aws, time_machine, run_
     assert "held through 2 steps (up to rate 5%)" in run.journal["reason"]
 
 
-def test_expires_at_is_the_end_of_the_whole_run_plus_a_margin(aws, time_machine, run_experiment) -> None:
+def test_every_write_expires_one_lease_ahead_and_each_poll_renews_it(aws, time_machine, run_experiment) -> None:
+    """A lease of 2 x poll + 60 s, moved on at every poll: a runner that dies leaves an
+    experiment that ends by itself within it, never at the end of the whole planned run."""
     steady(aws, time_machine)
-    run_experiment(experiment_document())
-    expiries = {v["expires_at"] for v in aws.versions()}
-    assert len(expiries) == 1  # every write, the stop included
-    (expiry,) = expiries
-    assert epoch(expiry) == pytest.approx(time_machine.start + 30 + definition.EXPIRY_MARGIN, abs=1)
+    document = experiment_document(ramp=[{"rate": 0.05, "hold": "2m"}], poll="5s", steady_state=[{"alarm": ALARM}])
+    run = run_experiment(document)
+    assert run.outcome.verdict is Verdict.HELD
+    lease = 2 * 5 + 60
+    enabled = [w for w in run.journal["writes"] if w["config"]["enabled"]]
+    assert len(enabled) == 2 * 60 // 5  # the step, then a renewal at every poll but the last
+    for write in enabled:
+        assert epoch(write["config"]["expires_at"]) == epoch(write["at"]) + lease
+    assert run.journal["lease"] == lease
 
 
 def test_checks_are_read_every_poll_and_once_after_the_end(aws, time_machine, run_experiment) -> None:
@@ -88,8 +97,8 @@ def test_the_journal_keeps_the_file_the_writes_and_the_steps(aws, time_machine, 
     assert journal["experiment"] == "checkout-latency"
     assert journal["hypothesis"] == document["hypothesis"]
     assert journal["file"]["document"] == document
-    assert [w["action"] for w in journal["writes"]] == ["step 1", "step 2", "stop"]
-    assert [w["version"] for w in journal["writes"]] == [1, 2, 3]
+    assert [w["action"] for w in journal["writes"]] == ["step 1", "renew", "step 2", "renew", "renew", "renew", "stop"]
+    assert [w["version"] for w in journal["writes"]] == [1, 2, 3, 4, 5, 6, 7]
     assert [s["rate"] for s in journal["steps"]] == [0.01, 0.05]
     assert all(s["completed"] for s in journal["steps"])
     assert epoch(journal["started_at"]) == time_machine.start
@@ -270,15 +279,15 @@ def test_an_aws_error_mid_run_stops_the_experiment(aws, time_machine, run_experi
 def test_a_stop_that_cannot_be_written_is_retried_and_reported(aws, time_machine, run_experiment, proxy) -> None:
     steady(aws, time_machine)
     ssm = proxy()
-    time_machine.at(7, ssm.down)  # the write of step 2 fails, and so does every stop
+    time_machine.at(7, ssm.down)  # the poll at 10 s cannot read the kill switch, and every stop fails
     run = run_experiment(experiment_document(), ssm=ssm.client("ssm"))
     assert run.outcome.exit_code == 3
-    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "step 2", "stop", "stop", "stop"]
-    assert all("could not reach AWS" in w["error"] for w in run.journal["writes"][1:])
+    assert [w["action"] for w in run.journal["writes"]] == ["step 1", "renew", "stop", "stop", "stop"]
+    assert all("could not reach AWS" in w["error"] for w in run.journal["writes"][2:])
     assert run.journal["stop"]["ok"] is False
-    # the config expires by itself soon after the planned end, and the runner says how to stop it now
+    # the config expires by itself within the lease of the last write, and the runner says how to stop it now
     assert aws.config()["enabled"] is True
-    assert epoch(aws.config()["expires_at"]) <= time_machine.start + 30 + definition.EXPIRY_MARGIN + 1
+    assert epoch(aws.config()["expires_at"]) == time_machine.start + 5 + 2 * 5 + definition.LEASE_MARGIN
     assert "chaos-layer stop --param /chaos-layer/checkout" in run.lines.text
 
 
@@ -358,5 +367,5 @@ def test_the_journal_is_written_as_the_run_goes(aws, time_machine, run_experimen
     time_machine.at(10, lambda: seen.update(__import__("json").loads(path.read_text())))
     run_experiment(experiment_document())
     assert seen["verdict"] is None
-    assert [w["action"] for w in seen["writes"]] == ["step 1"]
+    assert [w["action"] for w in seen["writes"]] == ["step 1", "renew"]
     assert len(seen["checks"]) == 2 + 2  # before the start, and the first poll

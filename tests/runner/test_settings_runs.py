@@ -22,7 +22,7 @@ from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
 from chaos_layer.experiment import definition, report, runner, settings_faults
 from chaos_layer.experiment.journal import Journal, new_journal
-from tests.runner.conftest import KILL_SWITCH, Aws, Recorder, Run, TimeMachine, exit_code, experiment_document
+from tests.runner.conftest import KILL_SWITCH, PARAM, Aws, Recorder, Run, TimeMachine, exit_code, experiment_document
 from tests.runner.lambdas import RESTORE_ROLE, Lambdas, lambdas_on
 
 BIN = Path(sys.executable).parent
@@ -217,3 +217,26 @@ def test_a_killed_runner_is_recovered_and_recover_can_run_again(aws: Aws, lambda
     assert "Restored" not in second.stdout
     assert "nothing to do (restored)" in second.stdout
     assert as_before(lambdas)
+
+
+def test_someone_elses_write_to_the_config_ends_the_run_and_restores_the_settings(
+    aws: Aws, lambdas: Lambdas, time_machine: TimeMachine, tmp_path: Path
+) -> None:
+    steady(aws, time_machine)
+    stopped = {"enabled": False, "experiment": "someone-else", "rate": 0.01, "faults": [{"type": "latency"}]}
+    time_machine.at(12, lambda: aws.ssm.put_parameter(Name=PARAM, Value=json.dumps(stopped), Overwrite=True))
+    run = run_with_settings(aws, lambdas, time_machine, tmp_path)
+    assert run.outcome.exit_code == 130, run.lines.text
+    assert as_before(lambdas)
+    assert lambdas.schedules() == {}
+
+
+def test_the_kill_switch_during_the_run_restores_the_settings_at_the_next_poll(
+    aws: Aws, lambdas: Lambdas, time_machine: TimeMachine, tmp_path: Path
+) -> None:
+    steady(aws, time_machine)
+    time_machine.at(12, lambda: aws.ssm.put_parameter(Name=KILL_SWITCH, Value="on", Type="String", Overwrite=True))
+    run = run_with_settings(aws, lambdas, time_machine, tmp_path)
+    assert run.outcome.exit_code == 130, run.lines.text
+    assert as_before(lambdas)
+    assert {entry["state"] for entry in run.journal["settings"]} == {"restored"}

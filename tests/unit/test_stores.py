@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from chaos_layer import control
-from chaos_layer.control.stores.base import Clients, Denied
+from chaos_layer.control.stores.base import Clients, Conflict, Denied
 from chaos_layer.control.stores.ssm import SSMStore
 from chaos_layer.source import ParameterReader
 from chaos_layer.source.ssm import SSMProvider, parameter_arn, parameter_name
@@ -91,9 +91,23 @@ def test_a_parameter_that_does_not_exist_is_created_as_a_string(ssm: tuple[Any, 
     client, stubber = ssm
     describe(stubber, [[], []])
     stubber.add_response("get_parameters", {"Parameters": [], "InvalidParameters": [PARAM]})
-    expected = {"Name": PARAM, "Value": "{}", "Overwrite": True, "Type": "String"}
+    expected = {"Name": PARAM, "Value": "{}", "Overwrite": False, "Type": "String"}
     stubber.add_response("put_parameter", {"Version": 1}, expected)
     assert SSMStore(Clients(ssm=client)).put(PARAM, "{}", content_type="application/json").type == "String"
+
+
+def test_a_parameter_created_since_it_was_read_is_not_overwritten(ssm: tuple[Any, Stubber]) -> None:
+    client, stubber = ssm
+    describe(stubber, [[], []])
+    stubber.add_response("get_parameters", {"Parameters": [], "InvalidParameters": [PARAM]})
+    stubber.add_client_error(
+        "put_parameter",
+        "ParameterAlreadyExists",
+        "The parameter already exists.",
+        expected_params={"Name": PARAM, "Value": "{}", "Overwrite": False, "Type": "String"},
+    )
+    with pytest.raises(Conflict, match=f"{PARAM} was created since it was read; nothing was written"):
+        SSMStore(Clients(ssm=client)).put(PARAM, "{}", content_type="application/json")
 
 
 def test_a_version_ssm_did_not_give_reports_no_race(ssm: tuple[Any, Stubber]) -> None:

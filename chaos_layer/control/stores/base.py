@@ -86,12 +86,25 @@ class Denied(StoreError):
 
 
 class Conflict(StoreError):
-    """Someone else wrote meanwhile, or a deployment is in the way; nothing was overwritten."""
+    """Someone else wrote meanwhile, or a deployment is in the way; nothing was overwritten.
+    `change` describes someone else's write (who, when and which keys, where the source
+    tells), None when a deployment is in the way."""
+
+    def __init__(self, message: str, change: str | None = None) -> None:
+        super().__init__(message)
+        self.change = change
 
 
 class Overwritten(StoreError):
     """A write landed, but replaced another that raced it (SSM has no conditional write); the
-    message says what was lost and how to restore it."""
+    message says what was lost and how to restore it. `version` is the write that landed,
+    `lost` the version it replaced, `change` who wrote that and when."""
+
+    def __init__(self, message: str, *, version: int, lost: int, change: str) -> None:
+        super().__init__(message)
+        self.version = version
+        self.lost = lost
+        self.change = change
 
 
 @dataclass(frozen=True)
@@ -254,8 +267,9 @@ class Store(ABC):
     ) -> Written:
         """Write `value` at `location`.
 
-        `expected` is what was read and the value derives from: a source with conditional
-        writes refuses to write when the location changed since; SSM, which has none,
+        `expected` is what was read (or last written) and the value derives from; one with
+        no value, no version and no token stands for a location that was absent. A source
+        with conditional writes refuses to write when the location changed since; SSM, which has none,
         refuses when it sees the change before writing and raises Overwritten when a write
         raced its own. `conditional=False` writes whatever is there (an engaged kill switch
         must land). `preempt` lists locations whose in-progress deployments may be stopped to
@@ -291,6 +305,15 @@ class Store(ABC):
             raise Unsupported("{change_type} applies to SSM parameters only")
         if write.strategy is not None and self.source != APPCONFIG:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
+
+
+def absent(location: str) -> Stored:
+    """What a write expects when it must create `location`: nothing there (Store.put)."""
+    return Stored(location, "", version=0)
+
+
+def was_absent(expected: Stored | None) -> bool:
+    return expected is not None and expected.version == 0 and expected.token is None and not expected.value
 
 
 def _text(value: Any) -> str | None:

@@ -12,6 +12,8 @@ from chaos_layer.control.stores.base import (
     Unsupported,
     Write,
     Written,
+    _text,
+    was_absent,
 )
 from chaos_layer.source import Stored
 from chaos_layer.source import s3 as s3_source
@@ -23,32 +25,8 @@ from chaos_layer.source.base import (
 )
 from chaos_layer.source.s3 import S3Provider
 
-PARAMETER_TYPES = ("String", "SecureString")
-DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
-# Deployment states in which AppConfig refuses to start another deployment in the environment.
-IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
 _DENIED = DENIED_CODES | {"403"}
 _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-_ABSENT = object()
-# The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
-_APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
-    "ListApplications": ("application/*",),
-    "ListEnvironments": ("application/{app}",),
-    "ListConfigurationProfiles": ("application/{app}",),
-    "ListDeploymentStrategies": ("deploymentstrategy/*",),
-    "ListDeployments": ("application/{app}/environment/{env}",),
-    "GetDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "StopDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "CreateHostedConfigurationVersion": ("application/{app}/configurationprofile/{profile}",),
-    "StartDeployment": (
-        "application/{app}/environment/{env}",
-        "application/{app}/configurationprofile/{profile}",
-        "deploymentstrategy/*",
-    ),
-    "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
-    "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
-}
-_KEY_CHARS = 40  # longest key name a message shows
 
 
 class S3Store(Store):
@@ -86,7 +64,10 @@ class S3Store(Store):
         except ClientError as error:
             code = error_code(error)
             if code in _CONFLICT:
-                raise Conflict(f"{location} changed while it was being written; nothing was overwritten") from None
+                raise Conflict(
+                    f"{location} changed while it was being written; nothing was overwritten",
+                    change="someone else wrote it while this write was on its way",
+                ) from None
             if code in _DENIED:
                 key_id = arguments.get("SSEKMSKeyId")
                 kms = f" and kms:GenerateDataKey on {key_id}" if key_id else ""
@@ -113,14 +94,23 @@ class S3Store(Store):
 
     @staticmethod
     def _condition(location: str, head: Mapping[str, Any] | None, expected: Stored | None) -> dict[str, str]:
-        """If-Match on the ETag read (or just seen), If-None-Match: * for a new object."""
+        """If-Match on the ETag read or last written (or just seen), If-None-Match: * for a
+        new object."""
+        modified = _text(head.get("LastModified")) if head is not None else None
+        change = f"someone else wrote it at {modified}" if modified else "someone else wrote it"
         changed = Conflict(
-            f"{location} changed since it was read (someone else wrote it); nothing was written: run the command again"
+            f"{location} changed since it was read ({change}); nothing was written: run the command again",
+            change=change,
         )
         if head is None:
-            if expected is not None:  # it was there when read, and is gone
-                raise changed
+            if expected is not None and not was_absent(expected):  # it was there when read, and is gone
+                raise Conflict(
+                    f"{location} was deleted since it was read; nothing was written: run the command again",
+                    change="it was deleted",
+                )
             return {"IfNoneMatch": "*"}
+        if was_absent(expected):  # it was absent when read, and someone created it
+            raise changed
         token = expected.token if expected is not None and expected.token else head.get("ETag")
         if expected is None and not token:
             return {}

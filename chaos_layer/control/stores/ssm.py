@@ -74,7 +74,10 @@ class SSMStore(Store):
         existing = self._describe(location)
         parameter_type = self._type(location, existing, write.parameter_type, write.change_type, write.force)
         base = self._base(location, existing, write.expected if write.conditional else None)
-        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": True, "Type": parameter_type}
+        # A parameter that was not there when read is created only if it still is not: SSM's one
+        # conditional write (Overwrite false), so a parameter made meanwhile is never overwritten.
+        overwrite = existing is not None or not write.conditional
+        arguments: dict[str, Any] = {"Name": location, "Value": value, "Overwrite": overwrite, "Type": parameter_type}
         if existing and existing.get("Tier") == "Advanced":
             arguments["Tier"] = "Advanced"  # SSM refuses to downgrade a tier
         if parameter_type == "SecureString" and existing and existing.get("KeyId"):
@@ -83,6 +86,11 @@ class SSMStore(Store):
         try:
             response = client.put_parameter(**arguments)
         except ClientError as error:
+            if error_code(error) == "ParameterAlreadyExists":
+                raise Conflict(
+                    f"{location} was created since it was read; nothing was written: run the command again",
+                    change="it was created",
+                ) from None
             refusal = ssm_source.denial(error, "ssm:PutParameter", [location], client_region(client), "kms:Encrypt")
             if refusal is None:
                 raise
@@ -90,7 +98,9 @@ class SSMStore(Store):
             raise Denied(f"{refusal}{said}") from None
         version = response.get("Version")
         if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
-            raise Overwritten(self._overwritten(location, base, version, arguments))
+            change = self._changes(location, base, version)
+            message = self._overwritten(location, base, version, arguments, change)
+            raise Overwritten(message, version=version, lost=version - 1, change=change)
         return Written(location, parameter_type, version)
 
     def _type(
@@ -155,11 +165,17 @@ class SSMStore(Store):
         if expected is None or expected.version is None or current == expected.version:
             return current
         if existing is None:
-            raise Conflict(f"{location} was deleted since it was read; nothing was written: run the command again")
+            raise Conflict(
+                f"{location} was deleted since it was read; nothing was written: run the command again",
+                change="it was deleted",
+            )
         changes = self._changes(location, expected.version, current + 1)
-        raise Conflict(f"{location} changed since it was read ({changes}); nothing was written: run the command again")
+        raise Conflict(
+            f"{location} changed since it was read ({changes}); nothing was written: run the command again",
+            change=changes,
+        )
 
-    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any]) -> str:
+    def _overwritten(self, location: str, base: int, version: int, arguments: Mapping[str, Any], change: str) -> str:
         """What a write that raced ours (SSM has no conditional write) left, and how to get it back."""
         lost = version - 1
         name = shlex.quote(location)
@@ -171,7 +187,7 @@ class SSMStore(Store):
         )
         return (
             f"{location} was written by someone else between this command's read and its write, and this write"
-            f" (version {version}) replaced it: {self._changes(location, base, version)}."
+            f" (version {version}) replaced it: {change}."
             f" To restore what was overwritten: {restore}"
         )
 
