@@ -71,7 +71,7 @@ def test_the_set_up_points_the_sdk_at_the_local_ssm(page: str) -> None:
     port = re.fullmatch(r"moto_server -p (\d+) > /dev/null 2>&1 &\s*(#.*)?", server)
     assert port is not None, server
     assert (Path(sys.executable).parent / "moto_server").exists()  # what make venv installs
-    assert exported(export)["AWS_ENDPOINT_URL_SSM"] == f"http://127.0.0.1:{port.group(1)}"
+    assert exported(export)["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port.group(1)}"
 
 
 @pytest.fixture(params=PAGES)
@@ -86,7 +86,7 @@ def quick_start(request: pytest.FixtureRequest, moto_server: MotoServer, tmp_pat
         "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],  # nothing from the developer's own files
         "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
         **exported(export),
-        "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
+        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
         # the checkout under test, where it is not the installed one (a worktree)
         **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},
     }
