@@ -96,4 +96,5 @@ def new_journal(experiment: Experiment, source: str, text: str, controller: cont
         "interruption": None,
         "stop": None,
         "error": None,
+        **({"restore_role": experiment.restore_role, "settings": []} if experiment.settings else {}),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from chaos_layer import control
 from chaos_layer.control.extras import install_command
 from chaos_layer.control.formatting import milliseconds, number, percent, span
+from chaos_layer.experiment.settings_faults import settings_rows
 
 HEADLINES = {
     "held": "Hypothesis held",
@@ -57,6 +58,7 @@ def render(journal: Mapping[str, Any]) -> str:
         _section("Ramp", _ramp_chart(journal) + _steps_table(journal)),
         _section("Experiment", _summary(journal)),
         _section("Config writes", _writes(journal)),
+        _section("Function settings", _settings(journal)),
     ]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -508,6 +510,16 @@ def _svg(chart: Any) -> str:
 
 
 # small helpers
+
+
+def _settings(journal: Mapping[str, Any]) -> str:
+    """Each setting changed: the value it replaced, the runner's, and how it ended."""
+    rows = settings_rows(journal.get("settings") or [])
+    if not rows:
+        return ""
+    head = "<tr><th>setting</th><th>before</th><th>during</th><th>end</th><th>events</th></tr>"
+    body = "".join("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table class='grid'><thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
 def _section(title: str, body: str, css: str = "") -> str:
