@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaos_layer.config import (
@@ -27,14 +27,7 @@ def validate(document: object) -> Config:
     """The library's own validation, then the AWS names of `dependency` faults against
     botocore's data (which the function side never loads); raises InvalidConfig listing
     every problem."""
-    try:
-        config = parse_config(document)
-    except ConfigError as error:
-        raise InvalidConfig("the config is invalid", [*error.problems, *aws_names.problems(document)]) from None
-    found = aws_names.problems(document)
-    if found:
-        raise InvalidConfig("the config is invalid", found)
-    return config
+    return _validated(lambda: parse_config(document), document)
 
 
 def validate_text(text: str) -> Config:
@@ -42,8 +35,13 @@ def validate_text(text: str) -> Config:
         document: object = json.loads(text)
     except (ValueError, RecursionError):
         document = None  # the library's parser names the problem
+    return _validated(lambda: load_config(text), document)
+
+
+def _validated(parse: Callable[[], Config], document: object) -> Config:
+    """What `parse` makes of the config, or InvalidConfig with its problems and the AWS names'."""
     try:
-        config = load_config(text)
+        config = parse()
     except ConfigError as error:
         raise InvalidConfig("the config is invalid", [*error.problems, *aws_names.problems(document)]) from None
     found = aws_names.problems(document)
