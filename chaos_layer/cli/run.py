@@ -24,7 +24,7 @@ from chaos_layer.cli import output
 from chaos_layer.cli.options import RunOptions, with_options
 from chaos_layer.experiment import checks, definition, report, runner, signals, verdict
 from chaos_layer.experiment.checks import Status
-from chaos_layer.experiment.journal import Journal, new_journal
+from chaos_layer.experiment.journal import JournalFile, new_journal
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
 clock: Callable[[], float] = time.time
@@ -182,7 +182,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             clock=clock,
         )
         path = _journal_path(journal, experiment.name, clock())
-        record = Journal(path, new_journal(experiment, file, text, controller))
+        record = JournalFile(path, new_journal(experiment, file, text, controller))
         try:
             record.save()
         except OSError:
