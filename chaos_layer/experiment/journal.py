@@ -205,6 +205,12 @@ class Journal(Record):
     interruption: Interruption | None = None
     stop: StopRecord | None = None
     error: str | None = None
+    # Only in a run that changes function settings: the role their restoring schedules assume,
+    # and each setting's entry (docs/settings-faults.md), which its own module reads and writes.
+    restore_role: str | None = None
+    settings: list[dict[str, Any]] | None = None
+
+    OMITTED = frozenset({"restore_role", "settings"})
 
     def to_json(self) -> dict[str, Any]:
         found = super().to_json()
