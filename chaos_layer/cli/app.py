@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from enum import Enum
 from importlib import resources
 from typing import Annotated, Any
 
@@ -25,7 +24,7 @@ except ImportError:  # pragma: no cover
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import fis as fis_commands
-from chaos_layer.cli import output, widening
+from chaos_layer.cli import options, output, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
@@ -40,6 +39,8 @@ from chaos_layer.cli.options import (
     status_code_fault,
 )
 from chaos_layer.config import is_legacy
+from chaos_layer.control import scale
+from chaos_layer.control.controller import NO_EXPIRY_ALONE
 from chaos_layer.exceptions import Problem
 
 PROG = "chaos-layer"
@@ -102,7 +103,7 @@ class Group(TyperGroup):
 
     def flags(self) -> dict[str, str]:
         """How the operator API's messages name a setting here: by its flag (`--param`)."""
-        names = {"document": "the faults as flags or --file"}
+        names = {"document": "the faults as flags or --file", "parameter_type": "--type"}
         for command in self.commands.values():
             for parameter in command.params:
                 if parameter.name and parameter.opts and parameter.opts[0].startswith("--"):
@@ -121,7 +122,8 @@ app = typer.Typer(
     help="Drive chaos-layer experiments: write and read the configs and kill switch chaos-layer reads"
     " (in SSM, S3 or AppConfig).",
     epilog="Exit codes: 0 ok, 1 invalid config or a racing write overwritten, 2 usage error, 3 AWS error,"
-    " 4 config parameter not found.",
+    " 4 config parameter not found; run also: 5 hypothesis rejected, 6 aborted, 7 inconclusive,"
+    " 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,  # Click's plain help: it wraps at words, so it reads at 80 columns
@@ -145,11 +147,6 @@ def _root(
     (in SSM, S3 or AppConfig)."""
 
 
-class ParameterType(str, Enum):
-    String = "String"
-    SecureString = "SecureString"
-
-
 def _option(help: str, metavar: str) -> Any:
     """A flag whose default (none) is not worth showing."""
     return typer.Option(help=help, metavar=metavar, show_default=False)
@@ -170,11 +167,36 @@ def _stored_document(controller: control.Controller) -> dict[str, Any] | None:
         return None
 
 
-def _widening_guard(parameter: str, before: dict[str, Any] | None, replace: bool) -> Callable[[dict[str, Any]], None]:
-    """Refuses a start that widens the stored config's blast radius unless it is confirmed
-    (on a terminal) or asked for with --replace; says what widens either way."""
+def _before_write(
+    controller: control.Controller, before: dict[str, Any] | None, replace: bool
+) -> Callable[[dict[str, Any]], None]:
+    """What start checks last, on the document it is about to write: the widening guard, then
+    the scale of the experiment (a warning, never a refusal)."""
+    guard = _widening_guard(controller.parameter, before, replace)
 
     def check(after: dict[str, Any]) -> None:
+        guard(after)
+        estimate = scale.estimate(
+            lambda: controller.clients("cloudwatch"), after, controller.parameter, controller.max_age, clock()
+        )
+        for warning in estimate.warnings(controller.parameter):
+            output.warn(warning)
+
+    return check
+
+
+class Unchanged(Exception):
+    """The start would write exactly what is stored and running: nothing is written."""
+
+
+def _widening_guard(parameter: str, before: dict[str, Any] | None, replace: bool) -> Callable[[dict[str, Any]], None]:
+    """Refuses a start that widens the stored config's blast radius unless it is confirmed
+    (on a terminal) or asked for with --replace; says what widens either way. A start that
+    would write what is stored already writes nothing (a new version would change nothing)."""
+
+    def check(after: dict[str, Any]) -> None:
+        if before is not None and before.get("enabled") is True and after == before:
+            raise Unchanged()
         found = widening.widenings(before, after, clock())
         if not found:
             return
@@ -233,6 +255,14 @@ def start(
     experiment: Annotated[str | None, _option("Experiment name for logs and metrics.", "NAME")] = None,
     duration: Annotated[str | None, _option("Stop injecting after this long: 90s, 15m, 2h, 1h30m.", "SPAN")] = None,
     until: Annotated[str | None, _option("Stop injecting at this ISO-8601 time: 2026-11-27T15:00:00Z.", "TIME")] = None,
+    no_expiry: Annotated[
+        bool,
+        typer.Option(
+            "--no-expiry",
+            help="Write no expiry: the experiment runs until stopped (without --duration or --until a start"
+            " writes one hour).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool | None,
         typer.Option(
@@ -249,11 +279,13 @@ def start(
             " raises the rate, drops or extends the expiry).",
         ),
     ] = False,
-    parameter_type: Annotated[
-        ParameterType | None,
+    type_name: Annotated[
+        str | None,
         typer.Option(
             "--type",
-            help="SSM only: type of a new config parameter (an existing one keeps its type; see --change-type).",
+            metavar="String|SecureString",
+            help="SSM only: type of a new config parameter, String or SecureString (an existing one keeps its"
+            " type; see --change-type).",
             show_default=False,
         ),
     ] = None,
@@ -283,7 +315,8 @@ def start(
 
     Give faults as flags, or a whole config with --file; with neither, re-enable the
     stopped config. --rate, --experiment, --duration, --until, --dry-run and --control-group apply in
-    every case.
+    every case. A new experiment needs --rate; every experiment written expires, in one hour
+    unless --duration, --until (or the --file config) says when, or --no-expiry says never.
     """
     if message is not None and exception is None:
         raise control.UsageError("--message needs --exception")
@@ -301,7 +334,8 @@ def start(
     if file is not None and faults:
         raise control.UsageError("give faults as flags or --file, not both")
     check_flags(flagged, experiment)
-    control.check_type_flags(None if parameter_type is None else parameter_type.value, change_type, force)
+    parameter_type = options.parameter_type(type_name)
+    control.check_type_flags(parameter_type, change_type, force)
     share = None if rate is None else parse_rate(rate)
     seconds = None if duration is None else parse_duration(duration)
     end = None if until is None else parse_until(until)
@@ -323,22 +357,28 @@ def start(
         if not isinstance(loaded, dict):
             control.validate(loaded)  # lists the problem
         document = loaded
+    if no_expiry and (duration is not None or until is not None):  # before anything is read
+        raise control.UsageError(NO_EXPIRY_ALONE)
     controller = _controller(aws)
     before = _stored_document(controller)
     if faults and before is not None and not is_legacy(before):
         document = {**before, "faults": faults}  # fault flags change the faults only, never the radius
+        if control.creates(before, document, experiment, replace=replace):
+            document.pop("rate", None)  # a new experiment's rate is given, never inherited
     elif faults:
         document = control.new_config(faults)
     try:
         written, config = controller.start(
             document,
-            before_write=_widening_guard(controller.parameter, before, replace),
+            before_write=_before_write(controller, before, replace),
             experiment=experiment,
             rate=share,
             duration=seconds,
             until=end,
+            no_expiry=no_expiry,
+            replace=replace,
             dry_run=dry_run,
-            parameter_type=None if parameter_type is None else parameter_type.value,
+            parameter_type=parameter_type,
             strategy=strategy,
             control_group=control_group,
             change_type=change_type,
@@ -351,10 +391,27 @@ def start(
             f"{error.template}, so there is no stopped experiment to resume: give faults as flags"
             " (--latency 300, --fault TYPE KEY=VALUE ...) or a whole config with --file"
         ) from None
+    except Unchanged:
+        output.say(
+            f"Nothing changed: experiment {(before or {}).get('experiment', 'default')!r} is running in"
+            f" {controller.parameter} as stored; nothing was written."
+        )
+        _warn_if_killed(controller)
+        return
     after = _stored_document(controller) or {}
     running = before is not None and before.get("enabled") is True
-    output.started(written, config, controller, aws, running=running, document=after)
+    if no_expiry:
+        expiry = "never: runs until stopped (--no-expiry)"
+    elif duration is None and until is None and not (document or before or {}).get("expires_at"):
+        expiry = "the default; choose with --duration, --until or --no-expiry"
+    else:
+        expiry = None
+    output.started(written, config, controller, aws, running=running, document=after, expiry=expiry)
     output.changes(widening.diff(before, after))
+    _warn_if_killed(controller)
+
+
+def _warn_if_killed(controller: control.Controller) -> None:
     if controller.killed():
         output.warn(f"the kill switch {controller.kill_switch} is engaged: nothing is injected until `{PROG} resume`")
 
@@ -437,14 +494,14 @@ def status(
         raise typer.Exit(EXIT_INVALID)
 
 
-@app.command(name="validate")
+@app.command(name="validate", cls=options.Command)
 @aws_options
 def validate_command(
     aws: AwsOptions,
     file: Annotated[
         str | None,
         typer.Argument(
-            metavar="[FILE]",
+            metavar="FILE",
             help="Config file (JSON), or - for stdin; none: the config stored at --param.",
             show_default=False,
         ),

@@ -14,12 +14,36 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from chaos_layer import control, settings
 from chaos_layer.control import UsageError
 from chaos_layer.exceptions import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Command(TyperCommand):
+    """A command whose usage line names its arguments as people write them: `FILE` when
+    required, `[FILE]` when not (Typer writes `{FILE}` and, with a bracketed metavar, `[[FILE]]`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # ctx: Typer's own Click's Context
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for parameter in self.get_params(ctx):
+            if parameter.param_type_name == "argument":
+                name = parameter.metavar or (parameter.name or "").upper()
+                pieces.append(name if parameter.required else f"[{name}]")
+        return pieces
+
+
+def parameter_type(text: str | None) -> str | None:
+    """`--type`: an SSM parameter type, in any case."""
+    if text is None:
+        return None
+    for known in control.PARAMETER_TYPES:
+        if text.strip().lower() == known.lower():
+            return known
+    raise UsageError(f"--type {text!r} is not an SSM parameter type: choose {' or '.join(control.PARAMETER_TYPES)}")
 
 
 def _period(flag: str, limit: float, env: str, default: float, when: str, reaches: str) -> Any:

@@ -7,6 +7,7 @@ import os
 from typing import IO, Any
 
 from rich.console import Console
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +24,19 @@ CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comp
 def _console(file: IO[str] | None = None) -> Console:
     # A new console per call: it picks up the stream in use (tests swap sys.stdout).
     return Console(file=file, highlight=False, soft_wrap=True)
+
+
+def print_table(table: Table) -> None:
+    """A table without the spaces Rich pads every line with to the table's width (they
+    trail every copied line and every line a script reads)."""
+    console = _console()
+    for line in console.render_lines(table, console.options, pad=False):
+        while line and not line[-1].text.strip() and not line[-1].control:
+            line.pop()
+        if line:
+            last = line[-1]
+            line[-1] = Segment(last.text.rstrip(), last.style, last.control)
+        console.print(Segments([*line, Segment.line()]), end="")
 
 
 def say(message: str) -> None:
@@ -114,9 +128,11 @@ def started(
     given: Periods,
     running: bool = False,
     document: dict[str, Any] | None = None,
+    expiry: str | None = None,
 ) -> None:
     """The whole resulting config, blast radius included; `running`: an experiment was
-    already enabled there, so this changed it rather than started it."""
+    already enabled there, so this changed it rather than started it; `expiry`: where the
+    expiry came from, when nobody chose it (the default) or chose none."""
     verb = "Changed" if running else "Started"
     say(f"{verb} experiment {config.experiment!r} in {written.name} ({written.summary()}).")
     table = _grid()
@@ -129,9 +145,10 @@ def started(
         table.add_row("radius", Text("every invocation of every function that reads it (no targets, match or cohort)"))
     if config.expires_at is not None:
         left = config.expires_at.timestamp() - controller.clock()
-        table.add_row("expires", Text(f"{format_instant(config.expires_at)} (in {format_seconds(left)})"))
+        said = f"in {format_seconds(left)}" + (f", {expiry}" if expiry else "")
+        table.add_row("expires", Text(f"{format_instant(config.expires_at)} ({said})"))
     else:
-        table.add_row("expires", Text("never: runs until stopped"))
+        table.add_row("expires", Text(expiry if expiry and expiry.startswith("never") else "never: runs until stopped"))
     dry_run = getattr(config, "dry_run", False)
     if dry_run:
         table.add_row("dry run", Text("yes: faults are logged, not injected"))
@@ -139,7 +156,7 @@ def started(
         table.add_row("control group", Text(CONTROL_GROUP))
     for index, fault in enumerate(config.faults):
         table.add_row("faults" if index == 0 else "", Text(describe_fault(fault.settings())))
-    _console().print(table)
+    print_table(table)
     say("Functions may still refuse it by their guardrails (CHAOS_LAYER_MAX_RATE, CHAOS_LAYER_FAULTS).")
     if dry_run:
         what = "Every function starts logging what it would inject (dry run)"
@@ -178,7 +195,7 @@ def changes(changed: list[tuple[str, str, str]]) -> None:
     for key, before, after in changed:
         table.add_row(key, Text(f"{before} -> {after}"))
     say("Changed:")
-    _console().print(table)
+    print_table(table)
 
 
 def valid(file: str, config: Config, legacy: bool) -> None:
@@ -228,7 +245,7 @@ def status(state: Status) -> None:
         table.add_row("deployment", _deployment(state.kill_switch_deployment))
     verdict = "yes" if state.injecting else "no"
     table.add_row("injecting", Text(f"{verdict}: {state.reason}", style="bold"))
-    _console().print(table)
+    print_table(table)
 
 
 def _short(value: str, most: int = 24) -> str:

@@ -21,7 +21,8 @@ from rich.text import Text
 
 from chaos_layer import control
 from chaos_layer.cli import output
-from chaos_layer.cli.options import RunOptions, with_options
+from chaos_layer.cli.options import Command, RunOptions, with_options
+from chaos_layer.control import scale
 from chaos_layer.experiment import checks, definition, report, runner, signals, verdict
 from chaos_layer.experiment.checks import Status
 from chaos_layer.experiment.journal import JournalFile, new_journal
@@ -130,13 +131,21 @@ def _journal_path(given: str | None, experiment: str, now: float) -> Path:
     return Path(f"{safe}-{stamp}.journal.json")
 
 
+def _report_path(journal: str) -> Path:
+    """`X.journal.json` -> `X.html`, next to the journal; any other name: its suffix -> `.html`."""
+    path = Path(journal)
+    if path.name.endswith(".journal.json") and len(path.name) > len(".journal.json"):
+        return path.with_name(path.name[: -len(".journal.json")] + ".html")
+    return path.with_suffix(".html")
+
+
 def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], int]) -> None:
     """Adds `run` and `report` to the CLI; `exit_codes` is the CLI's mapping of errors."""
 
     def exit_code(error: control.ControlError) -> int:
         return next((code for kind, code in exit_codes.items() if isinstance(error, kind)), 1)
 
-    @app.command(name="run")
+    @app.command(name="run", cls=Command)
     @with_options(RunOptions)
     def run_command(
         aws: RunOptions,
@@ -190,6 +199,11 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
         console = Console(highlight=False, soft_wrap=True)
         console.print(Text(f"Experiment {experiment.name}: {experiment.hypothesis}", style="bold"))
         console.print(Text(f"Journal: {path}"))
+        reach = scale.estimate(
+            lambda: cloudwatch, experiment.blast_radius, controller.parameter, controller.max_age, clock()
+        )
+        for warning in reach.warnings(controller.parameter):  # before the first write
+            console.print(Text(f"Warning: {warning}", style="yellow"))
         display = Display(console, clock)
         display.checks = {check.name: check for check in experiment.checks}
         guard = signals.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
@@ -224,7 +238,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             raise outcome.error
         raise typer.Exit(outcome.exit_code)
 
-    @app.command(name="report")
+    @app.command(name="report", cls=Command)
     def report_command(
         journal: Annotated[
             str, typer.Argument(metavar="JOURNAL", help="Journal written by `run`.", show_default=False)
@@ -242,7 +256,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
     ) -> None:
         """Render a run's journal as one self-contained HTML page (no network needed to view it)."""
         data = report.load_journal(journal)
-        target = Path(output) if output else Path(journal).with_suffix(".html")
+        target = Path(output) if output else _report_path(journal)
         page = report.render(data)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:

@@ -10,10 +10,12 @@ Operators only: the Lambda layer leaves this package out.
 - `status`: `Status`, everything `status` shows;
 - `documents`: config documents as operators write them, durations and instants;
 - `errors`: the `ControlError` family (drawn in its docstring) and `aws_errors`;
+- `aws_names`: a `dependency` fault's services and error codes against botocore's data;
+- `scale`: the environments an experiment reaches and the reads they imply, before a write;
 - `stores`: one store per source.
 """
 
-from chaos_layer.control.controller import Controller, clients, ssm_client
+from chaos_layer.control.controller import DEFAULT_DURATION, Controller, clients, creates, ssm_client
 from chaos_layer.control.documents import (
     check_type_flags,
     disable,
@@ -47,6 +49,7 @@ from chaos_layer.control.stores.base import (
 )
 
 __all__ = [
+    "DEFAULT_DURATION",
     "DEFAULT_STRATEGY",
     "PARAMETER_TYPES",
     "AwsError",
@@ -65,6 +68,7 @@ __all__ = [
     "aws_errors",
     "check_type_flags",
     "clients",
+    "creates",
     "disable",
     "enable",
     "format_instant",

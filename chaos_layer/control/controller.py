@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from chaos_layer import settings
-from chaos_layer.config import (
-    Config,
-)
+from chaos_layer.config import Config, is_legacy
+from chaos_layer.constants import DEFAULT_EXPERIMENT
 from chaos_layer.control.documents import check_type_flags, disable, enable, format_instant, to_json, validate
 from chaos_layer.control.errors import InvalidConfig, NotFound, UsageError, aws_errors
 from chaos_layer.control.status import Status
@@ -26,6 +25,9 @@ from chaos_layer.exceptions import Problem
 from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
 from chaos_layer.source.base import APPCONFIG
 
+# How long an experiment that `start` writes runs when nobody says.
+DEFAULT_DURATION = 3600.0
+NO_EXPIRY_ALONE = "{no_expiry} writes no expiry: give it without {duration} or {until}"
 KILL_SWITCH_ON = "on"
 KILL_SWITCH_OFF = "off"
 # AppConfig serves a deployment's version once it is baking or complete.
@@ -47,6 +49,20 @@ def ssm_client(region: str | None = None, profile: str | None = None, endpoint_u
     and the other standard variables and files apply, with the operator's short timeouts."""
     with aws_errors("create an SSM client"):
         return clients(region, profile, endpoint_url)("ssm")
+
+
+def creates(
+    stored: Mapping[str, Any] | None, document: Mapping[str, Any], experiment: str | None, *, replace: bool = False
+) -> bool:
+    """Whether writing `document` (renamed to `experiment` if given) starts a new experiment
+    rather than changing or resuming the stored one: nothing is stored, another experiment is,
+    or the caller replaces whatever is."""
+    if replace or stored is None:
+        return True
+    if is_legacy(document):  # chaos-lambda's format names no experiment
+        return False
+    name = experiment if experiment is not None else document.get("experiment", DEFAULT_EXPERIMENT)
+    return bool(stored.get("experiment", DEFAULT_EXPERIMENT) != name)
 
 
 class Controller:
@@ -222,6 +238,8 @@ class Controller:
         duration: float | None = None,
         until: datetime | None = None,
         dry_run: bool | None = None,
+        no_expiry: bool = False,
+        replace: bool = False,
         parameter_type: str | None = None,
         control_group: bool | None = None,
         before_write: Callable[[dict[str, Any]], None] | None = None,
@@ -230,13 +248,19 @@ class Controller:
         force: bool = False,
     ) -> tuple[Written, Config]:
         """Write an enabled config: `document` (with these settings applied), or the
-        stored one re-enabled when `document` is None. `before_write` sees the checked
-        document last and may refuse it by raising (the CLI's guard against widening).
-        The write is conditional on the config this controller last read (a `document`
-        is taken to derive from it): a change made since is refused, or reported when it
-        raced the write. A type that would change is refused before anything else is asked."""
+        stored one re-enabled when `document` is None. An experiment this creates (nothing
+        stored, another experiment stored, or `replace`) needs a `rate`, given or in the
+        document; every config this writes expires, `DEFAULT_DURATION` from now unless
+        `duration`, `until` or the document says when, or `no_expiry` says never.
+        `before_write` sees the checked document last and may refuse it by raising (the CLI's
+        guard against widening). The write is conditional on the config this controller last
+        read (a `document` is taken to derive from it): a change made since is refused, or
+        reported when it raced the write. A type that would change is refused before anything
+        else is asked."""
         if duration is not None and until is not None:
             raise UsageError("give {duration} or {until}, not both")
+        if no_expiry and (duration is not None or until is not None):
+            raise UsageError(NO_EXPIRY_ALONE)
         check_type_flags(parameter_type, change_type, force)
         now = self.clock()
         expires_at = None
@@ -247,8 +271,13 @@ class Controller:
                 raise UsageError(f"{{until}} {format_instant(until)} has already passed")
             expires_at = format_instant(until)
         expected = self._seen.get(self.parameter)
+        stored = None if expected is None else parse(expected.value).document
         if document is None:
             expected, document = self.read_config()
+            stored = document
+        needs_rate = rate is None and "rate" not in document and creates(stored, document, experiment, replace=replace)
+        if expires_at is None and not no_expiry and not document.get("expires_at") and not is_legacy(document):
+            expires_at = format_instant(now + DEFAULT_DURATION)
         updated = enable(
             document,
             experiment=experiment,
@@ -257,6 +286,8 @@ class Controller:
             dry_run=dry_run,
             control_group=control_group,
         )
+        if no_expiry:
+            updated.pop("expires_at", None)
         try:
             config = validate(updated)
         except InvalidConfig as error:
@@ -273,6 +304,10 @@ class Controller:
         store = self.store(self.parameter)
         with aws_errors(f"write {self.parameter}"):
             store.check_type(self.parameter, parameter_type, change_type=change_type, force=force)
+        if needs_rate:
+            raise UsageError(
+                "a new experiment needs a rate: pass {rate} (0.05 or 5%; 100% only on purpose); nothing was written"
+            )
         if before_write is not None:
             before_write(updated)
         written = self._put(

@@ -16,6 +16,7 @@ from chaos_layer.config import (
     load_config,
     parse_config,
 )
+from chaos_layer.control import aws_names
 from chaos_layer.control.errors import InvalidConfig, UsageError
 from chaos_layer.control.stores.base import (
     Unsupported,
@@ -25,18 +26,32 @@ from chaos_layer.exceptions import ConfigError
 
 
 def validate(document: object) -> Config:
-    """The library's own validation; raises InvalidConfig listing every problem."""
+    """The library's own validation, then the AWS names of `dependency` faults against
+    botocore's data (which the function side never loads); raises InvalidConfig listing
+    every problem."""
     try:
-        return parse_config(document)
+        config = parse_config(document)
     except ConfigError as error:
-        raise InvalidConfig("the config is invalid", error.problems) from None
+        raise InvalidConfig("the config is invalid", [*error.problems, *aws_names.problems(document)]) from None
+    found = aws_names.problems(document)
+    if found:
+        raise InvalidConfig("the config is invalid", found)
+    return config
 
 
 def validate_text(text: str) -> Config:
     try:
-        return load_config(text)
+        document: object = json.loads(text)
+    except (ValueError, RecursionError):
+        document = None  # the library's parser names the problem
+    try:
+        config = load_config(text)
     except ConfigError as error:
-        raise InvalidConfig("the config is invalid", error.problems) from None
+        raise InvalidConfig("the config is invalid", [*error.problems, *aws_names.problems(document)]) from None
+    found = aws_names.problems(document)
+    if found:
+        raise InvalidConfig("the config is invalid", found)
+    return config
 
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")

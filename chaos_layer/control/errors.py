@@ -41,6 +41,8 @@ ARGUMENTS: Mapping[str, str] = {
         "endpoint_url",
         "duration",
         "until",
+        "no_expiry",
+        "rate",
         "parameter_type",
         "change_type",
         "force",

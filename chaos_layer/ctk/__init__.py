@@ -8,8 +8,11 @@
 
 Chaos Toolkit brings steady-state hypotheses, rollbacks and its journal; these functions bring
 the faults inside Lambda handlers. Every config is validated with the library's own rules
-before it is written, and always expires (`duration`, 15 minutes unless told), so a run that
-dies leaves nothing injecting for long. Put `stop_experiment` in the rollbacks.
+before it is written (and a `dependency` fault's services and error codes against botocore's),
+it needs a `rate` (there is no default: nothing starts at 100 % by accident), and it always
+expires (`duration`, 15 minutes unless told), so a run that dies leaves nothing injecting for
+long. Put `stop_experiment` in the rollbacks. A refused config fails the activity with every
+problem and its location in the message.
 
 AWS settings come from the experiment's `configuration` (`aws_region`, `aws_profile_name`, as
 chaostoolkit-aws names them, and `aws_endpoint_url`), else from the usual AWS variables and
@@ -20,11 +23,12 @@ activity failed with the message.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from chaos_layer import control, settings
 from chaos_layer.exceptions import Problem
@@ -41,21 +45,44 @@ __all__ = [
 ]
 
 Configuration = Mapping[str, Any] | None
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
+def _detailed(action: Callable[P, R]) -> Callable[P, R]:
+    """Chaos Toolkit shows an exception as its type and `str()`: a refused config's message
+    carries every problem with its location, as the CLI lists them."""
+
+    @functools.wraps(action)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return action(*args, **kwargs)
+        except control.InvalidConfig as error:
+            if not error.problems:
+                raise
+            listed = "; ".join(str(problem) for problem in error.problems)
+            raise control.InvalidConfig(f"{error.template}: {listed}", error.problems) from None
+
+    return run
+
+
+@_detailed
 def start_experiment(
     parameter: str,
     faults: list[dict[str, Any]],
-    rate: float = 1.0,
+    rate: float,
     experiment: str = "chaostoolkit",
     duration: str = "15m",
     blast_radius: dict[str, Any] | None = None,
     configuration: Configuration = None,
 ) -> dict[str, Any]:
-    """Write an enabled config with these faults, validated first; it expires after `duration`
-    (90s, 15m, 1h30m). `blast_radius` may hold dry_run, targets, match, cohort and control_group."""
+    """Write an enabled config with these faults, validated first, injecting into `rate` (0..1,
+    required) of the invocations; it expires after `duration` (90s, 15m, 1h30m). `blast_radius`
+    may hold dry_run, targets, match, cohort and control_group."""
     if not faults:
-        raise control.InvalidConfig("the config has no faults, nothing was written", [])
+        raise control.InvalidConfig(
+            "the config has no faults, nothing was written", [Problem("faults", "must list a fault")]
+        )
     controller = _controller(parameter, None, configuration)
     expires_at = control.format_instant(controller.clock() + control.parse_duration(duration))
     document = {
@@ -112,6 +139,7 @@ def is_injecting(parameter: str, kill_switch: str | None = None, configuration: 
     return bool(_controller(parameter, kill_switch, configuration).status().injecting)
 
 
+@_detailed
 def get_comparison(
     experiment: str,
     compare: str = "errors",

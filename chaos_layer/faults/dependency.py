@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chaos_layer.contract import Choice, ListOf, Text, field
+from chaos_layer.contract import Boolean, Choice, ListOf, Text, field
 from chaos_layer.faults.base import WAIT_MS, Fault, Invocation
 
 SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9-]*\Z"
@@ -61,6 +61,12 @@ class DependencyFault(Fault):
         default=None,
         examples=("ThrottlingException", "connection", "timeout"),
     )
+    custom_error: bool = field(
+        Boolean(),
+        "true: error may be a code the services' models do not list (the operator's tools check it against"
+        " them otherwise, and refuse a typo).",
+        default=False,
+    )
     delay_ms: float | None = field(WAIT_MS, "Milliseconds added before each matching call.", default=None)
     steps: tuple[str, ...] = Fault.steps_field()
     choices = (Choice(("error",), ("delay_ms",)),)
@@ -88,4 +94,8 @@ class DependencyFault(Fault):
             return proceed()
 
     def settings(self) -> dict[str, Any]:
-        return {key: value for key, value in super().settings().items() if value is not None}
+        return {
+            key: value
+            for key, value in super().settings().items()
+            if value is not None and not (key == "custom_error" and value is False)
+        }

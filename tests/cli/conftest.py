@@ -28,7 +28,7 @@ AWS_COMMANDS = ("start", "stop", "kill", "resume", "status")
 
 @dataclass
 class Cli:
-    """`cli("start", "--latency", "300")` runs the command against the moto server (its
+    """`cli("start", "--rate", "1", "--latency", "300")` runs the command against the moto server (its
     --endpoint-url and --param are added unless `endpoint=False` / `param=False`)."""
 
     server: MotoServer

@@ -12,6 +12,7 @@ from tests.cli.conftest import KILL_SWITCH, PARAM, Cli
 from tests.conftest import FakeClock, MotoServer
 
 NOW = "2026-09-21T14:13:20Z"  # tests/conftest.py's FakeClock starts at 1_790_000_000
+IN_AN_HOUR = "2026-09-21T15:13:20Z"  # the expiry a start writes when none is given
 
 
 def test_the_fake_clock_is_the_instant_the_tests_assume(fake_clock: FakeClock) -> None:
@@ -55,7 +56,7 @@ def test_start_takes_every_fault_flag(cli: Cli) -> None:
 
 
 def test_start_until_is_written_in_utc(cli: Cli) -> None:
-    result = cli("start", "--status-code", "503", "--until", "2026-09-21T17:00:00+01:00")
+    result = cli("start", "--rate", "1", "--status-code", "503", "--until", "2026-09-21T17:00:00+01:00")
     assert result.exit_code == 0, result.output
     assert cli.document()["expires_at"] == "2026-09-21T16:00:00Z"
     assert "(in 1h 46m)" in result.stdout
@@ -70,12 +71,15 @@ def test_start_writes_a_config_file_with_the_flags_applied(cli: Cli, tmp_path) -
         "enabled": True,
         "experiment": "from-file",
         "rate": 0.1,
+        "expires_at": IN_AN_HOUR,
         "faults": [{"type": "exception"}],
     }
 
 
 def test_start_reads_the_file_from_stdin(cli: Cli) -> None:
-    result = cli("start", "--file", "-", input='{"enabled": true, "faults": [{"type": "latency", "delay_ms": 5}]}')
+    result = cli(
+        "start", "--rate", "1", "--file", "-", input='{"enabled": true, "faults": [{"type": "latency", "delay_ms": 5}]}'
+    )
     assert result.exit_code == 0, result.output
     assert cli.document()["faults"] == [{"type": "latency", "delay_ms": 5}]
 
@@ -140,7 +144,7 @@ def test_start_from_a_file_that_is_not_json_writes_nothing(cli: Cli, tmp_path) -
         (["--file", "/nonexistent/config.json"], "cannot read /nonexistent/config.json"),
         (["--latencyy", "300"], "No such option: --latencyy"),
         (["--status-code", "busy"], "Invalid value for '--status-code'"),
-        (["--latency", "300", "--type", "StringList"], "Invalid value for '--type'"),
+        (["--latency", "300", "--type", "StringList"], "--type 'StringList' is not an SSM parameter type"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(cli: Cli, args: list[str], message: str) -> None:
@@ -153,7 +157,7 @@ def test_bad_flags_are_one_line_and_exit_2(cli: Cli, args: list[str], message: s
 
 
 def test_without_faults_start_resumes_the_stopped_config(cli: Cli) -> None:
-    assert cli("start", "--status-code", "503", "--experiment", "resume-me").exit_code == 0
+    assert cli("start", "--rate", "1", "--status-code", "503", "--experiment", "resume-me").exit_code == 0
     assert cli("stop").exit_code == 0
     assert cli.document()["enabled"] is False
     result = cli("start", "--rate", "0.2")
@@ -162,6 +166,7 @@ def test_without_faults_start_resumes_the_stopped_config(cli: Cli) -> None:
         "enabled": True,
         "experiment": "resume-me",
         "rate": 0.2,
+        "expires_at": IN_AN_HOUR,
         "faults": [{"type": "status_code", "status_code": 503}],
     }
 
@@ -192,7 +197,7 @@ def test_start_resumes_a_chaos_lambda_config_in_its_own_format(cli: Cli, moto_se
 
 
 def test_start_creates_a_secure_string_when_asked(cli: Cli) -> None:
-    assert cli("start", "--latency", "300", "--type", "SecureString").exit_code == 0
+    assert cli("start", "--rate", "1", "--latency", "300", "--type", "SecureString").exit_code == 0
     assert cli.describe()["Type"] == "SecureString"
     assert cli.document()["faults"] == [{"type": "latency", "delay_ms": 300}]
 
@@ -202,7 +207,7 @@ def test_writes_keep_a_secure_string_and_its_key(cli: Cli, moto_server: MotoServ
     client.put_parameter(
         Name=PARAM, Type="SecureString", KeyId="alias/chaos", Value=json.dumps({"enabled": False, "faults": []})
     )
-    assert cli("start", "--latency", "300").exit_code == 0
+    assert cli("start", "--rate", "1", "--latency", "300").exit_code == 0
     assert (cli.describe()["Type"], cli.describe()["KeyId"]) == ("SecureString", "alias/chaos")
     assert cli("stop").exit_code == 0
     assert (cli.describe()["Type"], cli.describe()["KeyId"]) == ("SecureString", "alias/chaos")
@@ -211,20 +216,20 @@ def test_writes_keep_a_secure_string_and_its_key(cli: Cli, moto_server: MotoServ
 
 def test_start_warns_when_the_kill_switch_is_engaged(cli: Cli, moto_server: MotoServer) -> None:
     moto_server.put(KILL_SWITCH, "on")
-    result = cli("start", "--latency", "300")
+    result = cli("start", "--rate", "1", "--latency", "300")
     assert result.exit_code == 0
     assert "the kill switch /chaos-layer/kill-switch is engaged" in result.stdout
 
 
 def test_start_needs_a_parameter_name(cli: Cli) -> None:
-    result = cli("start", "--latency", "300", param=False)
+    result = cli("start", "--rate", "1", "--latency", "300", param=False)
     assert result.exit_code == 2
     assert "no config parameter: pass --param or set CHAOS_LAYER_PARAM" in result.stderr
 
 
 def test_the_parameter_name_comes_from_the_environment(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAOS_LAYER_PARAM", "/from/env")
-    assert cli("start", "--latency", "300", param=False).exit_code == 0
+    assert cli("start", "--rate", "1", "--latency", "300", param=False).exit_code == 0
     assert cli.document("/from/env")["faults"] == [{"type": "latency", "delay_ms": 300}]
 
 
@@ -232,7 +237,7 @@ def test_the_endpoint_comes_from_the_aws_environment(
     cli: Cli, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", moto_server.endpoint_url)
-    assert cli("start", "--latency", "300", endpoint=False).exit_code == 0
+    assert cli("start", "--rate", "1", "--latency", "300", endpoint=False).exit_code == 0
     assert cli.document()["enabled"] is True
 
 
@@ -258,11 +263,14 @@ def test_stop_says_how_long_with_the_functions_cache_period(cli: Cli, moto_serve
 
 
 def test_start_says_how_long_with_the_functions_idle_period(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "within 10m, the idle cache period" in cli("start", "--latency", "1", "--idle-max-age", "600").stdout
+    assert (
+        "within 10m, the idle cache period"
+        in cli("start", "--rate", "1", "--latency", "1", "--idle-max-age", "600").stdout
+    )
     monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "90")
     cli("stop")  # a start of a stopped experiment reaches idle functions; a change, injecting ones
     assert "within 1m 30s" in cli("start").stdout
-    assert "within 5s, the cache period" in cli("start").stdout
+    assert "within 5s, the cache period" in cli("start", "--rate", "0.5").stdout
     monkeypatch.setenv("CHAOS_LAYER_MAX_AGE", "0")
     monkeypatch.setenv("CHAOS_LAYER_IDLE_MAX_AGE", "0")
     cli("stop")
@@ -374,7 +382,7 @@ def test_status_of_a_running_experiment(cli: Cli, fake_clock: FakeClock) -> None
 
 
 def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
-    cli("start", "--latency", "100-800", "--exception", "TimeoutError", "--duration", "1h")
+    cli("start", "--rate", "1", "--latency", "100-800", "--exception", "TimeoutError", "--duration", "1h")
     fake_clock.advance(600)
     status = status_json(cli)
     assert status == {
@@ -416,7 +424,7 @@ def test_status_json(cli: Cli, fake_clock: FakeClock) -> None:
 
 
 def test_status_after_the_experiment_expires(cli: Cli, fake_clock: FakeClock) -> None:
-    cli("start", "--latency", "300", "--duration", "10m")
+    cli("start", "--rate", "1", "--latency", "300", "--duration", "10m")
     fake_clock.advance(601)
     status = status_json(cli)
     assert (status["injecting"], status["reason"], status["config"]["seconds_left"]) == (
@@ -428,7 +436,7 @@ def test_status_after_the_experiment_expires(cli: Cli, fake_clock: FakeClock) ->
 
 
 def test_status_when_stopped_and_when_killed(cli: Cli) -> None:
-    cli("start", "--latency", "300")
+    cli("start", "--rate", "1", "--latency", "300")
     cli("kill")
     status = status_json(cli)
     assert (status["injecting"], status["reason"], status["kill_switch"]["engaged"]) == (
@@ -493,14 +501,20 @@ def test_status_of_a_dry_run_with_blast_radius_limits(cli: Cli, moto_server: Mot
     assert "dry run yes: faults are logged, not injected" in lines
     # and going for real keeps the limits
     assert cli("start", "--no-dry-run").exit_code == 0
-    assert cli.document() == {**stored, "dry_run": False}
+    assert cli.document() == {**stored, "dry_run": False, "expires_at": IN_AN_HOUR}
     assert status_json(cli)["injecting"] is True
 
 
 def test_start_a_dry_run(cli: Cli) -> None:
-    result = cli("start", "--latency", "300", "--dry-run")
+    result = cli("start", "--rate", "1", "--latency", "300", "--dry-run")
     assert result.exit_code == 0
-    assert cli.document() == {"enabled": True, "dry_run": True, "faults": [{"type": "latency", "delay_ms": 300}]}
+    assert cli.document() == {
+        "enabled": True,
+        "rate": 1,
+        "expires_at": IN_AN_HOUR,
+        "dry_run": True,
+        "faults": [{"type": "latency", "delay_ms": 300}],
+    }
     assert "dry run yes: faults are logged, not injected" in rows(result.stdout)
 
 
@@ -511,6 +525,7 @@ def test_start_with_a_control_group_and_status_shows_it(cli: Cli) -> None:
         "enabled": True,
         "control_group": True,
         "rate": 0.05,
+        "expires_at": IN_AN_HOUR,
         "faults": [{"type": "latency", "delay_ms": 300}],
     }
     control_row = "control group yes: as many invocations again are recorded untouched, for comparison"
@@ -531,7 +546,7 @@ def test_a_control_group_needs_room_for_itself(cli: Cli) -> None:
 
 
 def test_status_reads_config_and_kill_switch_in_one_call(cli: Cli, moto_server: MotoServer) -> None:
-    cli("start", "--latency", "300")
+    cli("start", "--rate", "1", "--latency", "300")
     moto_server.reset()
     cli("status")
     assert moto_server.requests == ["AmazonSSM.GetParameters"]

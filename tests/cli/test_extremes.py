@@ -30,7 +30,7 @@ def test_start_with_extreme_values_fails_in_one_line_and_writes_nothing(
 
 
 def test_until_at_the_end_of_time_is_written_with_its_offset(cli: Cli) -> None:
-    result = cli("start", "--latency", "300", "--until", "9999-12-31T23:59:59-01:00")
+    result = cli("start", "--rate", "1", "--latency", "300", "--until", "9999-12-31T23:59:59-01:00")
     assert result.exit_code == 0, result.stderr
     assert cli.document()["expires_at"] == "9999-12-31T23:59:59-01:00"
 

@@ -46,7 +46,7 @@ def test_every_fault_type_has_a_case_here() -> None:
 @pytest.mark.parametrize("kind", EVERY_TYPE)
 def test_every_fault_type_can_be_started_from_flags(cli: Cli, kind: str) -> None:
     words, keys = EVERY_TYPE[kind]
-    result = cli("start", "--fault", *words, "--duration", "15m")
+    result = cli("start", "--rate", "1", "--fault", *words, "--duration", "15m")
     assert result.exit_code == 0, result.output
     assert cli.document()["faults"] == [{"type": kind, **keys}]
     assert cli.document()["expires_at"] == "2026-09-21T14:28:20Z"
@@ -64,6 +64,7 @@ def test_fault_flags_repeat_and_mix_with_the_other_flags(cli: Cli) -> None:
     assert cli.document() == {
         "enabled": True,
         "rate": 0.05,
+        "expires_at": "2026-09-21T15:13:20Z",  # in an hour: the default
         "faults": [
             {"type": "latency", "delay_ms": 300},
             {"type": "dependency", "services": ["sqs"], "delay_ms": 200},
@@ -82,7 +83,7 @@ def test_fault_flags_repeat_and_mix_with_the_other_flags(cli: Cli) -> None:
     ],
 )
 def test_the_forms_a_fault_flag_takes(cli: Cli, args: list[str]) -> None:
-    result = cli("start", *args)
+    result = cli("start", "--rate", "1", *args)
     assert result.exit_code == 0, result.output
     assert cli.document()["faults"] == [{"type": "dependency", "services": ["s3"], "delay_ms": 200}]
 
@@ -114,7 +115,7 @@ def test_a_value_the_flag_cannot_read_is_a_usage_error(cli: Cli, args: list[str]
 
 
 def test_the_librarys_rules_for_a_fault_are_usage_errors_of_its_flag(cli: Cli) -> None:
-    result = cli("start", "--fault", "latency", "delay_ms=1", "--fault", "dependency", "services=s3")
+    result = cli("start", "--rate", "1", "--fault", "latency", "delay_ms=1", "--fault", "dependency", "services=s3")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "chaos-layer: error: --fault dependency: error: give exactly one of error and delay_ms"

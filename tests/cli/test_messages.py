@@ -20,7 +20,7 @@ def no_periods_set_here(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_dry_run_start_says_functions_log_rather_than_inject(cli: Cli) -> None:
-    result = cli("start", "--latency", "300", "--dry-run")
+    result = cli("start", "--rate", "1", "--latency", "300", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Started experiment 'default'")
     assert "Every function starts logging what it would inject (dry run) within 1m" in result.stdout
@@ -29,13 +29,13 @@ def test_a_dry_run_start_says_functions_log_rather_than_inject(cli: Cli) -> None
 
 
 def test_changing_a_running_experiment_says_changed(cli: Cli) -> None:
-    assert cli("start", "--latency", "300").stdout.startswith("Started experiment 'default'")
+    assert cli("start", "--rate", "1", "--latency", "300").stdout.startswith("Started experiment 'default'")
     result = cli("start", "--rate", "50%")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Changed experiment 'default'")
     assert "Started" not in result.stdout
     assert "Every function injects the changed experiment within 5s" in result.stdout
-    assert "rate  1 -> 0.5" in result.stdout or "rate  (absent) -> 0.5" in result.stdout
+    assert "rate  1.0 -> 0.5" in result.stdout
 
 
 def test_stopping_an_expired_experiment_says_a_plain_start_cannot_resume_it(cli: Cli, moto_server: MotoServer) -> None:
@@ -46,7 +46,7 @@ def test_stopping_an_expired_experiment_says_a_plain_start_cannot_resume_it(cli:
     assert f"It expired at {PAST}, so `chaos-layer start` alone cannot resume it" in result.stdout
     assert "`chaos-layer start --duration 15m` (or --until) runs it again with a new expiry" in result.stdout
     assert cli("start").exit_code == 2  # as said
-    assert cli("start", "--duration", "15m", "--replace").exit_code == 0
+    assert cli("start", "--duration", "15m", "--replace", "--rate", "1").exit_code == 0
 
 
 def test_stopping_an_unexpired_experiment_says_start_resumes_it_until_its_expiry(
@@ -59,7 +59,7 @@ def test_stopping_an_unexpired_experiment_says_start_resumes_it_until_its_expiry
 
 
 def test_a_period_says_where_it_comes_from(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    started = cli("start", "--latency", "300").stdout
+    started = cli("start", "--rate", "1", "--latency", "300").stdout
     assert "within 1m, the idle cache period (the default; pass --idle-max-age if your functions set" in started
     stopped = cli("stop").stdout
     assert "within 5s, the cache period (the default; pass --max-age if your functions set CHAOS_LAYER_MAX_AGE)" in (

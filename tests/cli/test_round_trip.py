@@ -37,13 +37,18 @@ def test_a_config_written_by_start_is_read_by_the_aws_cli_and_honoured(
     cli: Cli, moto_server: MotoServer, handler: Any
 ) -> None:
     assert handler(API_EVENT, None)["statusCode"] == 200
-    assert cli("start", "--status-code", "503", "--body", "busy", "--experiment", "round-trip").exit_code == 0
+    assert (
+        cli("start", "--rate", "1", "--status-code", "503", "--body", "busy", "--experiment", "round-trip").exit_code
+        == 0
+    )
 
     parameter = aws(moto_server, "get-parameter", "--name", PARAM, "--with-decryption")["Parameter"]
     assert parameter["Type"] == "String"
     assert json.loads(parameter["Value"]) == {
         "enabled": True,
         "experiment": "round-trip",
+        "rate": 1,
+        "expires_at": "2026-09-21T15:13:20Z",  # in an hour: the default
         "faults": [{"type": "status_code", "status_code": 503, "body": "busy"}],
     }
     response = handler(API_EVENT, None)
@@ -58,7 +63,7 @@ def test_a_config_written_by_start_is_read_by_the_aws_cli_and_honoured(
 
 
 def test_latency_from_start_is_slept_by_the_handler(cli: Cli, handler: Any, sleeps: Any) -> None:
-    assert cli("start", "--latency", "250").exit_code == 0
+    assert cli("start", "--rate", "1", "--latency", "250").exit_code == 0
     assert handler(API_EVENT, None)["statusCode"] == 200
     assert sleeps.calls == [0.25]
 
@@ -114,7 +119,7 @@ def test_a_config_written_by_the_aws_cli_is_shown_by_status(cli: Cli, moto_serve
 
 
 def test_the_kill_switch_written_by_the_aws_cli_as_the_readme_says(cli: Cli, moto_server: MotoServer) -> None:
-    cli("start", "--latency", "300")
+    cli("start", "--rate", "1", "--latency", "300")
     aws(moto_server, "put-parameter", "--name", KILL_SWITCH, "--type", "String", "--value", "on", "--overwrite")
     status = json.loads(cli("status", "--json").stdout)
     assert (status["kill_switch"]["engaged"], status["injecting"]) == (True, False)

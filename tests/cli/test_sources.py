@@ -68,7 +68,7 @@ class TestS3:
             BucketKeyEnabled=True,
         )
 
-        result = run("start", "--param", location, "--latency", "300", "--experiment", "s3-latency")
+        result = run("start", "--rate", "1", "--param", location, "--latency", "300", "--experiment", "s3-latency")
         assert result.exit_code == 0, result.stderr
         head = s3.head("orders.json")
         assert f"in {location} (S3 object, ETag {head['ETag']})" in one_line(result.stdout)
@@ -92,7 +92,9 @@ class TestS3:
         assert json.loads(run("status", "--json", "--param", location).stdout)["injecting"] is False
 
     def test_start_writes_a_new_object(self, run: Any, s3: S3Bucket) -> None:
-        result = run("start", "--param", s3.location("new.json"), "--status-code", "503", "--duration", "10m")
+        result = run(
+            "start", "--rate", "1", "--param", s3.location("new.json"), "--status-code", "503", "--duration", "10m"
+        )
         assert result.exit_code == 0, result.stderr
         assert json.loads(s3.text("new.json") or "")["faults"] == [{"type": "status_code", "status_code": 503}]
 
@@ -215,7 +217,7 @@ class TestAppConfig:
         location = appconfig.profile()
         appconfig.deploy(location, json.dumps({"enabled": False}))
 
-        result = run("start", "--param", location, "--latency", "300", "--duration", "15m")
+        result = run("start", "--rate", "1", "--param", location, "--latency", "300", "--duration", "15m")
 
         assert result.exit_code == 0, result.stderr
         text = one_line(result.stdout)
@@ -242,7 +244,9 @@ class TestAppConfig:
         self, run: Any, appconfig: AppConfig
     ) -> None:
         location = appconfig.profile()
-        assert run("start", "--param", location, "--latency", "300").exit_code == 0  # AllAtOnce: baking 10 min
+        assert (
+            run("start", "--rate", "1", "--param", location, "--latency", "300").exit_code == 0
+        )  # AllAtOnce: baking 10 min
 
         result = run("stop", "--param", location)
 
@@ -257,12 +261,12 @@ class TestAppConfig:
 
     def test_a_strategy_by_name(self, run: Any, appconfig: AppConfig, immediate: str) -> None:
         location = appconfig.profile()
-        result = run("start", "--param", location, "--latency", "300", "--strategy", immediate)
+        result = run("start", "--rate", "1", "--param", location, "--latency", "300", "--strategy", immediate)
         assert result.exit_code == 0, result.stderr
         [deployment] = appconfig.deployments(location)
         assert deployment["State"] == "COMPLETE"
         assert deployment["DeploymentStrategyId"] != immediate  # its ID, looked up by name
-        result = run("start", "--param", location, "--strategy", "no-such-strategy")
+        result = run("start", "--param", location, "--rate", "0.5", "--strategy", "no-such-strategy")
         assert result.exit_code == 2
         assert "--strategy no-such-strategy: no such deployment strategy" in one_line(result.stderr)
 
@@ -323,7 +327,7 @@ class TestAppConfig:
     def test_a_missing_profile(self, run: Any, appconfig: AppConfig) -> None:
         appconfig.profile(profile="other")
         location = "appconfig://orders/prod/chaos"
-        result = run("start", "--param", location, "--latency", "300")
+        result = run("start", "--rate", "1", "--param", location, "--latency", "300")
         assert result.exit_code == 4
         assert "no AppConfig configuration profile named chaos in application orders" in one_line(result.stderr)
         result = run("status", "--param", location)
@@ -367,7 +371,7 @@ class TestAppConfig:
         schema = run("schema", "--draft-04").stdout
         location = appconfig.profile(Validators=[{"Type": "JSON_SCHEMA", "Content": schema}])
 
-        assert run("start", "--param", location, "--latency", "300").exit_code == 0
+        assert run("start", "--rate", "1", "--param", location, "--latency", "300").exit_code == 0
 
         from botocore.exceptions import ClientError
 
@@ -393,7 +397,7 @@ class TestAppConfig:
 
 def test_the_ssm_default_kill_switch_with_a_config_in_appconfig(run: Any, appconfig: AppConfig) -> None:
     location = appconfig.profile()
-    assert run("start", "--param", location, "--latency", "300").exit_code == 0
+    assert run("start", "--rate", "1", "--param", location, "--latency", "300").exit_code == 0
     assert run("kill", "--param", location).exit_code == 0
     state = json.loads(run("status", "--json", "--param", location).stdout)
     assert (state["kill_switch"]["name"], state["kill_switch"]["source"]) == (KILL_SWITCH, "ssm")

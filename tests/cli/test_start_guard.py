@@ -57,7 +57,7 @@ def test_fault_flags_change_only_the_faults(cli: Cli) -> None:
 def test_a_widening_start_is_refused_without_replace_and_nothing_is_written(
     cli: Cli, moto_server: MotoServer, args: tuple[str, ...], said: str
 ) -> None:
-    wide = json.dumps({"enabled": True, "faults": [{"type": "latency", "delay_ms": 500}]})
+    wide = json.dumps({"enabled": True, "rate": 0.05, "faults": [{"type": "latency", "delay_ms": 500}]})
     result = cli("start", *args, input=wide if "-" in args else None)
     assert result.exit_code == 2
     assert said in result.stderr

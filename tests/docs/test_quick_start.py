@@ -71,7 +71,7 @@ def test_the_set_up_points_the_sdk_at_the_local_ssm(page: str) -> None:
     port = re.fullmatch(r"moto_server -p (\d+) > /dev/null 2>&1 &\s*(#.*)?", server)
     assert port is not None, server
     assert (Path(sys.executable).parent / "moto_server").exists()  # what make venv installs
-    assert exported(export)["AWS_ENDPOINT_URL_SSM"] == f"http://127.0.0.1:{port.group(1)}"
+    assert exported(export)["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port.group(1)}"
 
 
 @pytest.fixture(params=PAGES)
@@ -86,7 +86,9 @@ def quick_start(request: pytest.FixtureRequest, moto_server: MotoServer, tmp_pat
         "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],  # nothing from the developer's own files
         "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
         **exported(export),
-        "AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url,
+        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
+        # the checkout under test, where it is not the installed one (a worktree)
+        **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},
     }
     ran = []
     for command in commands(block(page, "run")):
@@ -122,4 +124,4 @@ def test_the_quick_start_starts_shows_injects_and_stops(quick_start: list[Ran], 
     assert stored["enabled"] is False  # stopped, and kept for `start` to resume
     expires = datetime.fromisoformat(stored["expires_at"].replace("Z", "+00:00"))
     remaining = (expires - datetime.now(timezone.utc)).total_seconds()
-    assert 3600 - 300 < remaining <= 3600  # --duration 1h: an hour from when it started
+    assert 3600 - 300 < remaining <= 3600  # the default expiry: an hour from when it started

@@ -15,6 +15,7 @@ import pytest
 from tests.runner.conftest import Aws
 
 CHAOS = Path(sys.executable).parent / "chaos"
+ROOT = Path(__file__).resolve().parents[2]
 PARAM = "/chaos-layer/orders"
 
 
@@ -39,7 +40,9 @@ def experiment(method: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def chaos_run(document: dict[str, Any], aws: Aws, tmp_path: Path) -> tuple[dict[str, Any], str]:
+def chaos_run(
+    document: dict[str, Any], aws: Aws, tmp_path: Path, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
     path = tmp_path / "experiment.json"
     path.write_text(json.dumps(document))
     journal = tmp_path / "journal.json"
@@ -49,10 +52,11 @@ def chaos_run(document: dict[str, Any], aws: Aws, tmp_path: Path) -> tuple[dict[
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env={**os.environ, "MOTO_URL": aws.server.endpoint_url, "HOME": str(tmp_path)},
+        env={**os.environ, "MOTO_URL": aws.server.endpoint_url, "HOME": str(tmp_path), **(env or {})},
         check=False,
     )
-    assert journal.exists(), result.stdout + result.stderr
+    if not journal.exists():  # Chaos Toolkit refused the experiment before running it
+        return {}, result.stdout + result.stderr
     return json.loads(journal.read_text()), result.stdout + result.stderr
 
 
@@ -95,16 +99,54 @@ def test_start_status_kill_release_and_stop_from_chaos_toolkit(aws: Aws, tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("faults", "problem"),
-    [([{"type": "latency"}], "the config is invalid"), ([], "the config has no faults")],
+    ("faults", "problems"),
+    [
+        ([{"type": "latency"}], ["the config is invalid", "faults[0].delay_ms: is required"]),
+        ([], ["the config has no faults", "faults: must list a fault"]),
+        (
+            [{"type": "latency", "delay": 300}, {"type": "dependency", "services": ["dynamo"], "error": "Throttling"}],
+            [
+                "faults[0].delay: unknown key",
+                "faults[1].services[0]: unknown service 'dynamo'",
+                "did you mean dynamodb?",
+            ],
+        ),
+    ],
 )
-def test_an_invalid_config_fails_the_action_and_writes_nothing(aws, tmp_path, faults, problem) -> None:
-    method = [activity("action", "inject", "start_experiment", parameter=PARAM, faults=faults)]
+def test_an_invalid_config_fails_the_action_with_every_problem_and_writes_nothing(
+    aws: Aws, tmp_path: Path, faults: list[dict[str, Any]], problems: list[str]
+) -> None:
+    method = [activity("action", "inject", "start_experiment", parameter=PARAM, faults=faults, rate=0.05)]
     journal, log = chaos_run(experiment(method), aws, tmp_path)
     run = outputs(journal)["inject"]
     assert run["status"] == "failed", log
-    assert problem in run["exception"][-1]
+    for problem in problems:
+        assert problem in run["exception"][-1]
     assert aws.value(PARAM) is None
+
+
+def test_starting_without_a_rate_fails_and_writes_nothing(aws: Aws, tmp_path: Path) -> None:
+    """No default rate: an experiment file that forgets it must not inject into every invocation."""
+    faults = [{"type": "latency", "delay_ms": 300}]
+    method = [activity("action", "inject", "start_experiment", parameter=PARAM, faults=faults)]
+    journal, log = chaos_run(experiment(method), aws, tmp_path)
+    assert journal.get("status") != "completed", log
+    assert "required argument 'rate' is missing" in log
+    assert aws.value(PARAM) is None
+
+
+def test_the_example_experiment_runs_against_a_local_moto_server(aws: Aws, tmp_path: Path) -> None:
+    example = json.loads((ROOT / "examples" / "chaostoolkit" / "experiment.json").read_text())
+    journal, log = chaos_run(example, aws, tmp_path, {"AWS_ENDPOINT_URL": aws.server.endpoint_url})
+    assert journal["status"] == "completed", log
+    runs = outputs(journal)
+    assert all(run["status"] == "succeeded" for run in runs.values()), log
+    status = runs["injecting-now"]["output"]
+    assert status["injecting"] is True
+    assert (status["config"]["experiment"], status["config"]["rate"]) == ("hello-latency", 0.05)
+    stored = json.loads(aws.value("/chaos-layer/hello") or "null")
+    assert stored["enabled"] is False
+    assert stored["expires_at"] == status["config"]["expires_at"]
 
 
 def group_metrics(aws: Aws, treatment_errors: int) -> None:

@@ -204,3 +204,41 @@ def test_a_new_environments_first_invocation_loads_no_parser_and_builds_no_clien
     modules = loaded_after(code, tmp_path, env)
     assert "chaos_layer.source.signed" in modules  # the read happened, signed by hand
     assert forbidden(modules, (*MECHANICS, *PARSER, *CLIENT)) == []
+
+
+def test_a_dependency_fault_loads_no_service_model_beyond_the_read(tmp_path: Path, moto_server: Any) -> None:
+    """A `dependency` fault is checked structurally on the function side: its services and error
+    codes are checked against botocore's service models by the operator's tools only, so a
+    function reading one (typo included) loads no model but SSM's, for its own read."""
+    config = {
+        "enabled": True,
+        "rate": 0.5,
+        "faults": [{"type": "dependency", "services": ["dynamo"], "error": "ThrottlingExeption"}],
+    }
+    moto_server.put("/chaos-layer/app", json.dumps(config))
+    code = """
+    import random, sys
+    import botocore.loaders
+    from chaos_layer import inject_fault
+    import app
+
+    models = []
+    load = botocore.loaders.Loader.load_service_model
+    def recording(self, service_name, type_name, api_version=None):
+        models.append(service_name)
+        return load(self, service_name, type_name, api_version)
+    botocore.loaders.Loader.load_service_model = recording
+
+    class NeverSelected(random.Random):
+        def random(self):
+            return 0.99
+
+    handler = inject_fault(parameter="/chaos-layer/app", random=NeverSelected())(app.handler)
+    assert handler({"path": "/"}, None) == {"statusCode": 200, "body": "ok"}
+    assert handler.chaos_experiment.cache.active is not None
+    print(models, file=sys.stderr)
+    assert set(models) <= {"ssm"}, models
+    """
+    modules = loaded_after(code, tmp_path, {"AWS_ENDPOINT_URL_SSM": moto_server.endpoint_url})
+    assert "chaos_layer.faults._dependency" in modules  # the fault is active, its mechanics are loaded
+    assert forbidden(modules, ("chaos_layer.control",)) == []
