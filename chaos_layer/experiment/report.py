@@ -199,18 +199,26 @@ class CheckView:
 
 
 def _check(journal: Journal, definition: Mapping[str, Any]) -> CheckView:
-    name = str(definition.get("check"))
-    readings = journal.readings(name)
-    kind = str(definition.get("kind"))
-    if kind == "compare":
-        return _comparison(journal, definition, readings)
-    if kind == "metric":
-        bounds = ", ".join(
-            f"{key} {value(definition.get(key))}" for key in ("min", "max") if definition.get(key) is not None
-        )
-        title = f"{name}: must stay within {bounds} (period {definition.get('period')} s)"
-        return CheckView(kind, title, readings, charts.metric_chart(journal, definition, readings))
-    return CheckView("alarm", f"{name}: must be OK", readings)
+    readings = journal.readings(str(definition.get("check")))
+    return SECTIONS.get(str(definition.get("kind")), _unknown)(journal, definition, readings)
+
+
+def _alarm(journal: Journal, definition: Mapping[str, Any], readings: list[CheckRecord]) -> CheckView:
+    return CheckView("alarm", f"{definition.get('check')}: must be OK", readings)
+
+
+def _metric(journal: Journal, definition: Mapping[str, Any], readings: list[CheckRecord]) -> CheckView:
+    bounds = ", ".join(
+        f"{key} {value(definition.get(key))}" for key in ("min", "max") if definition.get(key) is not None
+    )
+    title = f"{definition.get('check')}: must stay within {bounds} (period {definition.get('period')} s)"
+    return CheckView("metric", title, readings, charts.metric_chart(journal, definition, readings))
+
+
+def _unknown(journal: Journal, definition: Mapping[str, Any], readings: list[CheckRecord]) -> CheckView:
+    """A kind this report does not know (a journal of a later version): listed, never drawn as
+    something it is not."""
+    return CheckView("unknown", f"{definition.get('check')}: a {definition.get('kind')} check", readings)
 
 
 def _comparison(journal: Journal, definition: Mapping[str, Any], readings: list[CheckRecord]) -> CheckView:
@@ -261,6 +269,14 @@ def _comparison(journal: Journal, definition: Mapping[str, Any], readings: list[
         "samples": [_samples(reading, errors) for reading in judged],
     }
     return CheckView("compare", title, judged, extra=extra)
+
+
+# How the report shows each kind of check: the view its template (templates/checks/) draws.
+SECTIONS: dict[str, Callable[[Journal, Mapping[str, Any], list[CheckRecord]], CheckView]] = {
+    "alarm": _alarm,
+    "metric": _metric,
+    "compare": _comparison,
+}
 
 
 def _samples(reading: CheckRecord, errors: bool) -> tuple[list[str], str]:
