@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chaos_layer.experiment import report
 from chaos_layer.experiment.journal import Journal, MalformedJournal, Verdict
 
 JOURNAL: dict[str, Any] = {
@@ -103,12 +104,15 @@ def test_a_journal_reads_as_typed_records_and_writes_back_the_same_json() -> Non
 
 
 def test_an_old_journal_without_the_later_fields_still_reads() -> None:
-    """A journal from before the lease, the timeout and the settle period."""
+    """A journal from before the lease, the timeout and the settle period reads and renders."""
     old = {key: JOURNAL[key] for key in ("experiment", "hypothesis", "started_at", "steps", "checks", "verdict")}
     journal = Journal.from_json(old)
     assert journal.lease is None
     assert journal.function_timeout is None
     assert journal.writes == []
+    words = report.render(old)
+    assert "Hypothesis rejected" in words
+    assert "Checkout holds" in words
 
 
 @pytest.mark.parametrize(
