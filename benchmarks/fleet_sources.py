@@ -6,7 +6,7 @@ the AppConfig agent, AppConfig's own requests, and cost per month at list prices
 environments and the reads per second the library's cache asks for across them (its demand,
 before any throttling: S3 and the agent have no account-wide quota, so nothing slows it down).
 Run alone (`make bench-sources`), it measures that demand itself: one environment's cache, the
-library's own ConfigCache and ParameterReader with the real S3Provider, against an in-memory S3
+library's own ConfigCache and ConfigReader with the real S3Provider, against an in-memory S3
 that answers conditional GETs as S3 does, on a virtual clock; environments are independent, so
 a fleet's demand is N times one environment's.
 
@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chaos_layer.source import ConfigCache, ParameterReader
+from chaos_layer.source import ConfigCache, ConfigReader
 from chaos_layer.source.s3 import S3Provider
 
 HOURS_PER_MONTH = 730
@@ -174,7 +174,7 @@ def measure(period: float, seconds: float, invocations_per_second: float = 10.0,
         return now[0]
 
     provider = S3Provider(lambda: s3, clock=clock)
-    reader = ParameterReader("s3://bench/config.json", "s3://bench/kill-switch", providers={"s3": provider})
+    reader = ConfigReader("s3://bench/config.json", "s3://bench/kill-switch", providers={"s3": provider})
     cache = ConfigCache(reader, period, period, clock=clock, wall_clock=clock, random=Random(seed), read_deadline=None)
     reads = 0
     step = 1.0 / invocations_per_second

@@ -1,10 +1,10 @@
-"""Who is inside the blast radius: the controls `targets`, `match` and `cohort`.
+"""Who is inside the blast radius: the filters `targets`, `match` and `cohort`.
 
-The top-level `rate` and the optional controls combine with AND and are checked cheapest
+The top-level `rate` and the optional filters combine with AND and are checked cheapest
 first: one random draw, then the function's name and qualifier, then a few lookups in the
-event, then one hash. A config without controls has no checks, so they cost nothing unless
-used. Each control declares its keys (chaos_layer.contract) and checks an invocation with
-`admits(event, context)`; `Config` keeps the parsed controls and the tuple of their checks.
+event, then one hash. A config without filters has no checks, so they cost nothing unless
+used. Each filter declares its keys (chaos_layer.contract) and checks an invocation with
+`admits(event, context)`; `Config` keeps the parsed filters and the tuple of their checks.
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ class Cohort(Declared, kw_only=False):
         return cohort_bucket(self.salt, str(member))
 
 
-# The controls, as the config document's keys take them.
+# The filters, as the config document's keys take them.
 TARGETS = Nested(Targets, narrows=True)
 MATCH = ListOf(
     Nested(Condition, label="condition"),

@@ -23,7 +23,7 @@ CONTROL_GROUP_MAX_PERCENT = 50.0
 
 
 def blast_radius_control(kind: Kind, doc: str) -> Any:
-    """A blast-radius control: optional, documented with the others."""
+    """A blast-radius filter: optional, documented with the others."""
     return field(kind, doc, default=None, section=BLAST_RADIUS)
 
 
@@ -124,7 +124,7 @@ class Config(Declared, kw_only=False):
         default=False,
         section=BLAST_RADIUS,
     )
-    # The controls' checks, cheapest first; empty without controls, so they cost nothing.
+    # The filters' checks, cheapest first; empty without filters, so they cost nothing.
     checks: tuple[Check, ...] = derived()
     # Who may get the faults: `checks`, with a control group's cohort too (its treatment band),
     # for invocations that take no part in the split, such as a durable execution's.
@@ -135,10 +135,10 @@ class Config(Declared, kw_only=False):
     draw_rate: float = derived()
 
     def __post_init__(self) -> None:
-        controls = (getattr(self, name) for name in CONTROL_KEYS)
+        filters = (getattr(self, name) for name in FILTER_KEYS)
         # With a control group, the cohort assigns the groups instead (chaos_layer.control_group).
         split = self.cohort if self.control_group else None
-        checks = tuple(control.admits for control in controls if control is not None and control is not split)
+        checks = tuple(found.admits for found in filters if found is not None and found is not split)
         object.__setattr__(self, "checks", checks)
         object.__setattr__(self, "treatment_checks", checks if split is None else (*checks, split.admits))
         split_draws = self.control_group and self.cohort is None
@@ -172,11 +172,11 @@ class Config(Declared, kw_only=False):
         return self.enabled and bool(self.faults) and (expiry is None or now < expiry)
 
 
-# The document's keys; those of its blast radius (dry_run and the controls); and the controls
+# The document's keys; those of its blast radius (dry_run and the filters); and the filters
 # that narrow who is hit, in the order they are checked (`status` shows them as the limits).
 TOP_LEVEL_KEYS = frozenset(declared.name for declared in Config.config_fields)
 BLAST_RADIUS_KEYS = frozenset(declared.name for declared in Config.config_fields if declared.section == BLAST_RADIUS)
-CONTROL_KEYS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
+FILTER_KEYS = tuple(declared.name for declared in Config.config_fields if declared.kind.narrows)
 
 
 def is_legacy(document: object) -> TypeGuard[Mapping[str, Any]]:

@@ -1,5 +1,5 @@
 """The config contract as data: every key of the config document, of each fault type and of
-each blast-radius control is declared once, as a `Field` (name, kind, bounds, default, one
+each blast-radius filter is declared once, as a `Field` (name, kind, bounds, default, one
 line of doc) on the class it configures. Validation is driven by these declarations here;
 `chaos_layer/schema.json` and the docs' tables (chaos_layer.cli.reference) and the CLI's
 `--fault` flag (chaos_layer.cli.faults) read the same declarations. Hand-written code is
@@ -174,7 +174,7 @@ class Kind:
     This base takes any JSON value. `label` names the kind in the docs."""
 
     label = ""
-    # True for the blast-radius controls: their value narrows who is hit (`admits`).
+    # True for the blast-radius filters: their value narrows who is hit (`admits`).
     narrows = False
 
     def check(self, value: Any) -> tuple[Any, str | None]:
@@ -339,7 +339,7 @@ class ListOf(Kind):
 
 
 class Nested(Kind):
-    """An object declared by a `Declared` class (a blast-radius control, say)."""
+    """An object declared by a `Declared` class (a blast-radius filter, say)."""
 
     def __init__(self, declared: type[Declared], *, narrows: bool = False, label: str = "") -> None:
         self.declared = declared

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chaos_layer.config import Config
     from chaos_layer.control_group import Selection
     from chaos_layer.faults import Fault
-    from chaos_layer.source import ConfigCache, ParameterReader
+    from chaos_layer.source import ConfigCache, ConfigReader
     from chaos_layer.source.shared import SharedFile
 
 # What an active experiment needs, bound by `prepare` (never read before it has run).
@@ -126,12 +126,12 @@ def inject_fault(
         import random as random_module
 
         from chaos_layer import _sweep
-        from chaos_layer.source import ClientFactory, ConfigCache, ParameterReader, default_client
+        from chaos_layer.source import ClientFactory, ConfigCache, ConfigReader, default_client
         from chaos_layer.source.cache import Reads
 
         _sweep.sweep()  # cold start: what a killed process of an earlier version left in /tmp
         factory: ClientFactory = default_client if boto3_client is None else lambda: boto3_client
-        reader = ParameterReader(name, settings.resolve_kill_switch(kill_switch), factory)
+        reader = ConfigReader(name, settings.resolve_kill_switch(kill_switch), factory)
         source: Reads = reader
         if guarded:
             from chaos_layer.guardrails import Guarded, resolve
@@ -168,10 +168,10 @@ def inject_fault(
     return decorate
 
 
-def _shared_file(reader: ParameterReader) -> SharedFile:
+def _shared_file(reader: ConfigReader) -> SharedFile:
     from chaos_layer.source.shared import SharedFile  # only Lambda Managed Instances need it
 
-    return SharedFile(reader.parameter, reader.kill_switch)
+    return SharedFile(reader.config_location, reader.kill_switch)
 
 
 def _check_location(option: str, value: object) -> None:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chaos_layer import _patches
 from chaos_layer.config import Config
 from chaos_layer.faults import Fault, Invocation, Watch, draw, run
+from chaos_layer.faults.base import IN_STEPS, ON_INVOCATION
 from chaos_layer.observability import report_safely
 from chaos_layer.once import unexpected
 
@@ -60,9 +61,6 @@ _EXECUTION_MODULE = f"{SDK}.execution"
 ENVELOPE_KEYS = ("DurableExecutionArn", "CheckpointToken")
 EXECUTION = "EXECUTION"
 
-ON_INVOCATION = frozenset({"latency", "exception", "timeout", "diskspace"})
-ON_CALLS = frozenset({"dependency", "denylist"})
-IN_NAMED_STEPS = frozenset({"latency", "exception"})
 # The DurableContext's operations besides `step`: the first one started ends a disk fill.
 OPERATIONS = (
     "wait",
@@ -236,16 +234,16 @@ def admits(config: Config, execution: Execution) -> bool:
 
 
 def split(faults: Sequence[Fault]) -> tuple[tuple[Fault, ...], tuple[Fault, ...]]:
-    """The faults on the invocation and those in steps, each in pipeline order; the others
-    (status_code, corrupt, batch_failure, an exception that lets the handler run) never apply."""
+    """The faults on the invocation and those in steps, each in pipeline order, as each fault
+    type says (Fault.durable_place); the others (status_code, corrupt, batch_failure, an
+    exception that lets the handler run) never apply."""
     on_invocation: list[Fault] = []
     in_steps: list[Fault] = []
     for fault in faults:
-        if fault.type == "exception" and getattr(fault, "prevent_execution", True) is False:
-            continue
-        if fault.type in ON_CALLS or (fault.type in IN_NAMED_STEPS and getattr(fault, "steps", None)):
+        place = fault.durable_place()
+        if place == IN_STEPS:
             in_steps.append(fault)
-        elif fault.type in ON_INVOCATION:
+        elif place == ON_INVOCATION:
             on_invocation.append(fault)
     return tuple(on_invocation), tuple(in_steps)
 

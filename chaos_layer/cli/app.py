@@ -1,7 +1,7 @@
 """`chaos-layer` commands: thin Typer wrappers over chaos_layer.control.
 
 Exit codes: 0 ok, 1 invalid config or a racing write overwritten, 2 usage error (bad flags or
-file), 3 AWS error (credentials, region, permissions, endpoint), 4 config parameter not found.
+file), 3 AWS error (credentials, region, permissions, endpoint), 4 config not found.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ app = typer.Typer(
     help="Drive chaos-layer experiments: write and read the configs and kill switch chaos-layer reads"
     " (in SSM, S3 or AppConfig).",
     epilog="Exit codes: 0 ok, 1 invalid config or a racing write overwritten, 2 usage error, 3 AWS error,"
-    " 4 config parameter not found; run also: 5 hypothesis rejected, 6 aborted, 7 inconclusive,"
+    " 4 config not found; run also: 5 hypothesis rejected, 6 aborted, 7 inconclusive,"
     " 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,

@@ -14,9 +14,12 @@ from rich.text import Text
 from chaos_layer import settings
 from chaos_layer.cli.options import Periods
 from chaos_layer.cli.widening import instant
-from chaos_layer.config import CONTROL_KEYS, Config
-from chaos_layer.control import Controller, Deployment, Status, Written, format_instant, format_seconds
+from chaos_layer.config import FILTER_KEYS, Config
+from chaos_layer.control import Controller, Deployment, Status, Written
+from chaos_layer.control.formatting import format_instant, format_seconds, percent
+from chaos_layer.control.stores.base import Store
 from chaos_layer.exceptions import Problem
+from chaos_layer.source.base import load, named
 
 CONTROL_GROUP = "yes: as many invocations again are recorded untouched, for comparison"
 
@@ -52,10 +55,6 @@ def problems(file: IO[str], title: str, found: list[Problem]) -> None:
     console.print(Text(f"{title}:" if found else title, style="red"))
     for problem in found:
         console.print(Text(f"  {problem}"))
-
-
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
 
 
 def describe_fault(settings: dict[str, Any]) -> str:
@@ -138,10 +137,10 @@ def started(
     table = _grid()
     table.add_row("rate", Text(percent(config.rate) + " of invocations"))
     shown = document or {}
-    for key in CONTROL_KEYS:
+    for key in FILTER_KEYS:
         if shown.get(key) is not None:
             table.add_row(key, Text(json.dumps(shown[key])))
-    if all(getattr(config, key, None) is None for key in CONTROL_KEYS):
+    if all(getattr(config, key, None) is None for key in FILTER_KEYS):
         table.add_row("radius", Text("every invocation of every function that reads it (no targets, match or cohort)"))
     if config.expires_at is not None:
         left = config.expires_at.timestamp() - controller.clock()
@@ -255,11 +254,8 @@ def _short(value: str, most: int = 24) -> str:
 
 def _stored(state: Status) -> str:
     """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig, deployed`."""
-    if state.source == "s3":
-        return f"S3 object, ETag {state.token}" if state.token else "S3 object"
-    if state.source == "appconfig":
-        return "AppConfig, as deployed"
-    return f"{state.parameter_type}, version {state.version}"
+    store: type[Store] = load(named(state.source).store)
+    return store.stored(state.parameter_type, state.version, state.token)
 
 
 def _deployment(deployment: Deployment) -> Text:

@@ -5,7 +5,7 @@ between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED -->`.
 any is stale, as tests/unit/test_reference.py does.
 
 Blocks: `config` (the document's keys), `faults TYPE ...` (those fault types, a summary and
-their keys) and `blast-radius` (the controls and their keys). The library never imports this
+their keys) and `blast-radius` (the filters and their keys). The library never imports this
 module: it is for the repository.
 """
 
@@ -339,18 +339,18 @@ def faults_table(kinds: Iterable[str]) -> str:
 
 def blast_radius_table() -> str:
     keys = [f for f in Config.config_fields if f.section == BLAST_RADIUS]
-    controls = _table(["key", "value", "default", "meaning"], (row[1:] for row in _rows(Config, keys, "")))
+    top = _table(["key", "value", "default", "meaning"], (row[1:] for row in _rows(Config, keys, "")))
     rows: list[list[str]] = []
     for declared in keys:
-        control = declared_object(declared)
-        if control is not None:
+        nested = declared_object(declared)
+        if nested is not None:
             where = f"`{declared.name}[]`" if isinstance(declared.kind, contract.ListOf) else f"`{declared.name}`"
-            rows += _rows(control, control.config_fields, where)
-    return f"{controls}\n{_table(['control', 'key', 'value', 'default', 'meaning'], rows)}"
+            rows += _rows(nested, nested.config_fields, where)
+    return f"{top}\n{_table(['filter', 'key', 'value', 'default', 'meaning'], rows)}"
 
 
 def declared_object(declared: Field) -> type[Declared] | None:
-    """The declared class a field's value is (a blast-radius control), if it is one."""
+    """The declared class a field's value is (a blast-radius filter), if it is one."""
     kind: Any = declared.kind
     inner = getattr(kind, "declared", None) or getattr(getattr(kind, "item", None), "declared", None)
     return inner if isinstance(inner, type) and issubclass(inner, Declared) else None

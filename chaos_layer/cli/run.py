@@ -23,8 +23,9 @@ from chaos_layer import control
 from chaos_layer.cli import output
 from chaos_layer.cli.options import Command, RunOptions, with_options
 from chaos_layer.control import scale
-from chaos_layer.experiment import checks, definition, report, runner, signals, verdict
-from chaos_layer.experiment.checks import Status
+from chaos_layer.control.formatting import percent, span
+from chaos_layer.experiment import checks, definition, report, runner, signals
+from chaos_layer.experiment.checks import Judgement
 from chaos_layer.experiment.journal import JournalFile, new_journal
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
@@ -88,11 +89,11 @@ class _Panel:
         now = self.display.now()
         head = Text(f"{progress.experiment}: {progress.phase}", style="bold")
         if progress.step is not None and progress.rate is not None and progress.phase == "running":
-            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {verdict.percent(progress.rate)}")
+            head.append(f"   step {progress.step + 1}/{progress.steps}   rate {percent(progress.rate)}")
             if progress.step_ends_at is not None:
-                head.append(f"   step ends in {runner.span(progress.step_ends_at - now)}")
+                head.append(f"   step ends in {span(progress.step_ends_at - now)}")
             if progress.run_ends_at is not None:
-                head.append(f"   run ends in {runner.span(progress.run_ends_at - now)}")
+                head.append(f"   run ends in {span(progress.run_ends_at - now)}")
         if not progress.latest:
             return head
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
@@ -106,18 +107,17 @@ class _Panel:
         table.add_column("status")
         table.add_column("read")
         for name, reading in progress.latest.items():
-            style = "green" if reading.status.passed else "red" if reading.status is Status.BREACH else "yellow"
+            style = "green" if reading.status.passed else "red" if reading.status is Judgement.BREACH else "yellow"
             cells = [Text(name)]
             if comparing:
                 data = reading.data
                 cells += [Text(checks.side(data, group) if data else "") for group in ("treatment", "control")]
-            latest = reading.describe()
-            if reading.data is not None and isinstance(check := self.display.checks.get(name), checks.CompareCheck):
-                latest = check.difference(reading.status, reading.data)
+            check = self.display.checks.get(name)
+            latest = reading.describe() if check is None else check.latest(reading)
             cells += [
                 Text(latest),
                 Text(reading.status.value, style=style),
-                Text(f"{runner.span(now - reading.at)} ago"),
+                Text(f"{span(now - reading.at)} ago"),
             ]
             table.add_row(*cells)
         return Group(head, table)

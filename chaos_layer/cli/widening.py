@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from chaos_layer.config import FILTER_KEYS
 from chaos_layer.control.stores.base import changed
 
-CONTROLS = ("targets", "match", "cohort")
 MISSING = object()
 
 
@@ -26,7 +26,7 @@ def widenings(before: Mapping[str, Any] | None, after: Mapping[str, Any], now: f
     if before is None:
         return []
     found = []
-    for key in CONTROLS:
+    for key in FILTER_KEYS:
         old, new = before.get(key), after.get(key)
         if old is not None and new is None:
             found.append(f"removes {key}: every invocation it excluded can be hit")

@@ -8,7 +8,8 @@ Operators only: the Lambda layer leaves this package out.
 
 - `controller`: `Controller` (status, start, stop, kill) and `clients`;
 - `status`: `Status`, everything `status` shows;
-- `documents`: config documents as operators write them, durations and instants;
+- `documents`: config documents as operators write them, durations read;
+- `formatting`: rates, spans and instants shown to people, alike in the terminal and the report;
 - `errors`: the `ControlError` family (drawn in its docstring) and `aws_errors`;
 - `aws_names`: a `dependency` fault's services and error codes against botocore's data;
 - `scale`: the environments an experiment reaches and the reads they imply, before a write;
@@ -20,8 +21,6 @@ from chaos_layer.control.documents import (
     check_type_flags,
     disable,
     enable,
-    format_instant,
-    format_seconds,
     new_config,
     parse_duration,
     to_json,
@@ -38,6 +37,7 @@ from chaos_layer.control.errors import (
     UsageError,
     aws_errors,
 )
+from chaos_layer.control.formatting import format_instant, format_seconds
 from chaos_layer.control.status import Status
 from chaos_layer.control.stores.base import (
     DEFAULT_STRATEGY,

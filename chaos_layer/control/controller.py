@@ -11,8 +11,9 @@ from typing import Any
 from chaos_layer import settings
 from chaos_layer.config import Config, is_legacy
 from chaos_layer.constants import DEFAULT_EXPERIMENT
-from chaos_layer.control.documents import check_type_flags, disable, enable, format_instant, to_json, validate
+from chaos_layer.control.documents import check_type_flags, disable, enable, to_json, validate
 from chaos_layer.control.errors import InvalidConfig, NotFound, UsageError, aws_errors
+from chaos_layer.control.formatting import format_instant
 from chaos_layer.control.status import Status
 from chaos_layer.control.stores import store_for
 from chaos_layer.control.stores.base import (
@@ -22,8 +23,8 @@ from chaos_layer.control.stores.base import (
     Written,
 )
 from chaos_layer.exceptions import Problem
-from chaos_layer.source import ParameterReader, Snapshot, Stored, kind, parse
-from chaos_layer.source.base import APPCONFIG
+from chaos_layer.source import ConfigReader, Snapshot, Stored, kind, parse
+from chaos_layer.source.base import source_of
 
 # How long an experiment that `start` writes runs when nobody says.
 DEFAULT_DURATION = 3600.0
@@ -119,7 +120,7 @@ class Controller:
         parameter = self.parameter if config else self._parameter or ""
         wanted = [name for name, on in ((parameter, config), (self.kill_switch, kill_switch)) if on]
         providers = {kind(name): self.store(name).provider() for name in wanted}
-        reader = ParameterReader(parameter, self.kill_switch, providers=providers)
+        reader = ConfigReader(parameter, self.kill_switch, providers=providers)
         with aws_errors(f"read {' and '.join(wanted)}", self._explainer(*wanted)):
             return reader.fetch(config=config, kill_switch=kill_switch)
 
@@ -132,7 +133,7 @@ class Controller:
         stored = self._fetch(kill_switch=False).config
         if stored is None:
             self._seen.pop(self.parameter, None)
-            raise NotFound(f"parameter {self.parameter} not found")
+            raise NotFound(f"config {self.parameter} not found")
         self._seen[self.parameter] = stored
         return stored
 
@@ -357,12 +358,7 @@ class Controller:
 
     def propagation(self, location: str) -> str | None:
         """What adds to CHAOS_LAYER_MAX_AGE before a write at `location` reaches functions."""
-        if kind(location) == APPCONFIG:
-            return (
-                "the deployment strategy's duration and the AppConfig agent's poll interval"
-                " (AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s unless the function sets it)"
-            )
-        return None
+        return source_of(location).propagation
 
     def _explainer(self, *locations: str) -> Callable[[Exception], str | None]:
         """What a refusal met while using these locations means, as their stores say it."""

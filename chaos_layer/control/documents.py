@@ -1,13 +1,11 @@
 """Config documents as the operator writes them: validated with the library's own rules,
-enabled and disabled, durations and instants read and shown for people."""
+enabled and disabled, durations read (control/formatting.py shows them)."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from chaos_layer.config import (
@@ -72,33 +70,6 @@ def parse_duration(text: str) -> float:
     if total > MAX_DURATION:
         raise UsageError("{duration} must be at most 3650 days (use {until} for a later end, or no expiry)")
     return float(total)
-
-
-def format_instant(value: datetime | float) -> str:
-    """UTC with a Z, to the second: what `start` writes into expires_at. An instant that UTC
-    cannot hold (9999-12-31T23:59:59-01:00) keeps its own offset."""
-    try:
-        instant = value if isinstance(value, datetime) else datetime.fromtimestamp(value, timezone.utc)
-        return instant.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    except (OverflowError, ValueError, OSError):
-        if isinstance(value, datetime):
-            return value.replace(microsecond=0).isoformat()
-        raise UsageError("the time is out of range") from None
-
-
-def format_seconds(seconds: float) -> str:
-    """A span for people: `45s`, `14m 32s`, `2h 5m`, `3d 4h`."""
-    total = max(0, math.ceil(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
 
 
 def check_type_flags(parameter_type: str | None, change_type: bool, force: bool) -> None:

@@ -5,7 +5,7 @@ names, the CLI its flags (`ControlError.message`).
 ControlError
  +-- UsageError      a setting or value the caller gave makes no sense (a bad duration, ...)
  +-- InvalidConfig   the config would be invalid; `.problems` lists every problem
- +-- NotFound        the config parameter does not exist
+ +-- NotFound        nothing is stored at the config's location
  +-- AwsError        credentials, region, permissions, endpoint or another AWS failure
  |    +-- Changed    someone else wrote the location since it was read; nothing was written
  +-- Overwritten     a write landed but replaced another that raced it (SSM); says how to restore it
@@ -21,9 +21,9 @@ from chaos_layer.control.stores.base import (
     Conflict,
     Denied,
     Missing,
+    RacedWrite,
     Unsupported,
 )
-from chaos_layer.control.stores.base import Overwritten as StoreOverwritten
 from chaos_layer.exceptions import Problem
 from chaos_layer.source.base import DENIED_CODES, SourceError
 
@@ -82,7 +82,7 @@ class InvalidConfig(ControlError):
 
 
 class NotFound(ControlError):
-    """The config parameter does not exist."""
+    """Nothing is stored at the config's location."""
 
 
 class AwsError(ControlError):
@@ -136,7 +136,7 @@ def aws_errors(
         if error.change is not None:
             raise Changed(f"could not {action}: {error}", error.change) from None
         raise AwsError(f"could not {action}: {error}") from None
-    except StoreOverwritten as error:
+    except RacedWrite as error:
         raise Overwritten(str(error), version=error.version, lost=error.lost, change=error.change) from None
     except SourceError as error:
         if error.denied:  # our own words first (action and resource), then AWS's, for the operator

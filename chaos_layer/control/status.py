@@ -6,19 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos_layer.config import (
-    CONTROL_KEYS,
+    FILTER_KEYS,
     TOP_LEVEL_KEYS,
     Config,
 )
 from chaos_layer.constants import kill_switch_engaged
-from chaos_layer.control.documents import format_instant
+from chaos_layer.control.formatting import format_instant
 from chaos_layer.control.stores.base import (
     Deployment,
 )
 from chaos_layer.exceptions import Problem
 
 # The keys of the config every version knows; `status` shows the others as blast-radius limits.
-CORE_KEYS = TOP_LEVEL_KEYS - set(CONTROL_KEYS)
+CORE_KEYS = TOP_LEVEL_KEYS - set(FILTER_KEYS)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Status:
     def reason(self) -> str:
         """Why injection is (not) happening, in a few words."""
         if not self.found:
-            return "the config parameter does not exist"
+            return "nothing is stored at the config's location"
         if self.problems:
             return "the config is invalid"
         if self.killed:

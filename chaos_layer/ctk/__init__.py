@@ -191,7 +191,7 @@ def get_comparison(
     return {
         "check": reading.check,
         "status": reading.status.value,
-        "breached": reading.status is checks.Status.BREACH or bool(data.get("exceeded")),
+        "breached": reading.status is checks.Judgement.BREACH or bool(data.get("exceeded")),
         "passed": reading.status.passed,
         "since": control.format_instant(started),
         "description": reading.detail,

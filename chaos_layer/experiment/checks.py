@@ -4,7 +4,7 @@ its steady state.
 An experiment file's `steady_state` lists entries; each is one kind of check, named by its
 one kind key (`alarm`, `metric`, `compare`). A check is read at
 three moments (`Phase`): before the start, at every poll, and once after the end. Each read
-gives a `Reading` whose `Status` says what it means; only `ok` is a pass. Missing data
+gives a `Observation` whose `Judgement` says what it means; only `ok` is a pass. Missing data
 (`no_data`) is never read as a pass: a runner that cannot see the steady state cannot say
 that it holds.
 
@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 
 from chaos_layer import control
 from chaos_layer.contract import Fields, describe, join
+from chaos_layer.control.formatting import span
 from chaos_layer.exceptions import Problem
 from chaos_layer.experiment.compare import DEFAULT_MIN_SAMPLES, CompareCheck, parse_compare, side
-from chaos_layer.experiment.readings import Check, Context, Phase, Reading, Status, format_value, utc
+from chaos_layer.experiment.observations import Check, Context, Judgement, Observation, Phase, utc
 
 __all__ = [
     "DEFAULT_MIN_SAMPLES",
@@ -34,12 +35,11 @@ __all__ = [
     "Check",
     "CompareCheck",
     "Context",
+    "Judgement",
     "MetricCheck",
+    "Observation",
     "Phase",
-    "Reading",
-    "Status",
     "cloudwatch_client",
-    "format_value",
     "parse_checks",
     "side",
 ]
@@ -67,7 +67,7 @@ class AlarmCheck:
     def name(self) -> str:
         return f"alarm {self.alarm}"
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         with control.aws_errors(f"describe the alarm {self.alarm}", service="CloudWatch"):
             response = context.cloudwatch.describe_alarms(
                 AlarmNames=[self.alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
@@ -75,15 +75,18 @@ class AlarmCheck:
         found = [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
         state = next((str(a.get("StateValue")) for a in found if a.get("AlarmName") == self.alarm), None)
         if state is None:
-            return self._reading(Status.NO_DATA, None, context, "the alarm does not exist")
+            return self._reading(Judgement.NO_DATA, None, context, "the alarm does not exist")
         if state == "OK":
-            return self._reading(Status.OK, state, context)
+            return self._reading(Judgement.OK, state, context)
         if state == "ALARM":
-            return self._reading(Status.BREACH, state, context)
-        return self._reading(Status.NO_DATA, state, context, f"the alarm is {state}")
+            return self._reading(Judgement.BREACH, state, context)
+        return self._reading(Judgement.NO_DATA, state, context, f"the alarm is {state}")
 
-    def _reading(self, status: Status, value: str | None, context: Context, detail: str = "") -> Reading:
-        return Reading(self.name, self.kind, status, value, context.now, detail)
+    def _reading(self, status: Judgement, value: str | None, context: Context, detail: str = "") -> Observation:
+        return Observation(self.name, self.kind, status, value, context.now, detail)
+
+    def latest(self, observation: Observation) -> str:
+        return observation.describe()
 
     def definition(self) -> dict[str, Any]:
         return {"check": self.name, "kind": self.kind, "alarm": self.alarm}
@@ -123,14 +126,14 @@ class MetricCheck:
         parts = [] if self.minimum is None else [f"min {self.minimum:g}"]
         return ", ".join(parts + ([] if self.maximum is None else [f"max {self.maximum:g}"]))
 
-    def judge(self, value: float) -> Status:
+    def judge(self, value: float) -> Judgement:
         if self.minimum is not None and value < self.minimum:
-            return Status.BREACH
+            return Judgement.BREACH
         if self.maximum is not None and value > self.maximum:
-            return Status.BREACH
-        return Status.OK
+            return Judgement.BREACH
+        return Judgement.OK
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         lookback = max(LOOKBACK_PERIODS * self.period, LOOKBACK_MIN_SECONDS)
         metric: dict[str, Any] = {"Namespace": self.namespace, "MetricName": self.metric_name}
         if self.dimensions:
@@ -150,10 +153,13 @@ class MetricCheck:
             stamps += result.get("Timestamps", [])
         points = sorted(zip(stamps, values, strict=False), key=lambda point: point[0], reverse=True)
         if not points or not math.isfinite(points[0][1]):
-            detail = f"no datapoint in the last {_span(lookback)}"
-            return Reading(self.name, self.kind, Status.NO_DATA, None, context.now, detail)
+            detail = f"no datapoint in the last {span(lookback)}"
+            return Observation(self.name, self.kind, Judgement.NO_DATA, None, context.now, detail)
         value = float(points[0][1])
-        return Reading(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
+        return Observation(self.name, self.kind, self.judge(value), value, context.now, self.bounds)
+
+    def latest(self, observation: Observation) -> str:
+        return observation.describe()
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -270,8 +276,3 @@ def cloudwatch_client(region: str | None = None, profile: str | None = None, end
             return session.client("cloudwatch", endpoint_url=endpoint_url, config=config)
         except ValueError as error:  # botocore's "Invalid endpoint: ..."
             raise control.UsageError(f"--endpoint-url: {error}") from None
-
-
-def _span(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m" if not secs else f"{minutes}m {secs}s" if minutes else f"{secs}s"

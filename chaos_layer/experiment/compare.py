@@ -27,9 +27,10 @@ from typing import Any, ClassVar
 
 from chaos_layer import control
 from chaos_layer.contract import Fields
+from chaos_layer.control.formatting import milliseconds, percent
 from chaos_layer.control_group import COMPLETED, CONTROL, DURATION, ERRORS, GROUPS, INVOCATIONS, TREATMENT
 from chaos_layer.exceptions import Problem
-from chaos_layer.experiment.readings import Context, Phase, Reading, Status, utc
+from chaos_layer.experiment.observations import Context, Judgement, Observation, Phase, utc
 from chaos_layer.experiment.stats import Z_ONE_SIDED_95, even_split_p, newcombe, percentile_floor
 from chaos_layer.settings import DEFAULT_METRICS_NAMESPACE
 
@@ -83,7 +84,7 @@ class CompareCheck:
         """The confidence of each bound, in words: `95 %` for z = 1.6449."""
         return f"{NormalDist().cdf(self.z) * 100:.3g} %"
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         if context.started_at is None:
             raise ValueError("a comparison reads the groups' metrics since the run started")
         groups = self._fetch(context)
@@ -100,18 +101,18 @@ class CompareCheck:
         counts = [min(groups[group]["invocations"], groups[group][key]) for group in GROUPS]
         missing = self.metric == "duration" and any(groups[group]["statistic"] is None for group in GROUPS)
         if min(counts) < self.needs or missing:
-            status, value = Status.INSUFFICIENT, None
+            status, value = Judgement.INSUFFICIENT, None
         elif self.metric == "errors":
             status, value = self._judge_errors(groups, data)
         else:
             status, value = self._judge_duration(groups, data, context.previous)
-        if status is Status.OK:
+        if status is Judgement.OK:
             gate = self._gate(groups, data["split"])
             if gate is not None:
                 data["gate"] = gate
-                status = Status.INCONCLUSIVE
+                status = Judgement.INCONCLUSIVE
         data["words"] = self.words(status, data, final=final)
-        return Reading(self.name, self.kind, status, value, context.now, self._detail(status, data), data)
+        return Observation(self.name, self.kind, status, value, context.now, self._detail(status, data), data)
 
     def _split(self, groups: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The groups' `Invocations` against the even split they are drawn with."""
@@ -131,29 +132,29 @@ class CompareCheck:
         control = groups[CONTROL]
         if control["rate"] is not None and control["rate"] >= FAILING_CONTROL:
             return (
-                f"the control group fails in {_percent(control['rate'])} of its invocations, so there is no steady"
+                f"the control group fails in {percent(control['rate'])} of its invocations, so there is no steady"
                 " state to compare with"
             )
         return None
 
-    def _judge_errors(self, groups: dict[str, dict[str, Any]], data: dict[str, Any]) -> tuple[Status, float]:
+    def _judge_errors(self, groups: dict[str, dict[str, Any]], data: dict[str, Any]) -> tuple[Judgement, float]:
         treatment, control = groups[TREATMENT], groups[CONTROL]
         interval = newcombe(treatment["failures"], treatment["judged"], control["failures"], control["judged"], self.z)
         data.update(difference=interval.estimate, lower=interval.lower, upper=interval.upper, z=self.z)
         if interval.lower > self.max_increase:
-            return Status.BREACH, interval.estimate
-        return (Status.OK if interval.upper <= self.max_increase else Status.INCONCLUSIVE), interval.estimate
+            return Judgement.BREACH, interval.estimate
+        return (Judgement.OK if interval.upper <= self.max_increase else Judgement.INCONCLUSIVE), interval.estimate
 
     def _judge_duration(
-        self, groups: dict[str, dict[str, Any]], data: dict[str, Any], previous: Reading | None
-    ) -> tuple[Status, float]:
+        self, groups: dict[str, dict[str, Any]], data: dict[str, Any], previous: Observation | None
+    ) -> tuple[Judgement, float]:
         difference = float(groups[TREATMENT]["statistic"]) - float(groups[CONTROL]["statistic"])
         exceeded = difference > self.max_increase
         before = bool(previous is not None and previous.data and previous.data.get("exceeded"))
         data.update(difference=difference, exceeded=exceeded, exceeded_before=before)
         if not exceeded:
-            return Status.OK, difference
-        return (Status.BREACH if before else Status.INCONCLUSIVE), difference
+            return Judgement.OK, difference
+        return (Judgement.BREACH if before else Judgement.INCONCLUSIVE), difference
 
     def _fetch(self, context: Context) -> dict[str, dict[str, Any]]:
         """Both groups' counts minute by minute, and for `duration` the statistic over one
@@ -205,7 +206,7 @@ class CompareCheck:
                 groups[group].update(samples=samples, statistic=statistic)
         return groups
 
-    def words(self, status: Status, data: Mapping[str, Any], *, final: bool) -> str:
+    def words(self, status: Judgement, data: Mapping[str, Any], *, final: bool) -> str:
         """The comparison in a sentence, with its verdict at the end: `the error rate rose by
         0.2 points, 95 % upper bound 0.6 points, within the allowed 1 point: held`; then what
         it was judged on, where that is not every group's `Completed` records."""
@@ -216,18 +217,18 @@ class CompareCheck:
             if data[group].get("basis") == "errors only"
         ]
         split = data.get("split")
-        if split is not None and not split["tested"] and status is not Status.INSUFFICIENT:
+        if split is not None and not split["tested"] and status is not Judgement.INSUFFICIENT:
             notes.append(
                 f"invocations treatment {split[TREATMENT]:,}, control {split[CONTROL]:,} (a cohort draws the groups"
                 " by member, whose traffic differs: shown, not tested)"
             )
         return "; ".join([said, *notes])
 
-    def _words(self, status: Status, data: Mapping[str, Any], *, final: bool) -> str:
+    def _words(self, status: Judgement, data: Mapping[str, Any], *, final: bool) -> str:
         treatment, control = data[TREATMENT], data[CONTROL]
         if data.get("gate"):
             return f"no evidence: {data['gate']}" + (": inconclusive" if final else " (so far)")
-        if status is Status.INSUFFICIENT:
+        if status is Judgement.INSUFFICIENT:
             return (
                 f"too few invocations to compare: treatment {treatment['invocations']:,}, control"
                 f" {control['invocations']:,}, of the {data['needs']:,} each group needs"
@@ -236,37 +237,43 @@ class CompareCheck:
         if self.metric == "errors":
             change = _change("the error rate", data["difference"] * 100, "points")
             allowed = _amount(self.max_increase * 100, "points")
-            if status is Status.BREACH:
+            if status is Judgement.BREACH:
                 bound = f"{self.level} lower bound {_amount(data['lower'] * 100, 'points')}"
                 verdict = ": rejected" if final else ": rejected (a safety stop, " + self.level + " per look)"
                 return f"{change}, {bound}, above the allowed {allowed}{verdict}"
-            if status is Status.OK:
+            if status is Judgement.OK:
                 bound = f"{self.level} upper bound {_amount(data['upper'] * 100, 'points')}"
                 return f"{change}, {bound}, within the allowed {allowed}" + (": held" if final else " so far")
             bounds = f"{self.level} bounds {_signed(data['lower'] * 100)} to {_signed(data['upper'] * 100)} points"
             return f"{change}, {bounds}, straddling the allowed {allowed}" + (": inconclusive" if final else "")
         statistic = "average" if self.statistic == "Average" else self.statistic
         change = _change(f"the {statistic} duration", data["difference"], "ms")
-        values = f"(treatment {_ms(treatment['statistic'])}, control {_ms(control['statistic'])})"
+        values = f"(treatment {milliseconds(treatment['statistic'])}, control {milliseconds(control['statistic'])})"
         allowed = _amount(self.max_increase, "ms")
-        if status is Status.BREACH:
+        if status is Judgement.BREACH:
             return f"{change} {values}, above the allowed {allowed} on two polls in a row: rejected"
-        if status is Status.OK:
+        if status is Judgement.OK:
             return f"{change} {values}, within the allowed {allowed}" + (": held" if final else " so far")
         if final:
             return f"{change} {values}, above the allowed {allowed} at the final judgement: inconclusive"
         return f"{change} {values}, above the allowed {allowed} at this poll (a breach if again at the next)"
 
-    def _detail(self, status: Status, data: Mapping[str, Any]) -> str:
+    def _detail(self, status: Judgement, data: Mapping[str, Any]) -> str:
         """Both groups side by side, then the difference: what the terminal shows at each poll."""
         sides = " | ".join(f"{group} {side(data, group)}" for group in GROUPS)
         return f"{sides}: {self.difference(status, data)}"
 
-    def difference(self, status: Status, data: Mapping[str, Any]) -> str:
+    def latest(self, observation: Observation) -> str:
+        """The difference alone: the panel shows the two groups in columns of their own."""
+        if observation.data is None:
+            return observation.describe()
+        return self.difference(observation.status, observation.data)
+
+    def difference(self, status: Judgement, data: Mapping[str, Any]) -> str:
         """`+1.7 points, 95 % bounds +0.9 to +2.6 (allowed +2)`, `+120 ms (allowed +250)`."""
         if data.get("gate"):
             return f"no evidence: {data['gate']}"
-        if status is Status.INSUFFICIENT:
+        if status is Judgement.INSUFFICIENT:
             return f"insufficient data (each group needs {data['needs']:,})"
         if self.metric == "errors":
             return (
@@ -349,7 +356,7 @@ def _seconds(stamp: Any) -> float:
 def side(data: Mapping[str, Any], group: str) -> str:
     """One group of a comparison's reading: `1.33% of 150`, `812 ms of 1,200`."""
     values = data[group]
-    shown = _percent(values.get("rate")) if data.get("compare") == "errors" else _ms(values.get("statistic"))
+    shown = percent(values.get("rate")) if data.get("compare") == "errors" else milliseconds(values.get("statistic"))
     return f"{shown} of {values['invocations']:,}"
 
 
@@ -397,11 +404,3 @@ def _change(what: str, value: float, unit: str) -> str:
     if abs(value) < (0.005 if unit == "points" else 0.5):
         return f"{what} did not change"
     return f"{what} {'rose' if value > 0 else 'fell'} by {_amount(value, unit)}"
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate * 100:.2f}%"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"

@@ -21,7 +21,9 @@ from chaos_layer.experiment.checks import (
     CompareCheck,
     parse_checks,
 )
+from chaos_layer.faults import FAULT_TYPES
 from chaos_layer.source import location_problem
+from chaos_layer.source.base import rampable, source_of
 
 DEFAULT_POLL = 15.0
 # Every write's expires_at is a lease of 2 x poll + this ahead, renewed at every poll: room for
@@ -33,13 +35,7 @@ STOP_ATTEMPTS = 3
 # Keys of the config that the runner sets itself; the rest of a config goes in blast_radius.
 RUNNER_KEYS = TOP_LEVEL_KEYS - BLAST_RADIUS_KEYS
 ON_BREACH = ("stop", "kill")
-# `run` writes the config once per ramp step; AppConfig runs one deployment at a time per
-# environment (AppConfig.AllAtOnce then bakes 10 minutes), so a ramp there would stall.
-UNSUPPORTED_SOURCES = ("appconfig://",)
 JOURNAL_VERSION = 1
-
-
-UNSEEN_BY_ERRORS = ("corrupt", "batch_failure")
 
 
 @dataclass(frozen=True)
@@ -144,12 +140,10 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
     experiment = fields.string("experiment", non_empty=True)
     hypothesis = fields.string("hypothesis", non_empty=True)
     parameter = fields.string("parameter", non_empty=True)
-    if parameter.startswith(UNSUPPORTED_SOURCES):
-        fields.problem(
-            "parameter",
-            "must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
-            " may still deploy the last one",
-        )
+    refusal = source_of(parameter).ramp_refusal
+    if refusal:
+        labels = " or ".join(source.label for source in rampable())
+        fields.problem("parameter", f"must be {labels}: {refusal}")
     kill_switch = fields.string("kill_switch", "") or None
     for key, location in (("parameter", parameter), ("kill_switch", kill_switch or "")):
         if malformed := location_problem(location):
@@ -291,10 +285,10 @@ def _warnings(faults: list[Any], comparisons: list[CompareCheck]) -> list[str]:
         if not isinstance(fault, Mapping):
             continue
         kind, rate = fault.get("type"), fault.get("rate", 1)
+        if not isinstance(kind, str) or kind not in FAULT_TYPES:
+            continue
         every = isinstance(rate, (int, float)) and rate >= 1
-        failing = kind in ("exception", "timeout") or (
-            kind == "status_code" and isinstance(fault.get("status_code"), int) and fault["status_code"] >= 500
-        )
+        failing = FAULT_TYPES[kind].counted_as_error(fault)
         if failing and every:
             found.append(
                 f"compare errors: faults[{index}] ({kind}) fails every treatment invocation (fault rate 1), so the"
@@ -302,7 +296,7 @@ def _warnings(faults: list[Any], comparisons: list[CompareCheck]) -> list[str]:
                 " give the fault a rate below 1, or inject what the function's own code must handle"
                 " (dependency, denylist, latency)"
             )
-        elif kind in UNSEEN_BY_ERRORS:
+        elif failing is False:
             found.append(
                 f"compare errors: faults[{index}] ({kind}) fails nothing that Errors counts (Lambda sees a success),"
                 " so the comparison cannot tell anything about it"

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from chaos_layer import control
 from chaos_layer.experiment.definition import Experiment
-from chaos_layer.experiment.readings import Reading
+from chaos_layer.experiment.observations import Observation
 
 JOURNAL_VERSION = 1
 
@@ -127,7 +127,7 @@ class CheckRecord(Record):
     comparison: dict[str, Any] | None = None  # a comparison's groups, statistics and bounds
 
     @classmethod
-    def of(cls, reading: Reading, phase: str, step: int | None) -> CheckRecord:
+    def of(cls, reading: Observation, phase: str, step: int | None) -> CheckRecord:
         """`step` 1-based, None outside the ramp."""
         comparison = dict(reading.data) if reading.data is not None else None
         return cls(

@@ -17,6 +17,7 @@ from typing import Any
 
 from chaos_layer import control
 from chaos_layer.control.extras import install_command
+from chaos_layer.control.formatting import milliseconds, number, percent, span
 from chaos_layer.experiment import charts
 from chaos_layer.experiment.journal import CheckRecord, Journal, MalformedJournal
 
@@ -105,9 +106,9 @@ def _environment() -> Any:
         lstrip_blocks=True,
     )
     filters: dict[str, Callable[[Any], str]] = {
-        "value": value,
+        "number": number,
         "percent": percent,
-        "seconds": seconds,
+        "span": span,
         "clock": charts.clock,
     }
     environment.filters.update(filters)
@@ -130,7 +131,7 @@ def _breach(journal: Journal) -> Rows | None:
         stopped = stop.at or f"not written: {stop.error}"
     rows: Rows = [
         ("check", breach.check),
-        ("value", value(breach.value)),
+        ("value", number(breach.value)),
         ("status", breach.status),
         ("detail", breach.detail),
         ("at", breach.at),
@@ -155,17 +156,17 @@ def _summary(journal: Journal) -> Rows:
         rows.append(("blast radius", json.dumps(document.get("blast_radius"), ensure_ascii=False)))
     lease = journal.lease
     rows += [
-        ("poll", seconds(journal.poll)),
-        ("cache period", f"{seconds(journal.max_age)} (CHAOS_LAYER_MAX_AGE)"),
+        ("poll", span(journal.poll)),
+        ("cache period", f"{span(journal.max_age)} (CHAOS_LAYER_MAX_AGE)"),
         ("started", journal.started_at),
         ("ended", journal.ended_at or "-"),
-        ("lease", f"{seconds(lease)} (2 x poll + 60 s, renewed at every poll)" if lease is not None else "-"),
+        ("lease", f"{span(lease)} (2 x poll + 60 s, renewed at every poll)" if lease is not None else "-"),
         ("config expires at", journal.expires_at or "-"),
         ("file", journal.file.path if journal.file is not None else None),
     ]
     timeout = journal.function_timeout
     if timeout is not None:
-        rows.append(("function timeout", f"{seconds(timeout.seconds)} ({timeout.found})"))
+        rows.append(("function timeout", f"{span(timeout.seconds)} ({timeout.found})"))
     if journal.error:
         rows.append(("error", journal.error))
     return rows
@@ -209,7 +210,7 @@ def _alarm(journal: Journal, definition: Mapping[str, Any], readings: list[Check
 
 def _metric(journal: Journal, definition: Mapping[str, Any], readings: list[CheckRecord]) -> CheckView:
     bounds = ", ".join(
-        f"{key} {value(definition.get(key))}" for key in ("min", "max") if definition.get(key) is not None
+        f"{key} {number(definition.get(key))}" for key in ("min", "max") if definition.get(key) is not None
     )
     title = f"{definition.get('check')}: must stay within {bounds} (period {definition.get('period')} s)"
     return CheckView("metric", title, readings, charts.metric_chart(journal, definition, readings))
@@ -227,10 +228,10 @@ def _comparison(journal: Journal, definition: Mapping[str, Any], readings: list[
     name = str(definition.get("check"))
     errors = definition.get("compare") == "errors"
     if errors:
-        allowed = f"{number(float(definition.get('max_increase') or 0) * 100)} points"
+        allowed = f"{_number(float(definition.get('max_increase') or 0) * 100)} points"
         title = f"{name}: the error rate of the treatment at most {allowed} above the control"
     else:
-        allowed = f"{number(definition.get('max_increase_ms'))} ms"
+        allowed = f"{_number(definition.get('max_increase_ms'))} ms"
         title = (
             f"{name}: the {definition.get('statistic')} duration of the treatment at most {allowed} above the control"
         )
@@ -298,34 +299,9 @@ def _samples(reading: CheckRecord, errors: bool) -> tuple[list[str], str]:
     return cells, reading.status
 
 
-# numbers and times as the page writes them
-
-
-def value(found: object) -> str:
-    if isinstance(found, float):
-        return f"{found:.6g}"
-    return "no data" if found is None else str(found)
-
-
-def number(found: object) -> str:
+def _number(found: object) -> str:
+    """An allowed increase, to four significant digits."""
     return f"{float(found):.4g}" if isinstance(found, (int, float)) else "-"
-
-
-def milliseconds(found: object) -> str:
-    return f"{float(found):,.0f} ms" if isinstance(found, (int, float)) else "-"
-
-
-def percent(rate: object) -> str:
-    return f"{float(rate) * 100:.4g}%" if isinstance(rate, (int, float)) else "-"
-
-
-def seconds(found: object) -> str:
-    if not isinstance(found, (int, float)):
-        return "-"
-    minutes, rest = divmod(float(found), 60)
-    if not minutes:
-        return f"{rest:g}s"
-    return f"{minutes:g}m {rest:g}s" if rest else f"{minutes:g}m"
 
 
 def _now() -> str:

@@ -34,17 +34,17 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from chaos_layer import control, settings
+from chaos_layer.control.formatting import clock_time, percent, span
 from chaos_layer.experiment.checks import (
     Check,
     CompareCheck,
     Context,
+    Judgement,
+    Observation,
     Phase,
-    Reading,
-    Status,
 )
 from chaos_layer.experiment.definition import STOP_ATTEMPTS, Experiment, Step
 from chaos_layer.experiment.journal import (
@@ -57,10 +57,10 @@ from chaos_layer.experiment.journal import (
     Verdict,
     instant,
 )
-from chaos_layer.experiment.readings import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
+from chaos_layer.experiment.observations import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
 from chaos_layer.experiment.signals import Interrupted, SignalGuard
 from chaos_layer.experiment.timeouts import Timeout, function_timeout
-from chaos_layer.experiment.verdict import Ending, crashed, judge, percent
+from chaos_layer.experiment.verdict import Ending, crashed, judge
 from chaos_layer.experiment.writes import ConfigWrites, SomeoneElseWrote
 from chaos_layer.source import Stored
 
@@ -80,7 +80,7 @@ class Progress:
     rate: float | None = None
     step_ends_at: float | None = None
     run_ends_at: float | None = None
-    latest: dict[str, Reading] = field(default_factory=dict)
+    latest: dict[str, Observation] = field(default_factory=dict)
 
 
 class Observer(Protocol):
@@ -105,14 +105,6 @@ class Outcome:
     exit_code: int
     error: control.ControlError | None = None  # re-raised by the CLI for its exit code
     crash: BaseException | None = None  # a bug: re-raised after the stop
-
-
-# A span for people (`45s`, `14m 32s`, `2h 5m`): the operator API's own.
-span = control.format_seconds
-
-
-def clock_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%H:%M:%SZ")
 
 
 class Runner:
@@ -172,8 +164,8 @@ class Runner:
         return outcome
 
     def _run(self) -> Outcome:
-        breach: Reading | None = None
-        aborted: Reading | None = None
+        breach: Observation | None = None
+        aborted: Observation | None = None
         failure: BaseException | None = None
         interrupted = False
         self.started_at = self.clock()
@@ -197,8 +189,8 @@ class Runner:
         finally:
             stop_failure = self._stop_safely(kill=breach is not None and self.experiment.on_breach == "kill")
         interrupted = interrupted or bool(self.guard.received)
-        final: Reading | None = None
-        unsettled: list[Reading] = []
+        final: Observation | None = None
+        unsettled: list[Observation] = []
         ended = self.writes.foreign is not None or self.killed is not None
         if (
             not ended
@@ -253,7 +245,7 @@ class Runner:
                 " after its minute ends."
             )
 
-    def _steady_state_before(self) -> Reading | None:
+    def _steady_state_before(self) -> Observation | None:
         """The first check that does not pass, or None. Reads every check, for the record, but
         the comparisons: there is no control group before the start."""
         self._say("Steady state before the start:")
@@ -266,7 +258,7 @@ class Runner:
         self._save()
         return next((r for r in readings if not r.status.passed), None)
 
-    def _ramp(self) -> Reading | None:
+    def _ramp(self) -> Observation | None:
         """Write each step; at every poll read the kill switch, then the checks, then renew the
         lease. The first reading that does not pass, or None."""
         assert self.started_at is not None
@@ -362,7 +354,7 @@ class Runner:
         )
         self.sleep(self.experiment.settle)
 
-    def _steady_state_after(self) -> tuple[Reading | None, list[Reading]]:
+    def _steady_state_after(self) -> tuple[Observation | None, list[Observation]]:
         """The first reading that breaches (or has no data), and the comparisons that did not
         pass, judged once on all the data."""
         self.progress.phase = "checking the steady state after the end"
@@ -375,7 +367,7 @@ class Runner:
         failed = next((r for r in readings if r.status.stops), None)
         return failed, [r for r in readings if not r.status.passed and not r.status.stops]
 
-    def _read(self, check: Check, phase: Phase, step: int | None = None) -> Reading:
+    def _read(self, check: Check, phase: Phase, step: int | None = None) -> Observation:
         previous = self.progress.latest.get(check.name)
         context = Context(
             self.cloudwatch, self.clock(), phase, self.started_at, previous, unfinished_after=self._unfinished_after()
@@ -386,7 +378,7 @@ class Runner:
         if reading.status.passed:  # during the run, a live display shows passes in its panel instead
             level = "detail" if phase is Phase.DURING else "ok"
         elif reading.status.stops or phase is Phase.AFTER:
-            level = "error" if reading.status is Status.BREACH else "warn"
+            level = "error" if reading.status is Judgement.BREACH else "warn"
         else:  # a comparison still waiting for data, or undecided: the panel shows it
             level = "detail"
         self._say(f"  {reading.check}: {reading.describe()} [{reading.status.value}]", level)
@@ -496,13 +488,13 @@ class Runner:
     def _judge(
         self,
         *,
-        breach: Reading | None,
-        final: Reading | None,
-        aborted: Reading | None,
+        breach: Observation | None,
+        final: Observation | None,
+        aborted: Observation | None,
         failure: BaseException | None,
         stop_failure: control.ControlError | None,
         interrupted: bool,
-        unsettled: list[Reading] | None = None,
+        unsettled: list[Observation] | None = None,
     ) -> Outcome:
         """The verdict (verdict.py), and its exit code: the verdict's, unless an error, or a stop
         that could not be written, says more (1-4)."""

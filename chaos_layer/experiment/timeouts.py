@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos_layer.experiment.readings import DEFAULT_FUNCTION_TIMEOUT
+from chaos_layer.experiment.observations import DEFAULT_FUNCTION_TIMEOUT
 from chaos_layer.source.base import error_code
 
 _GLOB = frozenset("*?[")

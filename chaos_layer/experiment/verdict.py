@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chaos_layer import control
+from chaos_layer.control.formatting import number, percent
 from chaos_layer.experiment.definition import Experiment
 from chaos_layer.experiment.journal import CheckRecord, Interruption, Verdict, instant
-from chaos_layer.experiment.readings import Reading, Status, format_value
+from chaos_layer.experiment.observations import Judgement, Observation
 from chaos_layer.experiment.writes import Change
 
 
@@ -21,9 +22,9 @@ class Ending:
     experiment: Experiment
     step: int | None  # 0-based, the step under way
     attempted: bool  # a write went out
-    breach: Reading | None = None  # during the run
-    final: Reading | None = None  # after the end
-    aborted: Reading | None = None  # before the start
+    breach: Observation | None = None  # during the run
+    final: Observation | None = None  # after the end
+    aborted: Observation | None = None  # before the start
     failure: BaseException | None = None
     stop_failure: control.ControlError | None = None
     signal: str | None = None  # SIGINT, SIGTERM, ...
@@ -31,8 +32,8 @@ class Ending:
     killed: str | None = None
     kill_switch: str = ""
     kill_engaged: bool = False
-    unsettled: list[Reading] = field(default_factory=list)
-    compared: list[Reading] = field(default_factory=list)
+    unsettled: list[Observation] = field(default_factory=list)
+    compared: list[Observation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -121,20 +122,16 @@ def judge(end: Ending) -> Judged:
     return Judged(verdict, reason, interruption, record)
 
 
-def percent(rate: float) -> str:
-    return f"{rate * 100:.4g}%"
-
-
 def crashed(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def what(reading: Reading) -> str:
+def what(reading: Observation) -> str:
     """`was ALARM`, `was 7 (max 5)`, `had no data (the alarm does not exist)`; a comparison
     in its own words (`the error rate rose by 4 points, ...`)."""
     if reading.data is not None and "words" in reading.data:
         return str(reading.data["words"])
-    if reading.status is Status.NO_DATA:
+    if reading.status is Judgement.NO_DATA:
         return f"had no data ({reading.detail})" if reading.detail else "had no data"
-    shown = format_value(reading.value)
+    shown = number(reading.value)
     return f"was {shown} ({reading.detail})" if reading.detail else f"was {shown}"

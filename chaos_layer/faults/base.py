@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from random import Random
 from typing import Any, ClassVar, Protocol
 
@@ -177,6 +177,14 @@ class Invocation:
         self._warn(problem)
 
 
+# Where a durable execution applies a fault (chaos_layer/durable.py): on the invocation, while
+# nothing is checkpointed; inside step attempts; or never (the service would reject the output).
+ON_INVOCATION = "invocation"
+IN_STEPS = "steps"
+NEVER = "never"
+DURABLE_PLACES = (ON_INVOCATION, IN_STEPS, NEVER)
+
+
 class Fault(Declared, ABC):
     """One fault type. Its place in the pipeline (chaos_layer.faults) is one of two:
     `surrounds_handler` (every drawn one runs, outermost first) or `ends_invocation` (at
@@ -185,12 +193,33 @@ class Fault(Declared, ABC):
     type: ClassVar[str]
     ends_invocation: ClassVar[bool] = False
     surrounds_handler: ClassVar[bool] = True
+    # Where durable functions apply it (one of DURABLE_PLACES): every fault type says so itself,
+    # a type without it is refused when its class is made (durable_place may refine it).
+    durable: ClassVar[str]
+    # Whether the Errors that `run`'s comparison counts (chaos_layer/control_group.py: raised,
+    # or a status of 500 or more to an HTTP source) count an invocation it takes: True, False
+    # (it answers as a success), or None as the function's own code decides (counted_as_error).
+    fails_invocation: ClassVar[bool | None] = None
     rate: float = field(RATE, "Fraction (0..1) of the invocations in the blast radius this applies to.", default=1.0)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.surrounds_handler = not cls.ends_invocation
         cls.schema_name = getattr(cls, "type", "")
+        if "type" in vars(cls) and vars(cls).get("durable") not in DURABLE_PLACES:
+            raise TypeError(
+                f"fault type {cls.type!r} must say where durable functions apply it: durable = one of {DURABLE_PLACES}"
+            )
+
+    def durable_place(self) -> str:
+        """Where a durable execution applies this fault as configured (its settings may move it)."""
+        return self.durable
+
+    @classmethod
+    def counted_as_error(cls, settings: Mapping[str, Any]) -> bool | None:
+        """fails_invocation for a fault with these settings (as written in a config, not yet
+        checked): whether the comparison's Errors count the invocations it takes."""
+        return cls.fails_invocation
 
     @staticmethod
     def steps_field() -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from chaos_layer import events
 from chaos_layer.contract import Number, field
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import NEVER, Fault, Invocation
 
 # Where each stream or queue puts the id that a partial batch response names.
 BATCH_ITEM_IDS: dict[str, tuple[str, ...]] = {
@@ -47,6 +47,8 @@ class BatchFailureFault(Fault):
     partial batch response, on top of the failures the handler reports itself."""
 
     type = "batch_failure"
+    durable = NEVER
+    fails_invocation = False
     description = (
         "For SQS, Kinesis and DynamoDB Streams events, reports a fraction of the batch's records as failed in"
         " batchItemFailures, merged with the handler's own (the event source mapping needs"

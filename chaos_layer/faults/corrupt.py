@@ -9,7 +9,7 @@ from typing import Any
 
 from chaos_layer import events
 from chaos_layer.contract import Choice, Number, Text, field
-from chaos_layer.faults.base import Fault, Invocation, not_http
+from chaos_layer.faults.base import NEVER, Fault, Invocation, not_http
 
 _UNCHANGED: Any = object()
 
@@ -30,6 +30,8 @@ class CorruptFault(Fault):
     response the invocation ends with."""
 
     type = "corrupt"
+    durable = NEVER
+    fails_invocation = False
     description = (
         "After the handler ran, replaces its HTTP response body with body, or truncates it to truncate bytes;"
         " only for events from HTTP sources."

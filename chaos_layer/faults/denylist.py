@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_layer.contract import ListOf, Number, Text, field
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import IN_STEPS, Fault, Invocation
 
 # Host names, IP literals and glob patterns of them; brackets are refused so an IPv6
 # literal is written without them.
@@ -25,6 +25,7 @@ class DenylistFault(Fault):
     invocation, whatever client makes them."""
 
     type = "denylist"
+    durable = IN_STEPS
     description = (
         "Outbound TCP connections to matching hosts (and ports) are refused (ConnectionRefusedError) during the"
         " invocation, whatever client makes them."

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_layer.contract import Boolean, Choice, ListOf, Text, field
-from chaos_layer.faults.base import WAIT_MS, Fault, Invocation
+from chaos_layer.faults.base import IN_STEPS, WAIT_MS, Fault, Invocation
 
 SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9-]*\Z"
 OPERATION_NAME = r"[A-Za-z][A-Za-z0-9_]*\Z"
@@ -19,6 +19,7 @@ class DependencyFault(Fault):
     slowed by `delay_ms`, from any boto3 client, for the invocation only."""
 
     type = "dependency"
+    durable = IN_STEPS
     description = (
         "AWS SDK (botocore) calls the handler makes to the named services fail with error, or are slowed by"
         " delay_ms, from any client, during the invocation only."

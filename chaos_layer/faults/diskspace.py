@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_layer.contract import Number, Text, field
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import ON_INVOCATION, Fault, Invocation
 
 
 class DiskSpaceFault(Fault):
@@ -15,6 +15,7 @@ class DiskSpaceFault(Fault):
     invocation ends or the process dies."""
 
     type = "diskspace"
+    durable = ON_INVOCATION
     description = (
         "Takes mb megabytes (MiB) in path for the invocation with a file that has no name, so the space comes back"
         " when the invocation ends or the process dies, always leaving min_free_mb free."

@@ -8,7 +8,7 @@ from typing import Any
 
 from chaos_layer.contract import Boolean, Names, Text, field
 from chaos_layer.exceptions import InjectedFault
-from chaos_layer.faults.base import Fault, Invocation
+from chaos_layer.faults.base import IN_STEPS, NEVER, ON_INVOCATION, Fault, Invocation
 
 
 def _raisable_builtins() -> dict[str, type[Exception]]:
@@ -36,6 +36,8 @@ class ExceptionFault(Fault):
     lost: what redelivery and idempotency are for)."""
 
     type = "exception"
+    durable = ON_INVOCATION
+    fails_invocation = True
     ends_invocation = True
     description = (
         "Raises the named exception with message instead of running the handler, or, with prevent_execution"
@@ -62,6 +64,12 @@ class ExceptionFault(Fault):
         default=True,
     )
     steps: tuple[str, ...] = Fault.steps_field()
+
+    def durable_place(self) -> str:
+        # After the handler returned, a step's or an execution's result is already checkpointed.
+        if not self.prevent_execution:
+            return NEVER
+        return IN_STEPS if self.steps else ON_INVOCATION
 
     def apply(self, invocation: Invocation, proceed: Callable[[], Any]) -> Any:
         if not self.prevent_execution:

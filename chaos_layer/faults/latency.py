@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from chaos_layer.contract import Choice, Field, Fields, field
-from chaos_layer.faults.base import WAIT_MS, Fault, Invocation
+from chaos_layer.faults.base import IN_STEPS, ON_INVOCATION, WAIT_MS, Fault, Invocation
 
 
 class LatencyFault(Fault):
     type = "latency"
+    durable = ON_INVOCATION
     description = (
         "Sleeps delay_ms, or a uniform draw in [min_ms, max_ms] (min_ms <= max_ms), before the handler runs;"
         " at most 900000 ms, Lambda's longest timeout."
@@ -24,6 +25,10 @@ class LatencyFault(Fault):
     min_ms: float = field(WAIT_MS, "Shortest delay of a uniform draw (with max_ms).")
     max_ms: float = field(WAIT_MS, "Longest delay of a uniform draw (with min_ms).")
     steps: tuple[str, ...] = Fault.steps_field()
+
+    def durable_place(self) -> str:
+        return IN_STEPS if self.steps else ON_INVOCATION
+
     choices = (
         Choice(
             ("delay_ms",),

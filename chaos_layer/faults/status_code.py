@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaos_layer import events
 from chaos_layer.contract import Boolean, Number, StringMap, Text, field
-from chaos_layer.faults.base import Fault, Invocation, not_http
+from chaos_layer.faults.base import NEVER, Fault, Invocation, not_http
 
 
 class StatusCodeFault(Fault):
     type = "status_code"
+    durable = NEVER
     ends_invocation = True
     description = (
         "Returns an HTTP response shaped for the event's source (API Gateway, function URLs, ALB, VPC Lattice);"
@@ -27,6 +28,13 @@ class StatusCodeFault(Fault):
         },
     )
     status_code: int = field(Number(100, 599, integer=True), "The response's HTTP status code.")
+
+    @classmethod
+    def counted_as_error(cls, settings: Mapping[str, Any]) -> bool | None:
+        # A status of 500 or more counts as an error; below, as the function's own code decides.
+        code = settings.get("status_code")
+        return True if isinstance(code, int) and code >= 500 else None
+
     body: str = field(Text(), "The response body.", default="", free_text=True)
     headers: dict[str, str] = field(StringMap(), "Response headers.", default={}, free_text=True)
     prevent_execution: bool = field(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_layer.contract import field, is_number
-from chaos_layer.faults.base import WAIT_MS, Fault, Invocation
+from chaos_layer.faults.base import ON_INVOCATION, WAIT_MS, Fault, Invocation
 
 TIMEOUT_MESSAGE = "Task timed out (injected by chaos-layer)"
 # Sleep a little past the deadline, so Lambda's own timeout is what ends the invocation.
@@ -30,6 +30,8 @@ class TimeoutFault(Fault):
     experiment stops meanwhile, the wait ends and the handler runs, as if never drawn."""
 
     type = "timeout"
+    durable = ON_INVOCATION
+    fails_invocation = True
     ends_invocation = True
     description = (
         "Holds the invocation until the function's own deadline (context.get_remaining_time_in_millis()), so Lambda"

@@ -1,7 +1,7 @@
 """Reading the config and the kill switch: the one read path.
 
 The library's cache and the operator API (`chaos-layer status`) read through the same
-`ParameterReader`, so both match a location the same way (name, ARN, `:label` or
+`ConfigReader`, so both match a location the same way (name, ARN, `:label` or
 `:version`), apply the same kill-switch rule and parse with the same rules: what an
 operator is shown is what functions read.
 
@@ -30,19 +30,18 @@ from typing import TYPE_CHECKING, Any
 from chaos_layer.constants import kill_switch_engaged
 from chaos_layer.exceptions import ConfigError, Problem
 from chaos_layer.source.base import (
-    APPCONFIG,
-    S3,
-    SSM,
     THROTTLING_CODES,
     ClientFactory,
     Provider,
     Stored,
     error_code,
     kind,
+    load,
+    source_of,
 )
 from chaos_layer.source.cache import BACKOFF_BASE, BACKOFF_CAP, JITTER, ConfigCache
 from chaos_layer.source.reading import Reading
-from chaos_layer.source.ssm import SSMProvider, default_client
+from chaos_layer.source.ssm import default_client
 
 if TYPE_CHECKING:
     from chaos_layer.config import Config
@@ -53,7 +52,7 @@ __all__ = [
     "JITTER",
     "ClientFactory",
     "ConfigCache",
-    "ParameterReader",
+    "ConfigReader",
     "Parsed",
     "Reading",
     "Snapshot",
@@ -136,14 +135,7 @@ def _object(text: str) -> dict[str, Any] | None:
 def location_problem(location: str) -> str | None:
     """Why `location` names no config or kill switch (a malformed s3:// or appconfig://), or None."""
     try:
-        if kind(location) == S3:
-            from chaos_layer.source.s3 import split
-
-            split(location)
-        elif kind(location) == APPCONFIG:
-            from chaos_layer.source.appconfig import split as split_profile
-
-            split_profile(location)
+        load(source_of(location).provider).check(location)
     except ValueError as error:
         return str(error)
     return None
@@ -159,7 +151,7 @@ def parse(text: str) -> Parsed:
         return Parsed(text, None, error.problems)
 
 
-class ParameterReader:
+class ConfigReader:
     """The config and the kill switch of one deployment, read together.
 
     `client_factory` makes the SSM client (the decorator's `boto3_client=` seam); `providers`
@@ -169,13 +161,13 @@ class ParameterReader:
 
     def __init__(
         self,
-        parameter: str,
+        config_location: str,
         kill_switch: str,
         client_factory: ClientFactory = default_client,
         *,
         providers: Mapping[str, Provider] | None = None,
     ) -> None:
-        self.parameter = parameter
+        self.config_location = config_location
         self.kill_switch = kill_switch
         self._client_factory = client_factory
         self._providers: dict[str, Provider] = dict(providers or {})
@@ -183,33 +175,22 @@ class ParameterReader:
 
     def provider(self, location: str) -> Provider:
         """The source a location names, created on first use."""
-        source = kind(location)
-        provider = self._providers.get(source)
+        source = source_of(location)
+        provider = self._providers.get(source.name)
         if provider is None:
-            provider = self._providers[source] = self._new_provider(source)
+            made = load(source.provider)
+            provider = self._providers[source.name] = made(self._client_factory) if source.takes_client else made()
         return provider
-
-    def _new_provider(self, source: str) -> Provider:
-        if source == S3:
-            from chaos_layer.source.s3 import S3Provider
-
-            return S3Provider()
-        if source == APPCONFIG:
-            from chaos_layer.source.appconfig import AgentProvider
-
-            return AgentProvider()
-        assert source == SSM
-        return SSMProvider(self._client_factory)
 
     def fetch(self, *, config: bool = True, kill_switch: bool = True) -> Snapshot:
         """What is stored now, one call per provider; raises what the provider raises."""
-        wanted = [location for location, on in ((self.parameter, config), (self.kill_switch, kill_switch)) if on]
+        wanted = [location for location, on in ((self.config_location, config), (self.kill_switch, kill_switch)) if on]
         found: dict[str, Stored] = {}
         for provider, locations in self._batches(wanted).items():
             with _exempt():  # the library's own read: no injected fault touches it
                 found.update(provider.get(locations))
         return Snapshot(
-            found.get(self.parameter) if config else None, found.get(self.kill_switch) if kill_switch else None
+            found.get(self.config_location) if config else None, found.get(self.kill_switch) if kill_switch else None
         )
 
     def _batches(self, locations: list[str]) -> dict[Provider, list[str]]:
@@ -224,16 +205,16 @@ class ParameterReader:
         found: dict[str, Stored] = {}
         failure: Reading | None = None
         try:
-            batches = self._batches([self.parameter, self.kill_switch])
+            batches = self._batches([self.config_location, self.kill_switch])
         except Exception as error:  # fail safe: whatever goes wrong, the handler runs
-            return _failed_read(self.parameter, error)
+            return _failed_read(self.config_location, error)
         for provider, locations in batches.items():
             try:
                 with _exempt():  # the library's own read: no injected fault touches it
                     found.update(provider.get(locations))
             except Exception as error:
                 failure = failure or _failed_read(" and ".join(locations), error)
-        snapshot = Snapshot(found.get(self.parameter), found.get(self.kill_switch))
+        snapshot = Snapshot(found.get(self.config_location), found.get(self.kill_switch))
         if failure is not None and not snapshot.killed:
             return failure
         return self.interpret(None if snapshot.config is None else snapshot.config.value, snapshot.kill_switch_value)
@@ -245,15 +226,15 @@ class ParameterReader:
         if kill_switch_engaged(kill_switch):
             return Reading(killed=True, stored=stored)
         if config is None:
-            return Reading(problem=f"parameter {self.parameter} not found", stored=stored)
+            return Reading(problem=f"config {self.config_location} not found", stored=stored)
         if _disabled(config):  # injects nothing, whatever else it says: no parser loaded for it
             return Reading(stored=stored)
         try:
             parsed = self._parse(config)
         except Exception as error:  # a bug of ours must still be cached, not retried per call
-            return Reading(problem=f"config in {self.parameter} could not be checked: {type(error).__name__}")
+            return Reading(problem=f"config in {self.config_location} could not be checked: {type(error).__name__}")
         if parsed.config is None:
-            problem = f"config in {self.parameter} is invalid: {ConfigError(parsed.problems)}"
+            problem = f"config in {self.config_location} is invalid: {ConfigError(parsed.problems)}"
             return Reading(problem=problem, stored=stored)
         return Reading(config=parsed.config, stored=stored)
 

@@ -62,6 +62,10 @@ class AgentProvider(Provider):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
 
+    @staticmethod
+    def check(location: str) -> None:
+        split(location)
+
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         deadline = self._clock() + READ_DEADLINE
         paths = {location: agent_path(*split(location)) for location in locations}

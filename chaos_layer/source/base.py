@@ -25,6 +25,95 @@ APPCONFIG = "appconfig"
 S3_PREFIX = "s3://"
 APPCONFIG_PREFIX = "appconfig://"
 
+
+class Source:
+    """One kind of source, everything the reader, the operator API and the CLI need to know
+    of it: a new source is its provider module, its store and one entry in SOURCES.
+
+    The provider and the store are named ("module:Class"), not imported: an SSM-only function
+    never loads the S3 or AppConfig modules, and the layer, which ships without the operator's
+    folders, never loads a store. A plain value class (see Stored)."""
+
+    __slots__ = ("label", "name", "prefix", "propagation", "provider", "ramp_refusal", "store", "takes_client")
+
+    def __init__(
+        self,
+        name: str,
+        prefix: str,  # how a location names this source; "" for the source of any other location
+        provider: str,  # the library's reader, "module:Class"; called with no argument (or the client)
+        store: str,  # the operator API's reader and writer, "module:Class"
+        label: str,  # what one location of it is, for people: "an S3 object"
+        propagation: str | None = None,  # what adds to CHAOS_LAYER_MAX_AGE before a write reaches functions
+        ramp_refusal: str | None = None,  # why `run` cannot ramp a config kept here (None: it can)
+        takes_client: bool = False,  # the decorator's boto3_client= makes this source's client
+    ) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.provider = provider
+        self.store = store
+        self.label = label
+        self.propagation = propagation
+        self.ramp_refusal = ramp_refusal
+        self.takes_client = takes_client
+
+    def __repr__(self) -> str:
+        return f"Source({self.name!r})"
+
+
+# The first whose prefix a location starts with names its source: the one without a prefix last.
+SOURCES: tuple[Source, ...] = (
+    Source(
+        S3,
+        S3_PREFIX,
+        "chaos_layer.source.s3:S3Provider",
+        "chaos_layer.control.stores.s3:S3Store",
+        "an S3 object",
+    ),
+    Source(
+        APPCONFIG,
+        APPCONFIG_PREFIX,
+        "chaos_layer.source.appconfig:AgentProvider",
+        "chaos_layer.control.stores.appconfig:AppConfigStore",
+        "an AppConfig configuration profile",
+        propagation="the deployment strategy's duration and the AppConfig agent's poll interval"
+        " (AWS_APPCONFIG_EXTENSION_POLL_INTERVAL_SECONDS, 45 s unless the function sets it)",
+        # AppConfig runs one deployment at a time per environment (AppConfig.AllAtOnce then
+        # bakes 10 minutes), so a ramp, which writes once per step, would stall.
+        ramp_refusal="`run` writes a step of its ramp while AppConfig may still deploy the last one",
+    ),
+    Source(
+        SSM,
+        "",
+        "chaos_layer.source.ssm:SSMProvider",
+        "chaos_layer.control.stores.ssm:SSMStore",
+        "an SSM parameter",
+        takes_client=True,
+    ),
+)
+
+
+def source_of(location: str) -> Source:
+    """The source a location names by its form."""
+    return next(source for source in SOURCES if location.startswith(source.prefix))
+
+
+def rampable() -> list[Source]:
+    """The sources whose configs `run` can ramp."""
+    return [source for source in SOURCES if not source.ramp_refusal]
+
+
+def named(source: str) -> Source:
+    """The source of this name (`ssm`, `s3`, `appconfig`)."""
+    return next(entry for entry in SOURCES if entry.name == source)
+
+
+def load(path: str) -> Any:
+    """The class a registry entry names ("module:Class"), importing its module (by the
+    builtin: importlib itself would be one more module at a new environment's first read)."""
+    module, _, name = path.partition(":")
+    return getattr(__import__(module, fromlist=[name]), name)
+
+
 # The longest a library read may hold an invocation, whatever the source: each request has
 # 1 s to connect and 1 s per read of the socket, and a body that trickles in is cut off here.
 READ_DEADLINE = 2.0
@@ -69,6 +158,10 @@ class Stored:
 class Provider(ABC):
     """One kind of source: SSM parameters, S3 objects, AppConfig profiles."""
 
+    @staticmethod  # noqa: B027 (a name of any form is the source's own to judge: SSM)
+    def check(location: str) -> None:
+        """Raises ValueError when `location` is malformed for this source."""
+
     @abstractmethod
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         """The values stored at these locations, read in as few calls as the source allows,
@@ -99,11 +192,7 @@ DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 
 def kind(location: str) -> str:
     """Which source a location names: `s3`, `appconfig` or `ssm`."""
-    if location.startswith(S3_PREFIX):
-        return S3
-    if location.startswith(APPCONFIG_PREFIX):
-        return APPCONFIG
-    return SSM
+    return source_of(location).name
 
 
 def error_code(error: BaseException) -> str | None:

@@ -70,6 +70,10 @@ class S3Provider(Provider):
         self._signed = client_factory is default_client
         self._container: list[Any] = []  # the container endpoint's credentials, once fetched
 
+    @staticmethod
+    def check(location: str) -> None:
+        split(location)
+
     def get(self, locations: Sequence[str]) -> dict[str, Stored]:
         deadline = self._clock() + READ_DEADLINE
         parts = {location: split(location) for location in locations}  # all malformed ones fail first

@@ -184,7 +184,7 @@ def test_resuming_an_expired_config_asks_for_a_new_expiry(cli: Cli, moto_server:
 def test_start_without_faults_or_a_config_says_so(cli: Cli) -> None:
     result = cli("start")
     assert result.exit_code == 4
-    assert f"parameter {PARAM} not found" in result.stderr
+    assert f"config {PARAM} not found" in result.stderr
 
 
 def test_start_resumes_a_chaos_lambda_config_in_its_own_format(cli: Cli, moto_server: MotoServer) -> None:
@@ -317,7 +317,7 @@ def test_stop_leaves_a_value_that_is_not_a_json_object(cli: Cli, moto_server: Mo
 def test_stop_without_a_config_exits_4(cli: Cli) -> None:
     result = cli("stop")
     assert result.exit_code == 4
-    assert result.stderr.strip() == f"chaos-layer: error: parameter {PARAM} not found"
+    assert result.stderr.strip() == f"chaos-layer: error: config {PARAM} not found"
 
 
 # kill and resume
@@ -456,7 +456,7 @@ def test_status_of_a_missing_config_exits_4(cli: Cli) -> None:
     assert (status["injecting"], status["parameter"]["found"], status["config"]) == (False, False, None)
     result = cli("status")
     assert f"{PARAM}: not found" in result.stdout
-    assert "injecting no: the config parameter does not exist" in rows(result.stdout)
+    assert "injecting no: nothing is stored at the config's location" in rows(result.stdout)
 
 
 def test_status_of_an_invalid_config_shows_its_problems_and_exits_1(cli: Cli, moto_server: MotoServer) -> None:

@@ -144,7 +144,7 @@ def test_console_script_round_trip(moto_server: MotoServer) -> None:
 
 def test_console_script_errors_are_one_line(moto_server: MotoServer, closed_port: int) -> None:
     missing = run_binary("chaos-layer", "stop", "--param", "/nope", "--endpoint-url", moto_server.endpoint_url)
-    assert (missing.returncode, one_line(missing.stderr)) == (4, "chaos-layer: error: parameter /nope not found")
+    assert (missing.returncode, one_line(missing.stderr)) == (4, "chaos-layer: error: config /nope not found")
     down = run_binary("chaos-layer", "kill", "--endpoint-url", f"http://127.0.0.1:{closed_port}")
     assert down.returncode == 3
     assert "Could not connect to the endpoint URL" in one_line(down.stderr)

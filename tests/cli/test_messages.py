@@ -76,7 +76,7 @@ def test_start_without_flags_on_a_missing_parameter_says_what_to_give(cli: Cli) 
     result = cli("start")
     assert result.exit_code == 4
     assert result.stderr.strip() == (
-        f"chaos-layer: error: parameter {PARAM} not found, so there is no stopped experiment to resume:"
+        f"chaos-layer: error: config {PARAM} not found, so there is no stopped experiment to resume:"
         " give faults as flags (--latency 300, --fault TYPE KEY=VALUE ...) or a whole config with --file"
     )
 

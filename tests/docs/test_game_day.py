@@ -97,7 +97,7 @@ def stored(moto_server: MotoServer) -> dict[str, object]:
 def test_each_step_does_what_the_page_says(game_day: dict[str, list[Ran]], moto_server: MotoServer) -> None:
     (status,) = game_day["1"]
     assert status.code == 4, status  # nothing configured yet
-    assert "injecting    no: the config parameter does not exist" in status.out
+    assert "injecting    no: nothing is stored at the config's location" in status.out
 
     start, status = game_day["2"]
     assert (start.code, status.code) == (0, 0), (start, status)

@@ -131,7 +131,7 @@ class TestConfigProblems:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert moto_server.calls() == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {PARAM} not found"]
+        assert warnings(caplog) == [f"chaos-layer is not injecting: config {PARAM} not found"]
 
     def test_one_warning_per_distinct_problem_per_period(
         self, moto_server: MotoServer, deploy: Deploy, clock: FakeClock, caplog: pytest.LogCaptureFixture

@@ -227,7 +227,7 @@ class TestEverySource:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert source.reads() == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {source.config} not found"]
+        assert warnings(caplog) == [f"chaos-layer is not injecting: config {source.config} not found"]
 
     def test_invalid_json_runs_the_handler_and_warns_once_without_the_value(
         self,
@@ -395,7 +395,7 @@ class TestAppConfig:
         run_for_a_period(function, clock)
         assert handler.runs == 30
         assert len(appconfig.standin.agent_requests) == 1
-        assert warnings(caplog) == [f"chaos-layer is not injecting: parameter {location} not found"]
+        assert warnings(caplog) == [f"chaos-layer is not injecting: config {location} not found"]
 
     def test_no_agent_says_so(
         self,

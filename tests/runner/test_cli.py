@@ -209,7 +209,7 @@ def test_plain_output_shows_both_groups_at_every_poll(cli, aws, time_machine, tm
     result = cli("run", write(tmp_path / "compare.yaml", experiment_document(**COMPARING)), "--journal", "j.json")
     assert result.exit_code == 0, result.output
     assert (
-        "compare errors: treatment 1.00% of 800 | control 1.00% of 800: 0 points, 95 % bounds -0.88 to +0.88"
+        "compare errors: treatment 1% of 800 | control 1% of 800: 0 points, 95 % bounds -0.88 to +0.88"
         " (allowed +2) [ok]"
     ) in result.stdout
 
@@ -224,7 +224,7 @@ def test_the_live_panel_shows_both_groups_side_by_side(cli, aws, time_machine, t
     header = next(line for line in out.splitlines() if "treatment" in line and "control" in line and "latest" in line)
     assert header.index("treatment") < header.index("control") < header.index("latest")
     row = next(line for line in out.splitlines() if line.strip().startswith("compare errors") and "of 1,200" in line)
-    assert "1.00% of 1,200" in row
+    assert "1% of 1,200" in row
     assert row.count("of 1,200") == 2  # one cell per group
     assert "0 points, 95 % bounds" in row
 

@@ -99,7 +99,7 @@ def test_the_journal_records_both_groups_at_every_poll(aws, time_machine, run_ex
     assert [r["status"] for r in during] == ["inconclusive"] + ["ok"] * 5
     first = during[0]["comparison"]
     assert first["upper"] == pytest.approx(0.0276, abs=1e-4)
-    assert "treatment 1.33% of 150 | control 1.33% of 150" in during[0]["detail"]
+    assert "treatment 1.333% of 150 | control 1.333% of 150" in during[0]["detail"]
 
 
 def test_insufficient_data_does_not_stop_the_run(aws, time_machine, run_experiment) -> None:

@@ -132,7 +132,7 @@ def test_every_problem_of_a_file_at_once() -> None:
     assert problems(document) == [
         "experiment: is required",
         "hypothesis: must not be empty",
-        "parameter: must be an SSM parameter or an s3:// object: `run` writes a step of its ramp while AppConfig"
+        "parameter: must be an S3 object or an SSM parameter: `run` writes a step of its ramp while AppConfig"
         " may still deploy the last one",
         "kill_switch: s3://only-a-bucket is not an S3 location: expected s3://BUCKET/KEY",
         "faults: must list at least one fault",

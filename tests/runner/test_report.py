@@ -145,17 +145,6 @@ def test_every_string_of_the_journal_is_text_on_the_page(rejected) -> None:
     assert [tag for tag, _ in parsed.tags].count("table") == page.count("<table")
 
 
-def test_a_check_of_a_kind_the_report_does_not_know_is_listed_not_drawn(rejected) -> None:
-    journal = copy.deepcopy(rejected)
-    for entry in [*journal["steady_state"], *journal["checks"]]:
-        if entry["kind"] == "alarm":
-            entry["kind"] = "latency budget"
-    words = text_of(report.render(journal))
-    assert "alarm checkout-errors: a latency budget check" in words
-    assert "This version of the report does not draw this kind of check; its readings follow." in words
-    assert "alarm checkout-errors: must be OK" not in words
-
-
 def test_a_journal_round_trips_through_the_typed_record(rejected) -> None:
     """What `run` writes reads back as the typed journal and writes out key for key, in order."""
     journal = Journal.from_json(rejected)

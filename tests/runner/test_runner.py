@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from chaos_layer.experiment import definition
-from chaos_layer.experiment.checks import Context, Reading
+from chaos_layer.experiment.checks import Context, Observation
 from chaos_layer.experiment.journal import Verdict, instant
 from tests.runner.conftest import ALARM, KILL_SWITCH, Aws, TimeMachine, experiment_document
 
@@ -335,13 +335,13 @@ class Broken:
     def __init__(self) -> None:
         self.reads = 0
 
-    def read(self, context: Context) -> Reading:
+    def read(self, context: Context) -> Observation:
         self.reads += 1
         if self.reads > 1:
             raise RuntimeError("bug in a check")
-        from chaos_layer.experiment.checks import Status
+        from chaos_layer.experiment.checks import Judgement
 
-        return Reading(self.name, self.kind, Status.OK, 1.0, context.now)
+        return Observation(self.name, self.kind, Judgement.OK, 1.0, context.now)
 
     def definition(self) -> dict[str, Any]:
         return {"check": self.name, "kind": self.kind}

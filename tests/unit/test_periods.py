@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chaos_layer.config import parse_config
-from chaos_layer.source import BACKOFF_CAP, ConfigCache, ParameterReader, Reading
+from chaos_layer.source import BACKOFF_CAP, ConfigCache, ConfigReader, Reading
 from chaos_layer.source.cache import RECHECK
 
 CONFIG = "/chaos-layer/orders"
@@ -22,7 +22,7 @@ KILL = "/chaos-layer/kill-switch"
 WALL = 1_790_000_000.0  # 2026-09-21, seconds since the epoch
 
 
-class ScriptedReader(ParameterReader):
+class ScriptedReader(ConfigReader):
     """A reader whose outcomes a test sets; counts reads."""
 
     def __init__(self, reading: Reading) -> None:
@@ -112,7 +112,7 @@ class TestPeriods:
             (reading(dry_run=True), 5),
             (STOPPED, 60),
             (KILLED, 60),
-            (Reading(problem="parameter /chaos-layer/orders not found"), 60),
+            (Reading(problem="config /chaos-layer/orders not found"), 60),
             (reading(expires_at="2020-01-01T00:00:00Z"), 60),
         ],
         ids=["active", "rate-0", "dry-run", "disabled", "killed", "missing", "expired"],

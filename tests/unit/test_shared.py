@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaos_layer.config import parse_config
-from chaos_layer.source import ConfigCache, ParameterReader, Reading
+from chaos_layer.source import ConfigCache, ConfigReader, Reading
 from chaos_layer.source.reading import MAX_SLOWDOWN
 from chaos_layer.source.shared import Entry, SharedFile
 
@@ -41,7 +41,7 @@ class Store:
         self.reads = 0
 
 
-class StoreReader(ParameterReader):
+class StoreReader(ConfigReader):
     """The library's reader, answering from `Store` (counts every read of every process)."""
 
     def __init__(self, store: Store) -> None:
@@ -505,7 +505,7 @@ class TestAdversarialContent:
 
 def test_a_reading_of_another_config_is_never_taken(tmp_path: Path) -> None:
     one, other = Fleet(tmp_path, processes=1), Fleet(tmp_path, processes=1)
-    other.caches[0].reader.parameter = "/chaos-layer/other"  # type: ignore[attr-defined]
+    other.caches[0].reader.config_location = "/chaos-layer/other"  # type: ignore[attr-defined]
     other.caches[0].shared = SharedFile("/chaos-layer/other", KILL, str(tmp_path))
     other.store = Store(config=STOPPED)
     other.caches[0].reader.store = other.store  # type: ignore[attr-defined]

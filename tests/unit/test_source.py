@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chaos_layer.source import ParameterReader, Reading, parse
+from chaos_layer.source import ConfigReader, Reading, parse
 from chaos_layer.source.ssm import find, split_selector
 
 CONFIG = "/chaos-layer/orders"
@@ -42,10 +42,10 @@ def client_error(code: str, message: str = "denied") -> ClientError:
 
 
 def read(ssm: FakeSSM) -> Reading:
-    return ParameterReader(CONFIG, KILL, lambda: ssm).read()
+    return ConfigReader(CONFIG, KILL, lambda: ssm).read()
 
 
-class TestParameterReader:
+class TestConfigReader:
     def test_one_call_fetches_config_and_kill_switch_decrypted(self) -> None:
         ssm = FakeSSM({CONFIG: VALID})
         reading = read(ssm)
@@ -76,7 +76,7 @@ class TestParameterReader:
     def test_missing_parameter(self) -> None:
         reading = read(FakeSSM())
         assert reading.config is None
-        assert reading.problem == f"parameter {CONFIG} not found"
+        assert reading.problem == f"config {CONFIG} not found"
 
     @pytest.mark.parametrize(
         "text",
@@ -114,7 +114,7 @@ class TestParameterReader:
         def broken() -> Any:
             raise ValueError("no region")
 
-        assert ParameterReader(CONFIG, KILL, broken).read().problem is not None
+        assert ConfigReader(CONFIG, KILL, broken).read().problem is not None
 
     @pytest.mark.parametrize("code", ["ThrottlingException", "TooManyRequestsException"])
     def test_throttling_is_recognised(self, code: str) -> None:
@@ -125,7 +125,7 @@ class TestParameterReader:
     def test_a_reading_keeps_what_was_stored_so_another_process_can_check_it_again(self) -> None:
         reading = read(FakeSSM({CONFIG: VALID, KILL: "off"}))
         assert reading.stored == (VALID, "off")
-        again = ParameterReader(CONFIG, KILL, lambda: None).interpret(*reading.stored)
+        again = ConfigReader(CONFIG, KILL, lambda: None).interpret(*reading.stored)
         assert again == reading
         assert read(FakeSSM(error=client_error("ThrottlingException"))).stored is None  # nothing was read
 
@@ -136,7 +136,7 @@ class TestParameterReader:
             created.append(FakeSSM({CONFIG: VALID}))
             return created[-1]
 
-        reader = ParameterReader(CONFIG, KILL, factory)
+        reader = ConfigReader(CONFIG, KILL, factory)
         reader.read()
         reader.read()
         assert len(created) == 1
@@ -199,7 +199,7 @@ class TestLocations:
         self, echo_selector: bool, config: str, kill_switch: str, expected: tuple[str, int, str]
     ) -> None:
         ssm = VersionedSSM(echo_selector)
-        snapshot = ParameterReader(config, kill_switch, lambda: ssm).fetch()
+        snapshot = ConfigReader(config, kill_switch, lambda: ssm).fetch()
         assert snapshot.config is not None
         assert snapshot.kill_switch is not None
         assert (snapshot.config.value, snapshot.config.version, snapshot.kill_switch.value) == expected
@@ -207,8 +207,8 @@ class TestLocations:
 
     def test_a_missing_version_or_label_is_a_missing_parameter(self) -> None:
         for config in (f"{CONFIG}:9", f"{CONFIG}:nope"):
-            reading = ParameterReader(config, f"{KILL}:released", VersionedSSM).read()
-            assert reading.problem == f"parameter {config} not found"
+            reading = ConfigReader(config, f"{KILL}:released", VersionedSSM).read()
+            assert reading.problem == f"config {config} not found"
 
     def test_an_item_with_a_selector_does_not_answer_the_bare_name(self) -> None:
         items = [{"Name": CONFIG, "Selector": ":stable", "Value": "v1", "Version": 1}]
@@ -299,8 +299,8 @@ class TestSources:
 
         code = (
             "import sys\n"
-            "from chaos_layer.source import ParameterReader\n"
-            "ParameterReader('/p', '/k', lambda: None).provider('/p')\n"
+            "from chaos_layer.source import ConfigReader\n"
+            "ConfigReader('/p', '/k', lambda: None).provider('/p')\n"
             "print(sorted(m for m in sys.modules if m.startswith('chaos_layer.source.')))\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from chaos_layer import control
 from chaos_layer.control.stores.base import Clients, Conflict, Denied
 from chaos_layer.control.stores.ssm import SSMStore
-from chaos_layer.source import ParameterReader
+from chaos_layer.source import ConfigReader
 from chaos_layer.source.ssm import SSMProvider, parameter_arn, parameter_name
 
 PARAM = "/chaos-layer/orders"
@@ -121,7 +121,7 @@ def test_a_version_ssm_did_not_give_reports_no_race(ssm: tuple[Any, Stubber]) ->
 
 
 def read_with(client: Any, parameter: str = PARAM) -> str:
-    reading = ParameterReader(parameter, KILL_SWITCH, lambda: client).read()
+    reading = ConfigReader(parameter, KILL_SWITCH, lambda: client).read()
     assert reading.config is None
     assert reading.problem is not None
     return reading.problem

@@ -72,6 +72,16 @@ class Profile:
 
 class AppConfigStore(Store):
     source = APPCONFIG
+    strategies = True
+
+    @staticmethod
+    def written(written: Written) -> str:
+        deployed = f", {written.deployment.summary()}" if written.deployment else ""
+        return f"AppConfig hosted version {written.version}{deployed}"
+
+    @staticmethod
+    def stored(type: str | None, version: int | None, token: str | None) -> str:
+        return "AppConfig, as deployed"  # the data plane, which status reads, gives no version
 
     def __init__(self, clients: Clients) -> None:
         super().__init__(clients)

@@ -9,8 +9,8 @@ serve the version deployed to the environment. It writes as its source allows:
 - SSM: PutParameter, keeping the parameter's type (changed only on request), tier and KMS
   key. SSM has no conditional write: a change since the read is refused when
   DescribeParameters shows it before writing, and a write that raced ours is found after
-  it (our version is not the one replaced plus one) and reported as Overwritten, with what
-  GetParameterHistory says of it and how to restore it.
+  it (our version is not the one replaced plus one) and raised as RacedWrite (the operator
+  API's Overwritten), with what GetParameterHistory says of it and how to restore it.
 - S3: PutObject, keeping the object's encryption settings (read with HeadObject), and
   conditional on the ETag that was read (`If-Match`; `If-None-Match: *` for a new object),
   so a racing write is refused rather than overwritten.
@@ -30,15 +30,15 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chaos_layer.source import Stored
 from chaos_layer.source.base import (
-    APPCONFIG,
     DENIED_CODES,
-    S3,
     SSM,
     Provider,
+    load,
+    named,
 )
 
 PARAMETER_TYPES = ("String", "SecureString")
@@ -95,7 +95,7 @@ class Conflict(StoreError):
         self.change = change
 
 
-class Overwritten(StoreError):
+class RacedWrite(StoreError):
     """A write landed, but replaced another that raced it (SSM has no conditional write); the
     message says what was lost and how to restore it. `version` is the write that landed,
     `lost` the version it replaced, `change` who wrote that and when."""
@@ -171,13 +171,10 @@ class Written:
     preempted: Deployment | None = None  # AppConfig: an in-progress deployment stopped to make way
 
     def summary(self) -> str:
-        """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig version 4, deployment #7 ...`."""
-        if self.source == S3:
-            return f"S3 object, ETag {self.token}" if self.token else "S3 object"
-        if self.source == APPCONFIG:
-            deployed = f", {self.deployment.summary()}" if self.deployment else ""
-            return f"AppConfig hosted version {self.version}{deployed}"
-        return f"{self.type}, version {self.version}"
+        """`String, version 3`, `S3 object, ETag "9b2c..."`, `AppConfig version 4, deployment #7 ...`:
+        as the store of its source says it."""
+        store: type[Store] = load(named(self.source).store)
+        return store.written(self)
 
 
 @dataclass(frozen=True)
@@ -240,9 +237,21 @@ class Store(ABC):
     """One kind of source, as the operator API reads and writes it."""
 
     source: str
+    typed: ClassVar[bool] = False  # a value has a type of the source's (SSM: String, SecureString)
+    strategies: ClassVar[bool] = False  # a write is deployed by a deployment strategy (AppConfig)
 
     def __init__(self, clients: Clients) -> None:
         self.clients = clients
+
+    @staticmethod
+    def written(written: Written) -> str:
+        """What a write left, for people: `String, version 3`."""
+        return f"{written.type}, version {written.version}"
+
+    @staticmethod
+    def stored(type: str | None, version: int | None, token: str | None) -> str:
+        """What `status` read, for people: `String, version 3`."""
+        return f"{type}, version {version}"
 
     @abstractmethod
     def provider(self) -> Provider:
@@ -270,7 +279,7 @@ class Store(ABC):
         `expected` is what was read (or last written) and the value derives from; one with
         no value, no version and no token stands for a location that was absent. A source
         with conditional writes refuses to write when the location changed since; SSM, which has none,
-        refuses when it sees the change before writing and raises Overwritten when a write
+        refuses when it sees the change before writing and raises RacedWrite when a write
         raced its own. `conditional=False` writes whatever is there (an engaged kill switch
         must land). `preempt` lists locations whose in-progress deployments may be stopped to
         make way. An SSM parameter keeps its type unless `change_type` (and `force`, from
@@ -299,11 +308,11 @@ class Store(ABC):
         return None
 
     def _refuse(self, write: Write) -> None:
-        if write.parameter_type is not None and self.source != SSM:
+        if write.parameter_type is not None and not self.typed:
             raise Unsupported("{parameter_type} applies to SSM parameters only")
-        if (write.change_type or write.force) and self.source != SSM:
+        if (write.change_type or write.force) and not self.typed:
             raise Unsupported("{change_type} applies to SSM parameters only")
-        if write.strategy is not None and self.source != APPCONFIG:
+        if write.strategy is not None and not self.strategies:
             raise Unsupported("{strategy} applies to appconfig:// locations only")
 
 

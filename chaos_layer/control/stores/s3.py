@@ -32,6 +32,14 @@ _CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"
 class S3Store(Store):
     source = S3
 
+    @staticmethod
+    def written(written: Written) -> str:
+        return f"S3 object, ETag {written.token}" if written.token else "S3 object"
+
+    @staticmethod
+    def stored(type: str | None, version: int | None, token: str | None) -> str:
+        return f"S3 object, ETag {token}" if token else "S3 object"
+
     def provider(self) -> Provider:
         return S3Provider(lambda: self.clients(S3))
 

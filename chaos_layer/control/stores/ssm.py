@@ -9,7 +9,7 @@ from typing import Any
 from chaos_layer.control.stores.base import (
     Conflict,
     Denied,
-    Overwritten,
+    RacedWrite,
     Store,
     Unsupported,
     Write,
@@ -58,6 +58,7 @@ _KEY_CHARS = 40  # longest key name a message shows
 
 class SSMStore(Store):
     source = SSM
+    typed = True
 
     def provider(self) -> Provider:
         return SSMProvider(lambda: self.clients(SSM))
@@ -100,7 +101,7 @@ class SSMStore(Store):
         if write.conditional and base is not None and isinstance(version, int) and version != base + 1:
             change = self._changes(location, base, version)
             message = self._overwritten(location, base, version, arguments, change)
-            raise Overwritten(message, version=version, lost=version - 1, change=change)
+            raise RacedWrite(message, version=version, lost=version - 1, change=change)
         return Written(location, parameter_type, version)
 
     def _type(

@@ -1,4 +1,4 @@
-"""What a steady-state check gives: a `Reading` at one instant, in one `Phase`, whose `Status`
+"""What a steady-state check gives: an `Observation` at one instant, in one `Phase`, whose `Judgement`
 says what it means (only `ok` is a pass), and the `Context` a check reads in."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar, Protocol
+
+from chaos_layer.control.formatting import number
 
 # A function's timeout when it cannot be read (Lambda's maximum): before that long after an
 # invocation started, it may still be running, so its missing `Completed` is not yet a failure.
@@ -22,7 +24,7 @@ class Phase(str, Enum):
     AFTER = "after"  # once more after the end, with the config disabled
 
 
-class Status(str, Enum):
+class Judgement(str, Enum):
     """What a reading means. A comparison of the two groups may also be `insufficient` (too few
     invocations in a group to compare yet) or `inconclusive` (enough data, but no pass: an
     interval that straddles the allowed increase, a duration over it once, or no evidence: a
@@ -36,21 +38,21 @@ class Status(str, Enum):
 
     @property
     def passed(self) -> bool:
-        return self is Status.OK
+        return self is Judgement.OK
 
     @property
     def stops(self) -> bool:
         """Whether the run must stop: a breach, or a steady state it cannot see."""
-        return self in (Status.BREACH, Status.NO_DATA)
+        return self in (Judgement.BREACH, Judgement.NO_DATA)
 
 
 @dataclass(frozen=True)
-class Reading:
+class Observation:
     """One check's result at one instant, as the journal keeps it."""
 
     check: str
     kind: str
-    status: Status
+    status: Judgement
     value: float | str | None
     at: float
     detail: str = ""
@@ -61,18 +63,10 @@ class Reading:
         its detail (both groups side by side, the difference and its bounds)."""
         if self.kind == "compare":
             return self.detail
-        if self.status is Status.NO_DATA:
+        if self.status is Judgement.NO_DATA:
             return f"no data: {self.detail}" if self.detail else "no data"
-        shown = format_value(self.value)
+        shown = number(self.value)
         return f"{shown} ({self.detail})" if self.detail else shown
-
-
-def format_value(value: float | str | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ class Context:
     now: float
     phase: Phase
     started_at: float | None = None
-    previous: Reading | None = None  # the check's reading at the poll before
+    previous: Observation | None = None  # the check's reading at the poll before
     # Seconds after a period ends beyond which an invocation that started in it and left no
     # `Completed` record can no longer be running: the function's timeout plus METRICS_DELAY.
     unfinished_after: float = DEFAULT_FUNCTION_TIMEOUT + METRICS_DELAY
@@ -98,7 +92,11 @@ class Check(Protocol):
         """Unique within a file; labels the check in the terminal, the journal and the report."""
         ...
 
-    def read(self, context: Context) -> Reading: ...
+    def read(self, context: Context) -> Observation: ...
+
+    def latest(self, observation: Observation) -> str:
+        """What the live panel shows of the check's latest observation."""
+        ...
 
     def definition(self) -> dict[str, Any]:
         """The check as the journal and the report show it (with its bounds)."""
