@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
 from chaos_layer import __version__, control
 from chaos_layer.cli import faults as fault_flags
 from chaos_layer.cli import fis as fis_commands
-from chaos_layer.cli import options, output, widening
+from chaos_layer.cli import options, output, recover, widening
 from chaos_layer.cli import run as run_commands
 from chaos_layer.cli.options import (
     AwsOptions,
@@ -552,4 +552,5 @@ def schema(
 
 
 run_commands.register(app, EXIT_CODES)  # run, report
+recover.register(app)
 app.add_typer(fis_commands.app)  # fis template

@@ -24,7 +24,7 @@ from chaos_layer.cli import output
 from chaos_layer.cli.options import Command, RunOptions, with_options
 from chaos_layer.control import scale
 from chaos_layer.control.formatting import percent, span
-from chaos_layer.experiment import checks, definition, report, runner, signals
+from chaos_layer.experiment import checks, definition, report, runner, settings_faults, signals
 from chaos_layer.experiment.checks import Judgement
 from chaos_layer.experiment.journal import JournalFile, new_journal
 
@@ -33,6 +33,7 @@ clock: Callable[[], float] = time.time
 sleep: Callable[[float], None] = time.sleep
 ssm_factory: Callable[..., Any] = control.ssm_client
 cloudwatch_factory: Callable[..., Any] = checks.cloudwatch_client
+settings_factory: Callable[..., Any] = settings_faults.new_client
 
 STYLES = {"info": "", "ok": "green", "warn": "yellow", "error": "bold red", "detail": "dim"}
 VERDICT_STYLES = {"held": "bold green", "rejected": "bold red"}
@@ -206,6 +207,15 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             console.print(Text(f"Warning: {warning}", style="yellow"))
         display = Display(console, clock)
         display.checks = {check.name: check for check in experiment.checks}
+        changes = None
+        if experiment.settings:
+            changes = settings_faults.SettingsFaults(
+                experiment.settings,
+                settings_factory(connection, clock=clock, sleep=sleep),
+                record.journal.setting_entries(),
+                role=str(experiment.restore_role),
+                lease=settings_faults.lease_of(experiment.poll),
+            )
         guard = signals.SignalGuard()  # held until the verdict is printed: a late Ctrl-C changes nothing
         with guard, display:
             outcome = runner.Runner(
@@ -221,6 +231,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
                 error_exit_code=exit_code,
                 period_origin=lambda period, idle: output.period_origin(period, aws, idle),
                 functions=clients("lambda"),
+                settings_faults=changes,
             ).run()
             with guard.shielded(deliver=False):
                 display.close()

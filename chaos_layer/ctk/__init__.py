@@ -31,6 +31,13 @@ from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from chaos_layer import control, settings
+from chaos_layer.ctk.settings_actions import (
+    restore_settings,
+    set_event_source_mapping_enabled,
+    set_memory,
+    set_reserved_concurrency,
+    set_timeout,
+)
 from chaos_layer.exceptions import Problem
 
 __all__ = [
@@ -40,6 +47,11 @@ __all__ = [
     "is_injecting",
     "no_breach",
     "release_kill_switch",
+    "restore_settings",
+    "set_event_source_mapping_enabled",
+    "set_memory",
+    "set_reserved_concurrency",
+    "set_timeout",
     "start_experiment",
     "stop_experiment",
 ]

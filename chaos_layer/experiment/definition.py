@@ -21,6 +21,7 @@ from chaos_layer.experiment.checks import (
     CompareCheck,
     parse_checks,
 )
+from chaos_layer.experiment.settings_faults import Setting, parse_settings, role_problem
 from chaos_layer.faults import FAULT_TYPES
 from chaos_layer.source import location_problem
 from chaos_layer.source.base import rampable, source_of
@@ -59,6 +60,8 @@ class Experiment:
     document: Mapping[str, Any] = field(repr=False)
     settle: float = 0.0
     warnings: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()
+    restore_role: str | None = None
 
     @property
     def duration(self) -> float:
@@ -182,6 +185,25 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
             )
         if blast_radius.get("control_group") is False:
             fields.problem("blast_radius.control_group", "must not be false with a compare entry in steady_state")
+    settings_found = parse_settings(fields.raw("settings"), "settings", problems)
+    restore_role = fields.string("restore_role", "") or None
+    if settings_found:
+        if restore_role is None:
+            fields.problem(
+                "restore_role",
+                "is required with settings: the IAM role EventBridge Scheduler assumes to restore a setting"
+                " if the runner dies",
+            )
+        elif malformed_role := role_problem(restore_role):
+            fields.problem("restore_role", malformed_role)
+        if comparisons:
+            fields.problem(
+                "settings",
+                "must not be combined with a compare entry in steady_state: a settings fault hits every"
+                " invocation, treatment and control alike, so the comparison could see no difference",
+            )
+    elif restore_role is not None:
+        fields.problem("restore_role", "is used only with settings")
     fields.finish()
     result = Experiment(
         experiment,
@@ -197,6 +219,8 @@ def parse_experiment(document: object, name: str = "the experiment file") -> Exp
         document if isinstance(document, Mapping) else {},
         settle,
         tuple(_warnings(raw_faults, comparisons)),
+        settings_found,
+        restore_role,
     )
     # The library's own rules on the config each step would write, with the file's locations.
     if isinstance(document, Mapping) and raw_faults:

@@ -227,6 +227,12 @@ class Journal(Record):
                 raise MalformedJournal(f"{key}: missing")
         return _load(cls, data, "")
 
+    def setting_entries(self) -> list[dict[str, Any]]:
+        """The function settings' entries, which their module (settings_faults.py) fills in place."""
+        if self.settings is None:
+            self.settings = []
+        return self.settings
+
     def readings(self, check: str) -> list[CheckRecord]:
         return [reading for reading in self.checks if reading.check == check]
 
@@ -272,6 +278,8 @@ def new_journal(experiment: Experiment, source: str, text: str, controller: cont
         settle=experiment.settle,
         warnings=list(experiment.warnings),
         lease=experiment.lease,
+        restore_role=experiment.restore_role if experiment.settings else None,
+        settings=[] if experiment.settings else None,
     )
 
 

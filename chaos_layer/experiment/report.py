@@ -20,6 +20,7 @@ from chaos_layer.control.extras import install_command
 from chaos_layer.control.formatting import milliseconds, number, percent, span
 from chaos_layer.experiment import charts
 from chaos_layer.experiment.journal import CheckRecord, Journal, MalformedJournal
+from chaos_layer.experiment.settings_faults import settings_rows
 
 HEADLINES = {
     "held": "Hypothesis held",
@@ -71,6 +72,7 @@ def render(journal: Journal | Mapping[str, Any]) -> str:
         ramp_chart=charts.ramp_chart(journal),
         summary=_summary(journal),
         writes=_writes(journal),
+        settings=settings_rows(list(journal.settings or [])),
         now=_now(),
     )
     return page

@@ -58,6 +58,7 @@ from chaos_layer.experiment.journal import (
     instant,
 )
 from chaos_layer.experiment.observations import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
+from chaos_layer.experiment.settings_faults import SettingsFaults
 from chaos_layer.experiment.signals import Interrupted, SignalGuard
 from chaos_layer.experiment.timeouts import Timeout, function_timeout
 from chaos_layer.experiment.verdict import Ending, crashed, judge
@@ -126,6 +127,7 @@ class Runner:
         error_exit_code: Callable[[control.ControlError], int] = lambda error: 1,
         period_origin: Callable[[float, bool], str] | None = None,
         functions: Any = None,
+        settings_faults: SettingsFaults | None = None,
     ) -> None:
         self.experiment = experiment
         self.controller = controller
@@ -142,6 +144,11 @@ class Runner:
         # Where a cache period came from (a flag, a variable, the default), said beside it so
         # nobody takes a default for their functions' setting; the caller knows, we do not.
         self.period_origin = period_origin
+        # The file's function settings: checked before anything is written, changed with the
+        # first step, their restoring schedules moved at each poll, restored in every ending.
+        self.settings_faults = settings_faults
+        if settings_faults is not None:
+            settings_faults.save, settings_faults.say = self._save, self._say
         self.progress = Progress(experiment.name, len(experiment.ramp))
         self.started_at: float | None = None
         self.writes = ConfigWrites(experiment, controller, journal, clock, sleep)
@@ -188,6 +195,7 @@ class Runner:
             failure = error
         finally:
             stop_failure = self._stop_safely(kill=breach is not None and self.experiment.on_breach == "kill")
+            stop_failure = self._restore_settings() or stop_failure
         interrupted = interrupted or bool(self.guard.received)
         final: Observation | None = None
         unsettled: list[Observation] = []
@@ -221,6 +229,8 @@ class Runner:
     def _preflight(self) -> None:
         """Before anything is written: SSM answers, the kill switch is released, and no other
         experiment is running in the parameter."""
+        if self.settings_faults is not None:
+            self.settings_faults.check()
         state = self.controller.status()
         if state.killed:
             raise control.UsageError(
@@ -269,6 +279,8 @@ class Runner:
         for index, step in enumerate(self.experiment.ramp):
             step_end += step.hold
             self._write_step(index, step, step_end)
+            if index == 0 and self.settings_faults is not None:
+                self.settings_faults.apply()
             next_poll = self.clock() + self.experiment.poll
             while True:
                 now = self.clock()
@@ -283,6 +295,8 @@ class Runner:
                     "detail",
                 )
                 self._check_kill_switch()
+                if self.settings_faults is not None:
+                    self.settings_faults.renew()
                 for check in self.experiment.checks:
                     reading = self._read(check, Phase.DURING, index)
                     if reading.status.stops:  # a comparison without enough data goes on
@@ -415,6 +429,19 @@ class Runner:
             except Interrupted:
                 continue
             except KeyboardInterrupt:  # no guard installed (not the main thread)
+                self.guard.interrupt(signal.SIGINT)
+
+    def _restore_settings(self) -> control.ControlError | None:
+        """Put the function settings back, shielded from signals as the stop is."""
+        if self.settings_faults is None:
+            return None
+        while True:
+            try:
+                with self.guard.shielded(deliver=False):
+                    return self.settings_faults.restore()
+            except Interrupted:
+                continue
+            except KeyboardInterrupt:
                 self.guard.interrupt(signal.SIGINT)
 
     def _stop(self, *, kill: bool) -> control.ControlError | None:

@@ -622,7 +622,7 @@ def from_file(path: str) -> str:
     problems = []
     if (refused := settings_refusal(raw)) is not None and isinstance(raw, Mapping):
         problems.append(refused)
-        raw = {key: value for key, value in raw.items() if key != "settings"}
+        raw = {key: value for key, value in raw.items() if key not in ("settings", "restore_role")}
     try:
         experiment = definition.parse_experiment(raw, path)
     except InvalidConfig as error:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.runner.conftest import Aws
+from tests.runner.lambdas import RESTORE_ROLE, lambdas_on
 
 CHAOS = Path(sys.executable).parent / "chaos"
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +201,51 @@ def test_an_invalid_comparison_fails_the_probe(aws: Aws, tmp_path: Path) -> None
     run = outputs(journal)["bad"]
     assert run["status"] == "failed", log
     assert "the comparison is invalid" in run["exception"][-1]
+
+
+def test_settings_actions_change_a_function_and_the_rollback_restores_it(aws: Aws, tmp_path: Path) -> None:
+    lambdas = lambdas_on(aws.server)
+    lambdas.function("orders", timeout=30)
+    lambdas.function("worker")
+    uuid = lambdas.mapping("worker")
+    lambdas.lam.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=40)
+    method = [
+        activity("action", "throttle", "set_reserved_concurrency", function="orders", reserved_concurrency=0,
+                 restore_role=RESTORE_ROLE, duration="10m"),
+        activity("action", "shorter-timeout", "set_timeout", function="orders", timeout_s=3, restore_role=RESTORE_ROLE),
+        activity("action", "stop-the-queue", "set_event_source_mapping_enabled", event_source_mapping=uuid,
+                 enabled=False, restore_role=RESTORE_ROLE),
+        activity("probe", "concurrency-during", "get_status", parameter=PARAM),
+    ]  # fmt: skip
+    document = experiment(method)
+    document["rollbacks"] = [activity("action", "restore", "restore_settings")]
+    journal, log = chaos_run(document, aws, tmp_path)
+    runs = outputs(journal)
+    assert all(run["status"] == "succeeded" for run in runs.values()), log
+    throttle = runs["throttle"]["output"]
+    assert (throttle["replaced"], throttle["value"], throttle["state"]) == (40, 0, "changed")
+    assert throttle["schedule"]
+    assert throttle["restores_by"]
+    assert runs["stop-the-queue"]["output"]["replaced"] is True
+    [restore] = [run for run in journal["rollbacks"] if run["activity"]["name"] == "restore"]
+    assert restore["status"] == "succeeded", log
+    assert [item["state"] for item in restore["output"]["settings"]] == ["restored", "restored", "restored"]
+    assert lambdas.concurrency("orders") == 40
+    assert lambdas.configuration("orders")["Timeout"] == 30
+    assert lambdas.enabled(uuid)
+    assert lambdas.schedules() == {}
+
+
+def test_a_settings_action_on_an_untagged_function_fails_and_writes_nothing(aws: Aws, tmp_path: Path) -> None:
+    lambdas = lambdas_on(aws.server)
+    lambdas.function("orders", tagged=False)
+    method = [activity("action", "throttle", "set_reserved_concurrency", function="orders", reserved_concurrency=0,
+                       restore_role=RESTORE_ROLE)]  # fmt: skip
+    journal, log = chaos_run(experiment(method), aws, tmp_path)
+    run = outputs(journal)["throttle"]
+    assert run["status"] == "failed", log
+    assert "settings[0].function: orders does not carry the tag chaos-layer:settings-faults=allow" in (
+        "".join(run["exception"])
+    )
+    assert lambdas.concurrency("orders") is None
+    assert lambdas.schedules() == {}
