@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos_layer.control.stores.base import (
+    DEFAULT_STRATEGY,
+    DENIED,
     Clients,
     Conflict,
     Deployment,
@@ -20,7 +22,6 @@ from chaos_layer.source import Stored, kind
 from chaos_layer.source import appconfig as appconfig_source
 from chaos_layer.source.base import (
     APPCONFIG,
-    DENIED_CODES,
     Provider,
     chunks_of,
     client_region,
@@ -29,13 +30,6 @@ from chaos_layer.source.base import (
     read_body,
 )
 
-PARAMETER_TYPES = ("String", "SecureString")
-DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
-# Deployment states in which AppConfig refuses to start another deployment in the environment.
-IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
-_DENIED = DENIED_CODES | {"403"}
-_CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-_ABSENT = object()
 # The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
 _APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
     "ListApplications": ("application/*",),
@@ -54,7 +48,6 @@ _APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
     "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
     "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
 }
-_KEY_CHARS = 40  # longest key name a message shows
 
 
 @dataclass(frozen=True)
@@ -196,7 +189,7 @@ class AppConfigStore(Store):
     def denial(self, error: Exception, location: str) -> str | None:
         operation = str(getattr(error, "operation_name", ""))
         resources = _APPCONFIG_RESOURCES.get(operation)
-        if resources is None or error_code(error) not in _DENIED:
+        if resources is None or error_code(error) not in DENIED:
             return None
         profile = self._profiles.get(location)  # IDs once resolved; before, any
         ids = {"app": "*", "env": "*", "profile": "*"}

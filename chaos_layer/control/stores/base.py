@@ -45,27 +45,9 @@ PARAMETER_TYPES = ("String", "SecureString")
 DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
 # Deployment states in which AppConfig refuses to start another deployment in the environment.
 IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
-_DENIED = DENIED_CODES | {"403"}
-_CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+DENIED = DENIED_CODES | {"403"}
+CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 _ABSENT = object()
-# The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
-_APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
-    "ListApplications": ("application/*",),
-    "ListEnvironments": ("application/{app}",),
-    "ListConfigurationProfiles": ("application/{app}",),
-    "ListDeploymentStrategies": ("deploymentstrategy/*",),
-    "ListDeployments": ("application/{app}/environment/{env}",),
-    "GetDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "StopDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "CreateHostedConfigurationVersion": ("application/{app}/configurationprofile/{profile}",),
-    "StartDeployment": (
-        "application/{app}/environment/{env}",
-        "application/{app}/configurationprofile/{profile}",
-        "deploymentstrategy/*",
-    ),
-    "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
-    "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
-}
 _KEY_CHARS = 40  # longest key name a message shows
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaos_layer.control.stores.base import (
+    CONFLICT,
+    DENIED,
     Conflict,
     Denied,
     Store,
@@ -18,15 +20,11 @@ from chaos_layer.control.stores.base import (
 from chaos_layer.source import Stored
 from chaos_layer.source import s3 as s3_source
 from chaos_layer.source.base import (
-    DENIED_CODES,
     S3,
     Provider,
     error_code,
 )
 from chaos_layer.source.s3 import S3Provider
-
-_DENIED = DENIED_CODES | {"403"}
-_CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
 class S3Store(Store):
@@ -71,12 +69,12 @@ class S3Store(Store):
             response = self.clients(S3).put_object(**arguments)
         except ClientError as error:
             code = error_code(error)
-            if code in _CONFLICT:
+            if code in CONFLICT:
                 raise Conflict(
                     f"{location} changed while it was being written; nothing was overwritten",
                     change="someone else wrote it while this write was on its way",
                 ) from None
-            if code in _DENIED:
+            if code in DENIED:
                 key_id = arguments.get("SSEKMSKeyId")
                 kms = f" and kms:GenerateDataKey on {key_id}" if key_id else ""
                 raise Denied(f"s3:PutObject on {arn}{kms} is needed to write {location}") from None
@@ -93,7 +91,7 @@ class S3Store(Store):
             code = error_code(error)
             if code in s3_source.MISSING:
                 return None
-            if code in _DENIED:
+            if code in DENIED:
                 raise Denied(
                     f"s3:GetObject on {arn} is needed to read the object's encryption settings before writing it"
                     " (and s3:ListBucket on the bucket, for a missing object to read as missing)"

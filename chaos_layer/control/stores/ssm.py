@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaos_layer.control.stores.base import (
+    DENIED,
+    PARAMETER_TYPES,
     Conflict,
     Denied,
     RacedWrite,
@@ -20,40 +22,12 @@ from chaos_layer.control.stores.base import (
 from chaos_layer.source import Stored
 from chaos_layer.source import ssm as ssm_source
 from chaos_layer.source.base import (
-    DENIED_CODES,
     SSM,
     Provider,
     client_region,
     error_code,
 )
 from chaos_layer.source.ssm import SSMProvider
-
-PARAMETER_TYPES = ("String", "SecureString")
-DEFAULT_STRATEGY = "AppConfig.AllAtOnce"
-# Deployment states in which AppConfig refuses to start another deployment in the environment.
-IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING", "ROLLING_BACK"})
-_DENIED = DENIED_CODES | {"403"}
-_CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-_ABSENT = object()
-# The resources (ARN after the account) an AppConfig call of ours acts on, for a refusal's message.
-_APPCONFIG_RESOURCES: Mapping[str, tuple[str, ...]] = {
-    "ListApplications": ("application/*",),
-    "ListEnvironments": ("application/{app}",),
-    "ListConfigurationProfiles": ("application/{app}",),
-    "ListDeploymentStrategies": ("deploymentstrategy/*",),
-    "ListDeployments": ("application/{app}/environment/{env}",),
-    "GetDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "StopDeployment": ("application/{app}/environment/{env}/deployment/*",),
-    "CreateHostedConfigurationVersion": ("application/{app}/configurationprofile/{profile}",),
-    "StartDeployment": (
-        "application/{app}/environment/{env}",
-        "application/{app}/configurationprofile/{profile}",
-        "deploymentstrategy/*",
-    ),
-    "StartConfigurationSession": ("application/{app}/environment/{env}/configuration/{profile}",),
-    "GetLatestConfiguration": ("application/{app}/environment/{env}/configuration/{profile}",),
-}
-_KEY_CHARS = 40  # longest key name a message shows
 
 
 class SSMStore(Store):
@@ -144,7 +118,7 @@ class SSMStore(Store):
                     if item.get("Name") == name:
                         return dict(item)
         except ClientError as error:
-            if error_code(error) not in _DENIED:
+            if error_code(error) not in DENIED:
                 raise
             why = "was denied"
         stored = self.provider().get([location]).get(location)
