@@ -121,6 +121,12 @@ def test_every_string_of_the_journal_is_text_on_the_page(rejected) -> None:
     journal["file"]["path"] = f"path {HOSTILE}"
     journal["warnings"] = [f"warning {HOSTILE}"]
     journal["writes"][-1]["error"] = f"write {HOSTILE}"
+    journal["settings"] = [
+        {"function": f"function {HOSTILE}", "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+         "event_source_mapping": None, "setting": "reserved_concurrency", "value": 0, "replaced": 25,
+         "state": "kept", "found": 7, "events": [{"at": "2026-11-27T15:00:00.000Z", "event": "kept",
+         "detail": f"event {HOSTILE}"}]},
+    ]  # fmt: skip
     renamed = {}
     for definition in journal["steady_state"]:
         renamed[definition["check"]] = definition["check"] = f"{definition['check']} {HOSTILE}"
@@ -137,7 +143,7 @@ def test_every_string_of_the_journal_is_text_on_the_page(rejected) -> None:
     words = " ".join(" ".join(parsed.text).split())
     for text in [
         *said.values(), f"cause {HOSTILE}", f"interruption {HOSTILE}", f"path {HOSTILE}", f"write {HOSTILE}",
-        f"detail {HOSTILE}", f"state {HOSTILE}", *renamed.values(),
+        f"detail {HOSTILE}", f"state {HOSTILE}", *renamed.values(), f"function {HOSTILE}", f"event {HOSTILE}",
     ]:  # fmt: skip
         assert " ".join(text.split()) in words, text
     # the grid tables keep their shape: no value closed a cell or a table
