@@ -26,7 +26,7 @@ from chaos_layer.control import scale
 from chaos_layer.control.formatting import percent, span
 from chaos_layer.experiment import checks, definition, report, runner, settings_faults, signals
 from chaos_layer.experiment.checks import Judgement
-from chaos_layer.experiment.journal import Journal, new_journal
+from chaos_layer.experiment.journal import JournalFile, new_journal
 
 # Seams for tests: time, and the client factories (same signature as control.ssm_client).
 clock: Callable[[], float] = time.time
@@ -192,7 +192,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             clock=clock,
         )
         path = _journal_path(journal, experiment.name, clock())
-        record = Journal(path, new_journal(experiment, file, text, controller))
+        record = JournalFile(path, new_journal(experiment, file, text, controller))
         try:
             record.save()
         except OSError:
@@ -212,7 +212,7 @@ def register(app: typer.Typer, exit_codes: Mapping[type[control.ControlError], i
             changes = settings_faults.SettingsFaults(
                 experiment.settings,
                 settings_factory(connection, clock=clock, sleep=sleep),
-                record.data["settings"],
+                record.journal.setting_entries(),
                 role=str(experiment.restore_role),
                 lease=settings_faults.lease_of(experiment.poll),
             )

@@ -18,4 +18,4 @@ def install_command(extra: str = "cli") -> str:
         requirements = []
     marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
     needed = [requirement.partition(";")[0].strip() for requirement in requirements if marker.search(requirement)]
-    return "pip install " + (" ".join(f"'{requirement}'" for requirement in needed) or "typer rich pyyaml pygal")
+    return "pip install " + (" ".join(f"'{requirement}'" for requirement in needed) or "typer rich pyyaml pygal jinja2")

@@ -47,7 +47,16 @@ from chaos_layer.experiment.checks import (
     Phase,
 )
 from chaos_layer.experiment.definition import STOP_ATTEMPTS, Experiment, Step
-from chaos_layer.experiment.journal import EXIT_CODES, Journal, Verdict, instant
+from chaos_layer.experiment.journal import (
+    EXIT_CODES,
+    CheckRecord,
+    FunctionTimeout,
+    JournalFile,
+    StepRecord,
+    StopRecord,
+    Verdict,
+    instant,
+)
 from chaos_layer.experiment.observations import DEFAULT_FUNCTION_TIMEOUT, METRICS_DELAY
 from chaos_layer.experiment.settings_faults import SettingsFaults
 from chaos_layer.experiment.signals import Interrupted, SignalGuard
@@ -108,7 +117,7 @@ class Runner:
         experiment: Experiment,
         controller: control.Controller,
         cloudwatch: Any,
-        journal: Journal,
+        journal: JournalFile,
         *,
         observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
@@ -123,7 +132,8 @@ class Runner:
         self.experiment = experiment
         self.controller = controller
         self.cloudwatch = cloudwatch
-        self.journal = journal
+        self.file = journal
+        self.journal = journal.journal
         self.observer = observer or Silent()
         self.clock = clock
         self.sleep = sleep
@@ -166,7 +176,7 @@ class Runner:
         failure: BaseException | None = None
         interrupted = False
         self.started_at = self.clock()
-        self.journal.data["started_at"] = instant(self.started_at)
+        self.journal.started_at = instant(self.started_at)
         try:
             self._save()
             for warning in self.experiment.warnings:
@@ -238,7 +248,7 @@ class Runner:
         self.writes.begin(read if state.found else control.absent(self.experiment.parameter))
         if any(isinstance(check, CompareCheck) and check.metric == "errors" for check in self.experiment.checks):
             self.timeout = function_timeout(self.functions, self.experiment.blast_radius)
-            self.journal.data["function_timeout"] = {"seconds": self.timeout.seconds, "found": self.timeout.said}
+            self.journal.function_timeout = FunctionTimeout(self.timeout.seconds, self.timeout.said)
             self._say(
                 f"Function timeout for the errors comparison: {span(self.timeout.seconds)} ({self.timeout.said});"
                 f" an invocation without a Completed record counts as a failure {span(self._unfinished_after())}"
@@ -296,8 +306,8 @@ class Runner:
                     self._renew()
                 self._save()
                 next_poll = wake + self.experiment.poll
-            self.journal.data["steps"][-1]["ended_at"] = instant(self.clock())
-            self.journal.data["steps"][-1]["completed"] = True
+            self.journal.steps[-1].ended_at = instant(self.clock())
+            self.journal.steps[-1].completed = True
             self._save()
         return None
 
@@ -318,17 +328,7 @@ class Runner:
         self.progress.phase = "running"
         self.progress.step, self.progress.rate, self.progress.step_ends_at = index, step.rate, ends_at
         now = self.clock()
-        self.journal.data["steps"].append(
-            {
-                "step": index + 1,
-                "rate": step.rate,
-                "hold": step.hold,
-                "started_at": instant(now),
-                "ends_at": instant(ends_at),
-                "ended_at": None,
-                "completed": False,
-            }
-        )
+        self.journal.steps.append(StepRecord(index + 1, step.rate, step.hold, instant(now), instant(ends_at)))
         written = self.writes.write(f"step {index + 1}", step.rate)
         reach = (
             f"every function starts injecting within {span(self.idle_max_age)}"
@@ -387,19 +387,7 @@ class Runner:
             self.cloudwatch, self.clock(), phase, self.started_at, previous, unfinished_after=self._unfinished_after()
         )
         reading = check.read(context)
-        entry: dict[str, Any] = {
-            "at": instant(reading.at),
-            "phase": phase.value,
-            "step": None if step is None else step + 1,
-            "check": reading.check,
-            "kind": reading.kind,
-            "value": reading.value,
-            "status": reading.status.value,
-            "detail": reading.detail,
-        }
-        if reading.data is not None:
-            entry["comparison"] = dict(reading.data)
-        self.journal.data["checks"].append(entry)
+        self.journal.checks.append(CheckRecord.of(reading, phase.value, None if step is None else step + 1))
         self.progress.latest[reading.check] = reading
         if reading.status.passed:  # during the run, a live display shows passes in its panel instead
             level = "detail" if phase is Phase.DURING else "ok"
@@ -462,11 +450,11 @@ class Runner:
             return None
         self.progress.phase = "stopping"
         self._show()
-        stop = self.journal.data["stop"] = {"at": None, "reaches_all_by": None, "ok": False, "kill_switch": kill}
+        stop = self.journal.stop = StopRecord(kill_switch=kill)
         error = self.writes.stop()
         foreign = self.writes.foreign
         if foreign is not None:
-            stop.update(ok=True, left_as_written_by_someone_else=True)
+            stop.ok = stop.left_as_written_by_someone_else = True
             how = f" A write of the runner's raced theirs: {foreign.overwritten}." if foreign.overwritten else ""
             self._say(
                 f"{self.experiment.parameter} was written by someone else during the run ({foreign.change}); the"
@@ -475,7 +463,7 @@ class Runner:
             )
         elif error is None:
             now = self.clock()
-            stop.update(at=instant(now), reaches_all_by=instant(now + self.max_age), ok=True)
+            stop.at, stop.reaches_all_by, stop.ok = instant(now), instant(now + self.max_age), True
             self._say(
                 f"Stopped: {self.experiment.parameter} is disabled. Every function stops injecting by"
                 f" {clock_time(now + self.max_age)} (within {span(self.max_age)},"
@@ -483,7 +471,7 @@ class Runner:
                 "ok",
             )
         else:
-            stop["error"] = str(error)
+            stop.error = str(error)
             self._say(
                 f"Could not disable {self.experiment.parameter}: {error}. It expires at {self.writes.expires_at} at"
                 f" the latest (its lease); stop it now: chaos-layer stop --param {self.experiment.parameter}"
@@ -492,7 +480,7 @@ class Runner:
             )
         if kill:
             kill_error = self._kill()
-            stop["kill_switch_engaged"] = kill_error is None
+            stop.kill_switch_engaged = kill_error is None
             if kill_error is None:
                 self._say(
                     f"Kill switch {self.controller.kill_switch} engaged: every function using chaos-layer stops"
@@ -500,7 +488,7 @@ class Runner:
                     "ok",
                 )
             else:
-                stop["kill_error"] = str(kill_error)
+                stop.kill_error = str(kill_error)
                 self._say(f"Could not engage the kill switch: {kill_error}.", "error")
                 error = error or kill_error
         self._save()
@@ -540,7 +528,6 @@ class Runner:
         signal_name = None
         if interrupted:
             signal_name = signal.Signals(self.guard.received[0]).name if self.guard.received else "SIGINT"
-        stop = self.journal.data["stop"] or {}
         judged = judge(
             Ending(
                 experiment=self.experiment,
@@ -555,13 +542,13 @@ class Runner:
                 foreign=self.writes.foreign,
                 killed=self.killed,
                 kill_switch=self.controller.kill_switch,
-                kill_engaged=bool(stop.get("kill_switch_engaged")),
+                kill_engaged=bool(self.journal.stop and self.journal.stop.kill_switch_engaged),
                 unsettled=unsettled or [],
                 compared=[r for r in self.progress.latest.values() if r.kind == CompareCheck.kind],
             )
         )
         if judged.breach is not None:
-            self.journal.data["breach"] = judged.breach
+            self.journal.breach = judged.breach
         error = failure if isinstance(failure, control.ControlError) else stop_failure
         crash = failure if failure is not None and not isinstance(failure, control.ControlError) else None
         if crash is not None:
@@ -571,22 +558,18 @@ class Runner:
         else:
             code = EXIT_CODES[judged.verdict]
         problems = [str(e) if isinstance(e, control.ControlError) else crashed(e) for e in (failure, stop_failure) if e]
-        self.journal.data.update(
-            verdict=judged.verdict.value,
-            reason=judged.reason,
-            interruption=judged.interruption,
-            exit_code=code,
-            error="; ".join(problems) or None,
-            ended_at=instant(self.clock()),
-        )
+        journal = self.journal
+        journal.verdict, journal.reason, journal.interruption = judged.verdict, judged.reason, judged.interruption
+        journal.exit_code, journal.error = code, "; ".join(problems) or None
+        journal.ended_at = instant(self.clock())
         self._save()
         return Outcome(judged.verdict, judged.reason, code, error, crash)
 
     def _save(self) -> None:
-        had_failed = self.journal.failure is not None
+        had_failed = self.file.failure is not None
         try:
             with self.guard.shielded():
-                self.journal.save()
+                self.file.save()
         except OSError:
             if not had_failed:
-                self._say(f"{self.journal.failure}; the run goes on without it", "warn")
+                self._say(f"{self.file.failure}; the run goes on without it", "warn")

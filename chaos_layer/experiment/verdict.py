@@ -6,12 +6,11 @@ start, then a comparison that did not pass at the end; else the hypothesis held.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from chaos_layer import control
 from chaos_layer.control.formatting import number, percent
 from chaos_layer.experiment.definition import Experiment
-from chaos_layer.experiment.journal import Verdict, instant
+from chaos_layer.experiment.journal import CheckRecord, Interruption, Verdict, instant
 from chaos_layer.experiment.observations import Judgement, Observation
 from chaos_layer.experiment.writes import Change
 
@@ -41,8 +40,8 @@ class Ending:
 class Judged:
     verdict: Verdict
     reason: str
-    interruption: dict[str, Any] | None = None  # the journal's: what cut the run short
-    breach: dict[str, Any] | None = None  # the journal's: the reading that broke the steady state
+    interruption: Interruption | None = None  # what cut the run short
+    breach: CheckRecord | None = None  # the reading that broke the steady state
 
 
 def judge(end: Ending) -> Judged:
@@ -54,20 +53,12 @@ def judge(end: Ending) -> Judged:
         stopped = "the stop could not be written"
     breach, reading = end.breach, end.breach or end.final
     foreign = end.foreign
-    interruption: dict[str, Any] | None = None
-    record: dict[str, Any] | None = None
+    interruption: Interruption | None = None
+    record: CheckRecord | None = None
     if reading is not None:
-        record = {
-            "at": instant(reading.at),
-            "phase": "during" if breach is not None else "after",
-            "step": None if breach is None or step is None else step + 1,
-            "check": reading.check,
-            "kind": reading.kind,
-            "value": reading.value,
-            "status": reading.status.value,
-            "detail": reading.detail,
-            **({"comparison": dict(reading.data)} if reading.data is not None else {}),
-        }
+        during = breach is not None
+        at_step = step + 1 if during and step is not None else None
+        record = CheckRecord.of(reading, "during" if during else "after", at_step)
     if foreign is not None:
         verdict = Verdict.INTERRUPTED
         reason = (
@@ -80,8 +71,8 @@ def judge(end: Ending) -> Judged:
             subject = f"{reading.check}:" if reading.data is not None else reading.check
             engaged = " The kill switch was engaged." if end.kill_engaged else ""
             reason += f" The steady state was breached after their write: {subject} {what(reading)}.{engaged}"
-        interruption = {"cause": "someone else wrote the config", "change": foreign.change,
-                        "at": instant(foreign.at), "overwritten": foreign.overwritten}  # fmt: skip
+        cause = "someone else wrote the config"
+        interruption = Interruption(cause, foreign.change, instant(foreign.at), foreign.overwritten)
     elif reading is not None:
         when = where if breach is not None else " after the end"
         verdict = Verdict.REJECTED
@@ -93,11 +84,11 @@ def judge(end: Ending) -> Judged:
             f"Interrupted: the kill switch {end.kill_switch} was engaged during the run{where}, so"
             f" nothing more was injected; {stopped}."
         )
-        interruption = {"cause": "the kill switch was engaged", "kill_switch": end.kill_switch}
+        interruption = Interruption("the kill switch was engaged", kill_switch=end.kill_switch)
     elif end.signal is not None:
         name = end.signal
         verdict, reason = Verdict.INTERRUPTED, f"Interrupted by {name}{where}; {stopped}."
-        interruption = {"cause": f"{name} (the runner was told to stop)"}
+        interruption = Interruption(f"{name} (the runner was told to stop)")
     elif end.failure is not None:
         failure = end.failure
         # The verdicts of docs/experiments.md only: an error cuts the run short (interrupted) or keeps it from
@@ -105,7 +96,7 @@ def judge(end: Ending) -> Judged:
         message = str(failure) if isinstance(failure, control.ControlError) else crashed(failure)
         if end.attempted:
             verdict, reason = Verdict.INTERRUPTED, f"Interrupted by an error{where}: {message}; {stopped}."
-            interruption = {"cause": "an error", "error": message}
+            interruption = Interruption("an error", error=message)
         else:
             verdict, reason = Verdict.ABORTED, f"Aborted by an error before the start: {message}; {stopped}."
     elif end.aborted is not None:

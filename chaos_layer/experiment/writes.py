@@ -21,7 +21,7 @@ from typing import Any
 
 from chaos_layer import control
 from chaos_layer.experiment.definition import STOP_ATTEMPTS, Experiment
-from chaos_layer.experiment.journal import Journal, instant
+from chaos_layer.experiment.journal import JournalFile, WriteRecord, instant
 from chaos_layer.source import Stored
 
 
@@ -49,13 +49,13 @@ class ConfigWrites:
         self,
         experiment: Experiment,
         controller: control.Controller,
-        journal: Journal,
+        journal: JournalFile,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
     ) -> None:
         self.experiment = experiment
         self.controller = controller
-        self.journal = journal
+        self.journal = journal.journal
         self.clock = clock
         self.sleep = sleep
         self.expected: Stored | None = None  # what the next write must find there
@@ -79,7 +79,7 @@ class ConfigWrites:
         changed since the runner's last write (nothing is written then), or when a write raced
         this one (SSM: this one landed on theirs); ControlError for any other failure."""
         self.expires_at = self.expiry()
-        self.journal.data["expires_at"] = self.expires_at
+        self.journal.expires_at = self.expires_at
         document = self.experiment.config(rate, self.expires_at)
         self.attempted = True
         self.rate = rate
@@ -193,27 +193,12 @@ class ConfigWrites:
         said = str(error) if error is not None else None
         if error is None and self.foreign is not None:
             said = f"not written: someone else wrote {self.experiment.parameter} ({self.foreign.change})"
-        self.journal.data["writes"].append(
-            {
-                "at": instant(self.clock()),
-                "action": action,
-                "parameter": self.experiment.parameter if action != "kill" else self.controller.kill_switch,
-                "version": None,
-                "config": document,
-                "error": said,
-            }
-        )
+        parameter = self.experiment.parameter if action != "kill" else self.controller.kill_switch
+        self.journal.writes.append(WriteRecord(instant(self.clock()), action, parameter, None, document, said))
 
     def record_write(
         self, action: str, written: control.Written, document: dict[str, Any] | None, error: str | None = None
     ) -> None:
-        self.journal.data["writes"].append(
-            {
-                "at": instant(self.clock()),
-                "action": action,
-                "parameter": written.name,
-                "version": written.version,
-                "config": document,
-                "error": error,
-            }
+        self.journal.writes.append(
+            WriteRecord(instant(self.clock()), action, written.name, written.version, document, error)
         )

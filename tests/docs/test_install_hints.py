@@ -12,10 +12,11 @@ from importlib import metadata
 import pytest
 
 MISSING = {
-    # the CLI itself, `run` reading a YAML file, `report` drawing its charts
+    # the CLI itself, `run` reading a YAML file, `report` drawing its charts and its page
     "cli": ("typer", "from chaos_layer.cli import main; main()"),
     "run": ("yaml", "from chaos_layer.experiment import definition; definition.decode('a: 1')"),
     "report": ("pygal", "from chaos_layer.experiment import report; report.render({})"),
+    "report page": ("jinja2", "from chaos_layer.experiment import report; report.render({})"),
 }
 
 

@@ -63,8 +63,18 @@ def test_the_wheel_declares_the_cli_extra_and_the_command(dist: Path) -> None:
         entry_points = archive.read(f"chaos_layer-{__version__}.dist-info/entry_points.txt").decode()
     assert "cli" in fields.get_all("Provides-Extra", [])
     cli = sorted(r.partition(";")[0].strip() for r in fields.get_all("Requires-Dist", []) if "'cli'" in r)
-    assert cli == ["pygal>=3", "pyyaml>=6", "rich>=13", "typer>=0.12"]
+    assert cli == ["jinja2>=3.1", "pygal>=3", "pyyaml>=6", "rich>=13", "typer>=0.12"]
     assert "chaos-layer = chaos_layer.cli:main" in entry_points
+
+
+def test_the_wheel_holds_the_reports_templates(dist: Path) -> None:
+    """`chaos-layer report` draws its page from these: a wheel without them has no report."""
+    with zipfile.ZipFile(dist / WHEEL) as archive:
+        names = set(archive.namelist())
+    templates = ROOT / "chaos_layer" / "experiment" / "templates"
+    expected = {path.relative_to(ROOT).as_posix() for path in templates.rglob("*") if path.is_file()}
+    assert "chaos_layer/experiment/templates/report.html.j2" in expected
+    assert expected <= names
 
 
 def test_the_installed_wheel_serves_its_own_files(dist: Path, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ import pytest
 from chaos_layer import control
 from chaos_layer.cli.app import EXIT_CODES
 from chaos_layer.experiment import definition, runner
-from chaos_layer.experiment.journal import Journal, new_journal
+from chaos_layer.experiment.journal import JournalFile, new_journal
 from tests.conftest import REGION, MotoServer
 
 PARAM = "/chaos-layer/checkout"
@@ -240,7 +240,7 @@ def run_experiment(aws: Aws, time_machine: TimeMachine, tmp_path: Path) -> Calla
             ssm or aws.ssm, parsed.parameter, parsed.kill_switch or KILL_SWITCH, max_age=max_age, clock=time_machine
         )
         path = tmp_path / "journal.json"
-        journal = Journal(path, new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
+        journal = JournalFile(path, new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
         recorder = Recorder()
         outcome = runner.Runner(
             parsed,

@@ -251,6 +251,21 @@ def test_report_refuses_what_is_not_a_journal(cli, tmp_path) -> None:
     assert cli("report", "missing.json").exit_code == 2
 
 
+def test_report_names_the_field_of_a_malformed_journal(cli, aws, time_machine, tmp_path) -> None:
+    steady(aws, time_machine)
+    cli("run", write(tmp_path / "game-day.yaml", experiment_document()), "--journal", "j.json")
+    journal = json.loads((tmp_path / "j.json").read_text())
+    journal["steps"][0]["rate"] = "five percent"
+    (tmp_path / "edited.json").write_text(json.dumps(journal))
+    result = cli("report", "edited.json")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "chaos-layer: error: edited.json is not a journal of chaos-layer run:"
+        ' steps[0].rate: expected a number, found "five percent"'
+    )
+    assert not (tmp_path / "edited.html").exists()
+
+
 # a real process, real signals
 
 

@@ -3,18 +3,21 @@ Chromium lays it out: the verdict and the charts visible, and nothing loaded fro
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
 import shutil
 import struct
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos_layer.experiment import report
+from chaos_layer.experiment.journal import Journal
 from tests.runner.conftest import Aws, TimeMachine, experiment_document
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -88,6 +91,71 @@ def test_other_verdicts_in_words(aws, time_machine, run_experiment) -> None:
     words = text_of(report.render(unfinished))
     assert "Unfinished" in words
     assert "expires at 2026-11-27T15:01:00Z at the latest" in words
+
+
+HOSTILE = "<script>alert('x')</script> \"quoted\" & 'single' </td></table>"
+
+
+class Parsed(HTMLParser):
+    """A page as a browser's parser splits it: tags with their attributes, and the text."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_every_string_of_the_journal_is_text_on_the_page(rejected) -> None:
+    journal = copy.deepcopy(rejected)
+    said = {key: f"{key} {HOSTILE}" for key in ("experiment", "hypothesis", "reason", "error")}
+    journal.update(said)
+    journal["interruption"] = {"cause": f"cause {HOSTILE}", "error": f"interruption {HOSTILE}"}
+    journal["file"]["path"] = f"path {HOSTILE}"
+    journal["warnings"] = [f"warning {HOSTILE}"]
+    journal["writes"][-1]["error"] = f"write {HOSTILE}"
+    journal["settings"] = [
+        {"function": f"function {HOSTILE}", "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+         "event_source_mapping": None, "setting": "reserved_concurrency", "value": 0, "replaced": 25,
+         "state": "kept", "found": 7, "events": [{"at": "2026-11-27T15:00:00.000Z", "event": "kept",
+         "detail": f"event {HOSTILE}"}]},
+    ]  # fmt: skip
+    renamed = {}
+    for definition in journal["steady_state"]:
+        renamed[definition["check"]] = definition["check"] = f"{definition['check']} {HOSTILE}"
+    for reading in [*journal["checks"], journal["breach"]]:
+        reading["check"] = renamed[reading["check"]]
+        reading["detail"] = f"detail {HOSTILE}"
+        if reading["kind"] == "alarm":  # shown in an attribute too
+            reading["value"] = f"state {HOSTILE}"
+            reading["status"] = "ok' onmouseover='alert(1)"
+    page = report.render(journal)
+    parsed = Parsed(page)
+    assert "script" not in [tag for tag, _ in parsed.tags]
+    assert not [name for _, attrs in parsed.tags for name, _ in attrs if name.startswith("on")]
+    words = " ".join(" ".join(parsed.text).split())
+    for text in [
+        *said.values(), f"cause {HOSTILE}", f"interruption {HOSTILE}", f"path {HOSTILE}", f"write {HOSTILE}",
+        f"detail {HOSTILE}", f"state {HOSTILE}", *renamed.values(), f"function {HOSTILE}", f"event {HOSTILE}",
+    ]:  # fmt: skip
+        assert " ".join(text.split()) in words, text
+    # the grid tables keep their shape: no value closed a cell or a table
+    assert page.count("<table") == page.count("</table>")
+    assert [tag for tag, _ in parsed.tags].count("table") == page.count("<table")
+
+
+def test_a_journal_round_trips_through_the_typed_record(rejected) -> None:
+    """What `run` writes reads back as the typed journal and writes out key for key, in order."""
+    journal = Journal.from_json(rejected)
+    assert json.dumps(journal.to_json()) == json.dumps(rejected)
+    assert report.render(journal).count("<svg") == report.render(rejected).count("<svg") == 2
 
 
 def probe_page(page: str, directory: Path) -> dict[str, Any]:

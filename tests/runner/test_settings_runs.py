@@ -21,7 +21,7 @@ from chaos_layer import control
 from chaos_layer.cli import app as app_module
 from chaos_layer.cli import run as run_module
 from chaos_layer.experiment import definition, report, runner, settings_faults
-from chaos_layer.experiment.journal import Journal, new_journal
+from chaos_layer.experiment.journal import JournalFile, new_journal
 from tests.runner.conftest import KILL_SWITCH, PARAM, Aws, Recorder, Run, TimeMachine, exit_code, experiment_document
 from tests.runner.lambdas import RESTORE_ROLE, Lambdas, lambdas_on
 
@@ -42,11 +42,11 @@ def run_with_settings(aws: Aws, lambdas: Lambdas, time_machine: TimeMachine, tmp
     parsed = definition.parse_experiment(document)
     controller = control.Controller(aws.ssm, parsed.parameter, KILL_SWITCH, max_age=5.0, clock=time_machine)
     path = tmp_path / "journal.json"
-    journal = Journal(path, new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
+    journal = JournalFile(path, new_journal(parsed, "game-day.yaml", json.dumps(document), controller))
     changes = settings_faults.SettingsFaults(
         parsed.settings,
         lambdas.settings(clock=time_machine, sleep=time_machine.sleep),
-        journal.data["settings"],
+        journal.journal.setting_entries(),
         role=RESTORE_ROLE,
         lease=settings_faults.lease_of(parsed.poll),
     )
