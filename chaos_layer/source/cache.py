@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from random import Random, SystemRandom
+from types import EllipsisType
 from typing import TYPE_CHECKING, Protocol
 
 from chaos_layer.once import WarningMemory
@@ -110,7 +111,7 @@ class ConfigCache:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         random: Random | None = None,
-        read_deadline: float | None = READ_DEADLINE,
+        read_deadline: float | EllipsisType | None = ...,
         shared: SharedFile | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -121,7 +122,8 @@ class ConfigCache:
         self.wall_clock = wall_clock  # seconds since the epoch: a config's expires_at
         # A random source that a snapshot or a fork cannot copy, unless a test brings its own.
         self._random: Random = SystemRandom() if random is None else random
-        self.read_deadline = read_deadline
+        # READ_DEADLINE unless given, looked up here so that tests about other things can lengthen it
+        self.read_deadline = READ_DEADLINE if read_deadline is ... else read_deadline
         self.shared = shared
         self.function_name = os.environ.get(FUNCTION_NAME_ENV)  # Lambda sets it before the handler loads
         self._sleep = sleep

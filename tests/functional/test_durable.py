@@ -49,6 +49,7 @@ from aws_durable_execution_sdk_python_testing.executor import Executor
 
 from chaos_layer import inject_fault
 from chaos_layer.faults import _dependency
+from chaos_layer.source import cache
 from tests.conftest import REGION, FakeClock, FakeLambdaContext
 from tests.docs import pages
 from tests.functional.zero_code import zero_code_app
@@ -112,6 +113,14 @@ def put(aws: Any) -> Callable[[dict[str, Any]], None]:
 def _no_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """The runner retries a failed invocation after 5 real seconds; these tests need no wait."""
     monkeypatch.setattr(Executor, "RETRY_BACKOFF_SECONDS", 0)
+
+
+@pytest.fixture(autouse=True)
+def unhurried_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about replays, steps and checkpoints, not the read deadline (tested in
+    test_fail_safe.py): a busy machine must not make a first read outrun its 2 s and leave a run
+    without its faults."""
+    monkeypatch.setattr(cache, "READ_DEADLINE", 30.0)
 
 
 @dataclass
